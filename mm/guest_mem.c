@@ -1,0 +1,109 @@
+#include "mm/guest_mem.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "arch/x86/layout.h"
+#include "vmm/log.h"
+
+void guest_mem_split(uint64_t ram_size, uint64_t *low_size, uint64_t *high_size)
+{
+	*low_size = ram_size < LAYOUT_PCI_HOLE_START ? ram_size : LAYOUT_PCI_HOLE_START;
+	*high_size = ram_size - *low_size;
+}
+
+int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, void *hva,
+		  struct error *err)
+{
+	if (mem->count == GUEST_MEM_MAX_REGIONS)
+		return error_set(err, "too many guest memory regions");
+	if (size == 0 || gpa + size < gpa)
+		return error_set(err, "guest memory region at 0x%llx is empty or wraps",
+				 (unsigned long long)gpa);
+	for (unsigned i = 0; i < mem->count; i++) {
+		const struct mem_region *r = &mem->regions[i];
+
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return error_set(err, "guest memory region at 0x%llx overlaps one at 0x%llx",
+					 (unsigned long long)gpa, (unsigned long long)r->gpa);
+	}
+	mem->regions[mem->count++] = (struct mem_region){ gpa, size, hva };
+	return 0;
+}
+
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < mem->count; i++) {
+		const struct mem_region *r = &mem->regions[i];
+
+		/* Written to avoid overflow: gpa - r->gpa only once gpa >= r->gpa. */
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+			return r->hva + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, size_t len,
+		    struct error *err)
+{
+	void *dst = guest_mem_ptr(mem, gpa, len);
+
+	if (!dst)
+		return error_set(err, "guest range 0x%llx+0x%zx is not RAM", (unsigned long long)gpa,
+				 len);
+	memcpy(dst, src, len);
+	return 0;
+}
+
+static int map_ram_region(struct guest_mem *mem, int vm_fd, unsigned slot, uint64_t gpa,
+			  uint64_t size, struct error *err)
+{
+	struct kvm_userspace_memory_region region;
+	void *hva;
+
+	/* NORESERVE: boot RAM is committed as the guest touches it, like QEMU's default. */
+	hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	if (hva == MAP_FAILED)
+		return error_set(err, "cannot map %llu bytes of guest RAM: %s",
+				 (unsigned long long)size, strerror(errno));
+	if (madvise(hva, size, MADV_HUGEPAGE) && errno != EINVAL)
+		log_debug("madvise(MADV_HUGEPAGE) on guest RAM: %s", strerror(errno));
+	if (guest_mem_add(mem, gpa, size, hva, err)) {
+		munmap(hva, size);
+		return -1;
+	}
+	region = (struct kvm_userspace_memory_region){
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return error_set(err, "KVM_SET_USER_MEMORY_REGION for RAM at 0x%llx: %s",
+				 (unsigned long long)gpa, strerror(errno));
+	return 0;
+}
+
+int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, uint64_t ram_size, struct error *err)
+{
+	memset(mem, 0, sizeof(*mem));
+	mem->ram_size = ram_size;
+	guest_mem_split(ram_size, &mem->low_size, &mem->high_size);
+	if (map_ram_region(mem, vm_fd, 0, 0, mem->low_size, err))
+		return -1;
+	if (mem->high_size && map_ram_region(mem, vm_fd, 1, LAYOUT_4G, mem->high_size, err))
+		return -1;
+	return 0;
+}
+
+void guest_mem_destroy(struct guest_mem *mem)
+{
+	for (unsigned i = 0; i < mem->count; i++)
+		if (munmap(mem->regions[i].hva, mem->regions[i].size))
+			log_warn("munmap of guest RAM failed: %s", strerror(errno));
+	memset(mem, 0, sizeof(*mem));
+}

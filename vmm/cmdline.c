@@ -1,0 +1,413 @@
+#include "vmm/cmdline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/log.h"
+#include "vmm/opts.h"
+#include "vmm/size.h"
+
+#define DEFAULT_RAM_SIZE (128 * MiB) /* QEMU's default */
+#define MAX_SMP 255		     /* xAPIC IDs are 8 bits and 0xff is broadcast */
+
+struct cmdline_state {
+	struct vm_config *cfg;
+	FILE *out;
+	bool done;	/* a help or version text was printed */
+	bool serial_given;
+};
+
+struct cmdline_option {
+	const char *name; /* without the leading dash(es) */
+	const char *arg;  /* NULL: takes no argument */
+	const char *help;
+	int (*handle)(struct cmdline_state *st, const char *arg, struct error *err);
+};
+
+static int set_string(const char **field, const char *option, const char *arg, struct error *err)
+{
+	if (!*arg)
+		return error_set(err, "-%s: empty argument", option);
+	*field = arg;
+	return 0;
+}
+
+static int opt_kernel(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	return set_string(&st->cfg->kernel, "kernel", arg, err);
+}
+
+static int opt_initrd(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	return set_string(&st->cfg->initrd, "initrd", arg, err);
+}
+
+static int opt_append(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	st->cfg->append = arg; /* an empty command line is legal */
+	(void)err;
+	return 0;
+}
+
+/* -m [size=]SIZE[,slots=N][,maxmem=SIZE]; a bare number is in MiB, as in QEMU. */
+static int opt_memory(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	struct vm_config *cfg = st->cfg;
+	struct opts opts;
+	const char *size;
+	int ret = -1;
+
+	if (opts_parse(&opts, "-m", arg, "size", err))
+		return -1;
+	size = opts_take(&opts, "size");
+	if (size && parse_size(size, MiB, &cfg->ram_size, err)) {
+		error_prefix(err, "-m");
+		goto out;
+	}
+	if (opts_take_u64(&opts, "slots", &cfg->mem_slots, 0, err) ||
+	    opts_take_size(&opts, "maxmem", &cfg->maxmem, 0, err) ||
+	    opts_finish(&opts, "memory", err))
+		goto out;
+	if (cfg->ram_size == 0 || cfg->ram_size % (4 * KiB)) {
+		error_set(err, "-m: memory size must be a non-zero multiple of 4 KiB");
+		goto out;
+	}
+	if (cfg->maxmem && cfg->maxmem < cfg->ram_size) {
+		error_set(err, "-m: maxmem (%llu bytes) is below the memory size (%llu bytes)",
+			  (unsigned long long)cfg->maxmem, (unsigned long long)cfg->ram_size);
+		goto out;
+	}
+	if (cfg->maxmem % (4 * KiB)) {
+		error_set(err, "-m: maxmem must be a multiple of 4 KiB");
+		goto out;
+	}
+	ret = 0;
+out:
+	opts_free(&opts);
+	return ret;
+}
+
+/* -smp [cpus=]N; topology keys QEMU has are refused rather than silently ignored. */
+static int opt_smp(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	struct opts opts;
+	uint64_t cpus;
+	int ret = -1;
+
+	if (opts_parse(&opts, "-smp", arg, "cpus", err))
+		return -1;
+	if (opts_take_u64(&opts, "cpus", &cpus, 1, err) ||
+	    opts_finish(&opts, "-smp (only cpus=N is supported)", err))
+		goto out;
+	if (cpus < 1 || cpus > MAX_SMP) {
+		error_set(err, "-smp: %llu CPUs requested, must be 1..%d", (unsigned long long)cpus,
+			  MAX_SMP);
+		goto out;
+	}
+	st->cfg->smp = (unsigned)cpus;
+	ret = 0;
+out:
+	opts_free(&opts);
+	return ret;
+}
+
+static int opt_serial(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	if (st->serial_given)
+		return error_set(err, "-serial: only one serial port (COM1) is supported");
+	st->serial_given = true;
+	return chardev_parse(arg, &st->cfg->serial, &st->cfg->serial_path, err);
+}
+
+static int opt_nographic(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	(void)arg;
+	(void)err;
+	st->cfg->nographic = true; /* tide has no display: the console is the serial port */
+	return 0;
+}
+
+static int opt_no_reboot(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	(void)arg;
+	(void)err;
+	st->cfg->no_reboot = true;
+	return 0;
+}
+
+static int push_string(char ***list, size_t *count, const char *s)
+{
+	char **grown = realloc(*list, (*count + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -1;
+	*list = grown;
+	grown[*count] = strdup(s);
+	if (!grown[*count])
+		return -1;
+	(*count)++;
+	return 0;
+}
+
+/* -cpu host|max[,+feat][,-feat][,feat=on|off]: features are checked against KVM at start. */
+static int opt_cpu(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	struct cpu_config *cpu = &st->cfg->cpu;
+	const char *comma = strchr(arg, ',');
+	size_t model_len = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	if (model_len == 4 && strncmp(arg, "host", 4) == 0)
+		cpu->model = "host";
+	else if (model_len == 3 && strncmp(arg, "max", 3) == 0)
+		cpu->model = "max";
+	else
+		return error_set(err, "-cpu: unknown CPU model '%.*s' (tide offers host and max)",
+				 (int)model_len, arg);
+	while (comma) {
+		const char *item = comma + 1;
+		char feature[64];
+		size_t len;
+		bool on;
+
+		comma = strchr(item, ',');
+		len = comma ? (size_t)(comma - item) : strlen(item);
+		if (len == 0 || len >= sizeof(feature))
+			return error_set(err, "-cpu: bad feature '%.*s'", (int)len, item);
+		memcpy(feature, item, len);
+		feature[len] = '\0';
+		if (feature[0] == '+' || feature[0] == '-') {
+			on = feature[0] == '+';
+			memmove(feature, feature + 1, len);
+		} else {
+			char *eq = strchr(feature, '=');
+
+			if (!eq || (strcmp(eq + 1, "on") && strcmp(eq + 1, "off")))
+				return error_set(err,
+						 "-cpu: feature '%s' must be +name, -name, name=on or "
+						 "name=off",
+						 feature);
+			on = strcmp(eq + 1, "on") == 0;
+			*eq = '\0';
+		}
+		if (!feature[0])
+			return error_set(err, "-cpu: empty feature name");
+		if (on ? push_string(&cpu->feature_adds, &cpu->nr_adds, feature)
+		       : push_string(&cpu->feature_drops, &cpu->nr_drops, feature))
+			return error_set(err, "-cpu: out of memory");
+	}
+	return 0;
+}
+
+static void print_type(const struct device_type *type, void *opaque)
+{
+	fprintf(opaque, "  %-22s %s\n", type->name, type->help);
+}
+
+/* -device TYPE,props and -object TYPE,props: the type parses its own properties. */
+static int add_instance(struct cmdline_state *st, const char *option, enum type_kind kind,
+			const char *implied, const char *arg, struct error *err)
+{
+	struct vm_config *cfg = st->cfg;
+	const struct device_type *type;
+	struct device_instance *grown, *inst;
+	struct opts opts;
+	const char *name, *id;
+	int ret = -1;
+
+	if (opts_parse(&opts, option, arg, implied, err))
+		return -1;
+	name = opts_take(&opts, implied);
+	if (name && strcmp(name, "help") == 0) {
+		fprintf(st->out, "Available %s types:\n", kind == TYPE_DEVICE ? "device" : "object");
+		device_type_foreach(kind, print_type, st->out);
+		st->done = true;
+		ret = 0;
+		goto out;
+	}
+	if (!name) {
+		error_set(err, "%s: missing type (try %s help)", option, option);
+		goto out;
+	}
+	type = device_type_find(name, kind);
+	if (!type) {
+		error_set(err, "%s: unknown type '%s' (try %s help)", option, name, option);
+		goto out;
+	}
+	id = opts_take(&opts, "id");
+	for (size_t i = 0; id && i < cfg->nr_devices; i++) {
+		if (cfg->devices[i].id && strcmp(cfg->devices[i].id, id) == 0) {
+			error_set(err, "%s: id '%s' is already in use", option, id);
+			goto out;
+		}
+	}
+	grown = realloc(cfg->devices, (cfg->nr_devices + 1) * sizeof(*grown));
+	if (!grown) {
+		error_set(err, "%s: out of memory", option);
+		goto out;
+	}
+	cfg->devices = grown;
+	inst = &cfg->devices[cfg->nr_devices];
+	*inst = (struct device_instance){ .type = type };
+	inst->config = type->parse(&opts, err);
+	if (!inst->config)
+		goto out;
+	if (opts_finish(&opts, name, err) || (id && !(inst->id = strdup(id)))) {
+		if (!err->msg[0])
+			error_set(err, "%s: out of memory", option);
+		type->free_config(inst->config);
+		goto out;
+	}
+	cfg->nr_devices++;
+	ret = 0;
+out:
+	opts_free(&opts);
+	return ret;
+}
+
+static int opt_device(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	return add_instance(st, "-device", TYPE_DEVICE, "driver", arg, err);
+}
+
+static int opt_object(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	return add_instance(st, "-object", TYPE_OBJECT, "qom-type", arg, err);
+}
+
+static int opt_verbose(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	(void)st;
+	(void)arg;
+	(void)err;
+	log_threshold = log_threshold >= LOG_INFO ? LOG_DEBUG : LOG_INFO;
+	return 0;
+}
+
+static int opt_version(struct cmdline_state *st, const char *arg, struct error *err);
+static int opt_help(struct cmdline_state *st, const char *arg, struct error *err);
+
+static const struct cmdline_option options[] = {
+	{ "kernel", "PATH", "bzImage, or ELF kernel with a PVH entry note", opt_kernel },
+	{ "initrd", "PATH", "initial ramdisk", opt_initrd },
+	{ "append", "STR", "kernel command line", opt_append },
+	{ "m", "[size=]SIZE[,maxmem=SIZE][,slots=N]", "boot RAM (default 128M; bare number = MiB)",
+	  opt_memory },
+	{ "smp", "[cpus=]N", "number of vCPUs (default 1)", opt_smp },
+	{ "cpu", "host|max[,+feat|-feat|feat=on|off]...", "CPU model and feature overrides",
+	  opt_cpu },
+	{ "serial", "stdio|file:PATH|none", "COM1 backend (default stdio)", opt_serial },
+	{ "nographic", NULL, "accepted for QEMU compatibility (tide has no display)",
+	  opt_nographic },
+	{ "no-reboot", NULL, "exit (status 0) when the guest reboots", opt_no_reboot },
+	{ "device", "TYPE[,prop=value...]", "add a device (-device help lists types)", opt_device },
+	{ "object", "TYPE[,prop=value...]", "add an object (-object help lists types)", opt_object },
+	{ "verbose", NULL, "log more (info; twice: debug)", opt_verbose },
+	{ "version", NULL, "print the version and exit", opt_version },
+	{ "help", NULL, "print this help and exit", opt_help },
+	{ "h", NULL, "same as -help", opt_help },
+};
+
+#define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static int opt_version(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	(void)arg;
+	(void)err;
+	fprintf(st->out, "tide version %s\n", TIDE_VERSION);
+	st->done = true;
+	return 0;
+}
+
+static int opt_help(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	(void)arg;
+	(void)err;
+	fprintf(st->out, "Usage: tide -kernel PATH [options]\n\n"
+			 "Options (QEMU spelling; one or two leading dashes):\n");
+	for (size_t i = 0; i < NR_OPTIONS; i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "-%s%s%s", options[i].name, options[i].arg ? " " : "",
+			 options[i].arg ? options[i].arg : "");
+		fprintf(st->out, "  %-40s %s\n", left, options[i].help);
+	}
+	fprintf(st->out, "\nSizes take K, M, G or T suffixes (binary units).\n"
+			 "With -nographic or -serial stdio, Ctrl-A x quits.\n");
+	st->done = true;
+	return 0;
+}
+
+static const struct cmdline_option *find_option(const char *word)
+{
+	if (word[0] != '-')
+		return NULL;
+	word += word[1] == '-' ? 2 : 1;
+	for (size_t i = 0; i < NR_OPTIONS; i++)
+		if (strcmp(options[i].name, word) == 0)
+			return &options[i];
+	return NULL;
+}
+
+static void set_defaults(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ram_size = DEFAULT_RAM_SIZE;
+	cfg->smp = 1;
+	cfg->serial = CHARDEV_STDIO;
+	cfg->cpu.model = "host";
+}
+
+enum cmdline_result cmdline_parse(int argc, char **argv, struct vm_config *cfg, FILE *out,
+				  struct error *err)
+{
+	struct cmdline_state st = { .cfg = cfg, .out = out };
+
+	set_defaults(cfg);
+	err->msg[0] = '\0';
+	for (int i = 1; i < argc; i++) {
+		const struct cmdline_option *opt = find_option(argv[i]);
+		const char *arg = NULL;
+
+		if (!opt) {
+			error_set(err, argv[i][0] == '-' ? "unknown option '%s' (see --help)"
+							 : "unexpected argument '%s' (see --help)",
+				  argv[i]);
+			return CMDLINE_ERROR;
+		}
+		if (opt->arg) {
+			if (i + 1 >= argc) {
+				error_set(err, "-%s: missing argument %s", opt->name, opt->arg);
+				return CMDLINE_ERROR;
+			}
+			arg = argv[++i];
+		}
+		if (opt->handle(&st, arg, err))
+			return CMDLINE_ERROR;
+		if (st.done)
+			return CMDLINE_DONE;
+	}
+	if (!cfg->kernel) {
+		error_set(err, "no kernel given: use -kernel PATH (see --help)");
+		return CMDLINE_ERROR;
+	}
+	return CMDLINE_RUN;
+}
+
+static void free_strings(char **list, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(list[i]);
+	free(list);
+}
+
+void cmdline_free(struct vm_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nr_devices; i++) {
+		cfg->devices[i].type->free_config(cfg->devices[i].config);
+		free(cfg->devices[i].id);
+	}
+	free(cfg->devices);
+	free_strings(cfg->cpu.feature_adds, cfg->cpu.nr_adds);
+	free_strings(cfg->cpu.feature_drops, cfg->cpu.nr_drops);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,37 @@
+/* What the command line asked for; parsed and validated before anything starts. */
+#ifndef TIDE_CONFIG_H
+#define TIDE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/chardev.h"
+#include "vmm/device.h"
+
+struct cpu_config {
+	const char *model;   /* "host" (default) or "max": both mean KVM's supported CPUID */
+	char **feature_adds;  /* "+feat" / "feat=on" */
+	size_t nr_adds;
+	char **feature_drops; /* "-feat" / "feat=off" */
+	size_t nr_drops;
+};
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *append;
+	uint64_t ram_size;
+	uint64_t maxmem; /* 0 = no device memory area */
+	uint64_t mem_slots;
+	unsigned smp;
+	enum chardev_kind serial;
+	const char *serial_path;
+	bool no_reboot;
+	bool nographic;
+	struct cpu_config cpu;
+	struct device_instance *devices; /* -object then -device, in command-line order */
+	size_t nr_devices;
+};
+
+#endif

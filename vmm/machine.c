@@ -1,0 +1,279 @@
+#include "vmm/machine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "arch/x86/platform.h"
+#include "vmm/log.h"
+#include "vmm/vcpu.h"
+
+struct machine_cleanup {
+	void (*fn)(void *);
+	void *opaque;
+	struct machine_cleanup *next;
+};
+
+static void request_stop(struct machine *m, enum machine_stop kind, int status)
+{
+	int expected = MACHINE_RUNNING;
+	uint64_t one = 1;
+
+	if (!atomic_compare_exchange_strong(&m->stop, &expected, kind))
+		return;
+	m->exit_status = status;
+	if (write(m->stop_eventfd, &one, sizeof(one)) != sizeof(one))
+		log_error("cannot signal the stop request: %s", strerror(errno));
+}
+
+void machine_request_exit(struct machine *m, int status)
+{
+	request_stop(m, MACHINE_EXIT, status);
+}
+
+void machine_request_reset(struct machine *m)
+{
+	request_stop(m, MACHINE_RESET, 0);
+}
+
+void machine_guest_reset(struct machine *m)
+{
+	if (m->cfg->no_reboot) {
+		log_info("guest reset with -no-reboot: exiting");
+		machine_request_exit(m, 0);
+	} else {
+		log_info("guest reset: booting again");
+		machine_request_reset(m);
+	}
+}
+
+int machine_irq_set(struct machine *m, unsigned gsi, int level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (ioctl(m->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
+		log_warn("KVM_IRQ_LINE gsi %u level %d: %s", gsi, level, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int machine_irq_pulse(struct machine *m, unsigned gsi)
+{
+	if (machine_irq_set(m, gsi, 1))
+		return -1;
+	return machine_irq_set(m, gsi, 0);
+}
+
+int machine_add_cleanup(struct machine *m, void (*fn)(void *), void *opaque)
+{
+	struct machine_cleanup *c = malloc(sizeof(*c));
+
+	if (!c)
+		return -1;
+	*c = (struct machine_cleanup){ fn, opaque, m->cleanups };
+	m->cleanups = c;
+	return 0;
+}
+
+static int open_kvm(struct machine *m, struct error *err)
+{
+	int version;
+
+	m->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (m->kvm_fd < 0)
+		return error_set(err, "cannot open /dev/kvm: %s", strerror(errno));
+	version = ioctl(m->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION)
+		return error_set(err, "/dev/kvm speaks KVM API %d, tide needs %d", version,
+				 KVM_API_VERSION);
+	m->vm_fd = ioctl(m->kvm_fd, KVM_CREATE_VM, 0UL);
+	if (m->vm_fd < 0)
+		return error_set(err, "KVM_CREATE_VM: %s", strerror(errno));
+	return 0;
+}
+
+static int realize_devices(struct machine *m, struct error *err)
+{
+	for (size_t i = 0; i < m->cfg->nr_devices; i++) {
+		const struct device_instance *d = &m->cfg->devices[i];
+
+		if (d->type->realize(m, d->config, err))
+			return error_prefix(err, "%s", d->type->name);
+	}
+	return 0;
+}
+
+static int create_vcpus(struct machine *m, struct error *err)
+{
+	int mmap_size = ioctl(m->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+
+	if (mmap_size <= 0)
+		return error_set(err, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+	m->vcpus = calloc(m->cfg->smp, sizeof(*m->vcpus));
+	if (!m->vcpus)
+		return error_set(err, "out of memory for vCPUs");
+	for (unsigned i = 0; i < m->cfg->smp; i++) {
+		m->vcpus[i].fd = -1;
+		m->nr_vcpus = i + 1;
+		if (vcpu_create(&m->vcpus[i], m, i, mmap_size, err))
+			return -1;
+		if (platform_setup_vcpu(m, &m->vcpus[i], err))
+			return -1;
+	}
+	return 0;
+}
+
+static int machine_build(struct machine *m, struct error *err)
+{
+	if (open_kvm(m, err) || platform_create_vm(m, err))
+		return -1;
+	if (guest_mem_create_ram(&m->mem, m->vm_fd, m->cfg->ram_size, err))
+		return -1;
+	if (platform_create_devices(m, err) || realize_devices(m, err))
+		return -1;
+	if (platform_load_kernel(m, err))
+		return -1;
+	return create_vcpus(m, err);
+}
+
+static void machine_teardown(struct machine *m)
+{
+	for (unsigned i = 0; i < m->nr_vcpus; i++) {
+		vcpu_kick(&m->vcpus[i]);
+		vcpu_join(&m->vcpus[i]);
+	}
+	while (m->cleanups) {
+		struct machine_cleanup *c = m->cleanups;
+
+		m->cleanups = c->next;
+		c->fn(c->opaque);
+		free(c);
+	}
+	for (unsigned i = 0; i < m->nr_vcpus; i++)
+		vcpu_destroy(&m->vcpus[i]);
+	free(m->vcpus);
+	platform_destroy(m);
+	if (m->vm_fd >= 0)
+		close(m->vm_fd);
+	guest_mem_destroy(&m->mem);
+	if (m->kvm_fd >= 0)
+		close(m->kvm_fd);
+	if (m->stop_eventfd >= 0)
+		close(m->stop_eventfd);
+	io_bus_destroy(&m->pio);
+	io_bus_destroy(&m->mmio);
+}
+
+/* Waits for a stop request or SIGINT/SIGTERM (blocked in every thread, read here). */
+static void wait_for_stop(struct machine *m, int signal_fd)
+{
+	struct pollfd fds[2] = {
+		{ .fd = m->stop_eventfd, .events = POLLIN },
+		{ .fd = signal_fd, .events = POLLIN },
+	};
+
+	while (atomic_load(&m->stop) == MACHINE_RUNNING) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("poll: %s", strerror(errno));
+			machine_request_exit(m, 1);
+			break;
+		}
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo info;
+
+			if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+				/* QEMU ends with status 0 when told to terminate, and so do we. */
+				log_warn("terminating on signal %u", info.ssi_signo);
+				machine_request_exit(m, 0);
+			}
+		}
+	}
+}
+
+static int stop_signals_fd(struct error *err)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, "signalfd: %s", strerror(errno));
+	return fd;
+}
+
+static struct machine *current_machine;
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void machine_quit_current(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&current_lock);
+	if (current_machine)
+		machine_request_exit(current_machine, 0);
+	pthread_mutex_unlock(&current_lock);
+}
+
+static void set_current(struct machine *m)
+{
+	pthread_mutex_lock(&current_lock);
+	current_machine = m;
+	pthread_mutex_unlock(&current_lock);
+}
+
+enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
+			      int *exit_status, struct error *err)
+{
+	struct machine *m = calloc(1, sizeof(*m));
+	enum machine_stop result = MACHINE_EXIT;
+	int signal_fd = -1;
+
+	*exit_status = 1;
+	if (!m) {
+		error_set(err, "out of memory");
+		return MACHINE_EXIT;
+	}
+	m->cfg = cfg;
+	m->console = console;
+	m->kvm_fd = m->vm_fd = -1;
+	io_bus_init(&m->pio, "port I/O");
+	io_bus_init(&m->mmio, "MMIO");
+	m->stop_eventfd = eventfd(0, EFD_CLOEXEC);
+	if (m->stop_eventfd < 0) {
+		error_set(err, "eventfd: %s", strerror(errno));
+		goto out;
+	}
+	signal_fd = stop_signals_fd(err);
+	if (signal_fd < 0 || machine_build(m, err))
+		goto out;
+	set_current(m);
+	for (unsigned i = 0; i < m->nr_vcpus; i++) {
+		if (vcpu_start(&m->vcpus[i], err)) {
+			machine_request_exit(m, 1);
+			break;
+		}
+	}
+	wait_for_stop(m, signal_fd);
+	set_current(NULL);
+	result = atomic_load(&m->stop);
+	*exit_status = m->exit_status;
+out:
+	if (signal_fd >= 0)
+		close(signal_fd);
+	machine_teardown(m);
+	free(m);
+	return result;
+}

@@ -1,0 +1,73 @@
+/*
+ * The one central struct: a KVM VM with its memory, buses, vCPUs and the
+ * state every device may need. Everything else receives a struct machine *.
+ */
+#ifndef TIDE_MACHINE_H
+#define TIDE_MACHINE_H
+
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mm/guest_mem.h"
+#include "vmm/chardev.h"
+#include "vmm/config.h"
+#include "vmm/io_bus.h"
+
+struct vcpu;
+struct pci_bus;
+struct kvm_cpuid2;
+
+enum machine_stop {
+	MACHINE_RUNNING,
+	MACHINE_EXIT,  /* leave tide with exit_status */
+	MACHINE_RESET, /* rebuild the VM and boot again */
+};
+
+struct machine {
+	const struct vm_config *cfg;
+	struct chardev *console; /* owned by main, outlives resets */
+
+	int kvm_fd;
+	int vm_fd;
+	bool emulating_host; /* kvm_pvm: guest kernel code runs in KVM's emulator */
+
+	struct guest_mem mem;
+	struct io_bus pio;
+	struct io_bus mmio;
+	struct pci_bus *pci;
+
+	struct kvm_cpuid2 *cpuid;
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+
+	_Atomic int stop;	/* enum machine_stop; the first request wins */
+	int exit_status;
+	int stop_eventfd;	/* written on a stop request; machine_run() waits on it */
+
+	/* Devices realized on this machine register a teardown to run in reverse order. */
+	struct machine_cleanup *cleanups;
+};
+
+/* Ask the machine to stop: the first request wins; vCPUs are kicked out of KVM_RUN. */
+void machine_request_exit(struct machine *m, int status);
+void machine_request_reset(struct machine *m);
+/* A guest-initiated reset: exits 0 with -no-reboot, otherwise resets. */
+void machine_guest_reset(struct machine *m);
+
+/* ISA-style interrupt lines through the in-kernel irqchip (KVM_IRQ_LINE). */
+int machine_irq_set(struct machine *m, unsigned gsi, int level);
+/* Edge interrupt: raise then lower. */
+int machine_irq_pulse(struct machine *m, unsigned gsi);
+
+/* Runs fn(opaque) when the machine is torn down (reset or exit), last registered first. */
+int machine_add_cleanup(struct machine *m, void (*fn)(void *), void *opaque);
+
+/* Ctrl-A x on the console: ends whichever machine is running, with status 0. */
+void machine_quit_current(void *unused);
+
+/* Builds the VM from cfg, runs it until a stop request, tears it down. Returns the stop kind. */
+enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
+			      int *exit_status, struct error *err);
+
+#endif
