@@ -16,7 +16,6 @@
 
 struct vcpu;
 struct pci_bus;
-struct kvm_cpuid2;
 
 enum machine_stop {
 	MACHINE_RUNNING,
@@ -37,7 +36,7 @@ struct machine {
 	struct io_bus mmio;
 	struct pci_bus *pci;
 
-	struct kvm_cpuid2 *cpuid;
+	void *arch; /* the architecture's own state (arch/x86/platform.c) */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
 

@@ -33,6 +33,7 @@ int main(int argc, char **argv)
 	enum machine_stop stop;
 	int status = 1;
 
+	log_start_clock();
 	switch (cmdline_parse(argc, argv, &cfg, stdout, &err)) {
 	case CMDLINE_DONE:
 		cmdline_free(&cfg);

@@ -1,0 +1,172 @@
+#include "arch/x86/platform.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "arch/x86/boot.h"
+#include "arch/x86/boot_cpu.h"
+#include "arch/x86/cpuid.h"
+#include "arch/x86/e820.h"
+#include "arch/x86/kernel_loader.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/mptable.h"
+#include "devices/platform_devices.h"
+#include "vmm/kvm_compat.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+#include "vmm/vcpu.h"
+
+#define CPUID_MAX_ENTRIES 256
+
+struct x86_platform {
+	struct kvm_cpuid2 *cpuid; /* KVM's supported CPUID after -cpu and emulator filtering */
+	struct boot_entry boot;
+};
+
+static struct kvm_cpuid2 *alloc_cpuid(unsigned nent)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+
+	if (c)
+		c->nent = nent;
+	return c;
+}
+
+static struct kvm_cpuid2 *copy_cpuid(const struct kvm_cpuid2 *src)
+{
+	struct kvm_cpuid2 *c = alloc_cpuid(src->nent);
+
+	if (c)
+		memcpy(c->entries, src->entries, src->nent * sizeof(c->entries[0]));
+	return c;
+}
+
+/* KVM's supported CPUID, then the -cpu overrides, then what the emulator cannot run. */
+static int prepare_cpuid(struct machine *m, struct x86_platform *x, struct error *err)
+{
+	const struct cpu_config *cpu = &m->cfg->cpu;
+	unsigned hidden;
+
+	x->cpuid = alloc_cpuid(CPUID_MAX_ENTRIES);
+	if (!x->cpuid)
+		return error_set(err, "out of memory for CPUID");
+	if (ioctl(m->kvm_fd, KVM_GET_SUPPORTED_CPUID, x->cpuid) < 0)
+		return error_set(err, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+	m->emulating_host = host_kvm_is_emulating();
+	if (m->emulating_host) {
+		hidden = cpuid_hide_for_emulator(x->cpuid);
+		log_warn("KVM here runs guest kernel code in its instruction emulator (kvm_pvm): "
+			 "hiding %u CPUID features it cannot execute (XSAVE and dependants, "
+			 "CMPXCHG16B, ...)",
+			 hidden);
+	}
+	/* Explicit -cpu choices come last so that they win over the emulator filter. */
+	for (size_t i = 0; i < cpu->nr_drops; i++)
+		if (cpuid_apply_feature(x->cpuid, cpu->feature_drops[i], false, err))
+			return error_prefix(err, "-cpu");
+	for (size_t i = 0; i < cpu->nr_adds; i++)
+		if (cpuid_apply_feature(x->cpuid, cpu->feature_adds[i], true, err))
+			return error_prefix(err, "-cpu");
+	return 0;
+}
+
+int platform_create_vm(struct machine *m, struct error *err)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_enable_cap zap = {
+		.cap = KVM_CAP_DISABLE_QUIRKS2,
+		.args[0] = KVM_X86_QUIRK_SLOT_ZAP_ALL,
+	};
+	uint64_t identity_map = LAYOUT_KVM_IDENTITY_MAP;
+	struct x86_platform *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return error_set(err, "out of memory");
+	m->arch = x;
+	if (ioctl(m->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) < 0)
+		return error_set(err, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	if (ioctl(m->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map) < 0)
+		return error_set(err, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	/* Deleting a memslot should only zap that slot (kvm-api.md §4); older KVMs lack the quirk. */
+	if (ioctl(m->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2) > 0 &&
+	    ioctl(m->vm_fd, KVM_ENABLE_CAP, &zap) < 0)
+		log_debug("disabling KVM_X86_QUIRK_SLOT_ZAP_ALL: %s", strerror(errno));
+	if (ioctl(m->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return error_set(err, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	if (ioctl(m->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return error_set(err, "KVM_CREATE_PIT2: %s", strerror(errno));
+	return prepare_cpuid(m, x, err);
+}
+
+int platform_create_devices(struct machine *m, struct error *err)
+{
+	return platform_devices_create(m, err);
+}
+
+static int find_cpuid(const struct kvm_cpuid2 *c, uint32_t function, uint32_t *eax,
+		      uint32_t *edx)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		if (c->entries[i].function == function) {
+			*eax = c->entries[i].eax;
+			*edx = c->entries[i].edx;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int platform_load_kernel(struct machine *m, struct error *err)
+{
+	struct x86_platform *x = m->arch;
+	struct e820_table e820;
+	uint32_t signature = 0, features = 0;
+	void *mp_area = guest_mem_ptr(&m->mem, LAYOUT_MPTABLE, LAYOUT_EBDA_END - LAYOUT_MPTABLE);
+
+	if (e820_build(&e820, m->mem.ram_size, err))
+		return error_prefix(err, "-m");
+	if (kernel_load(&m->mem, m->cfg->kernel, m->cfg->initrd, m->cfg->append, &e820, &x->boot,
+			err))
+		return -1;
+	find_cpuid(x->cpuid, 1, &signature, &features);
+	if (!mp_area)
+		return error_set(err, "no RAM for the MP table");
+	if (mptable_write(mp_area, LAYOUT_EBDA_END - LAYOUT_MPTABLE, LAYOUT_MPTABLE, m->cfg->smp,
+			  signature, features, err) < 0)
+		return error_prefix(err, "-smp");
+	return 0;
+}
+
+int platform_setup_vcpu(struct machine *m, struct vcpu *vcpu, struct error *err)
+{
+	struct x86_platform *x = m->arch;
+	struct kvm_cpuid2 *cpuid = copy_cpuid(x->cpuid);
+	int ret;
+
+	if (!cpuid)
+		return error_set(err, "out of memory for CPUID");
+	cpuid_set_vcpu_topology(cpuid, vcpu->index, m->cfg->smp);
+	ret = ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
+	free(cpuid);
+	if (ret < 0)
+		return error_set(err, "KVM_SET_CPUID2 on vCPU %u: %s", vcpu->index, strerror(errno));
+	if (x86_setup_lapic(vcpu->fd, err))
+		return -1;
+	/* Other vCPUs wait for the guest's INIT/SIPI in the in-kernel LAPIC. */
+	if (vcpu->index == 0)
+		return x86_setup_boot_cpu(vcpu->fd, &m->mem, &x->boot, err);
+	return 0;
+}
+
+void platform_destroy(struct machine *m)
+{
+	struct x86_platform *x = m->arch;
+
+	if (x)
+		free(x->cpuid);
+	free(x);
+	m->arch = NULL;
+}

@@ -1,0 +1,24 @@
+/*
+ * The x86 PC that tide builds around a VM: irqchip and PIT, CPUID, the
+ * legacy devices every guest expects, the boot tables and the kernel.
+ * machine.c calls these in this order; each returns 0 or -1 with err set.
+ */
+#ifndef TIDE_X86_PLATFORM_H
+#define TIDE_X86_PLATFORM_H
+
+#include "vmm/error.h"
+
+struct machine;
+struct vcpu;
+
+/* TSS and identity-map pages, in-kernel irqchip and PIT, KVM's CPUID (filtered). */
+int platform_create_vm(struct machine *m, struct error *err);
+/* COM1, i8042, reset port, PCI host bridge. */
+int platform_create_devices(struct machine *m, struct error *err);
+/* e820, kernel + initrd + command line, MP table. */
+int platform_load_kernel(struct machine *m, struct error *err);
+/* CPUID with this vCPU's topology, LAPIC LINT pins, boot registers on vCPU 0. */
+int platform_setup_vcpu(struct machine *m, struct vcpu *vcpu, struct error *err);
+void platform_destroy(struct machine *m);
+
+#endif

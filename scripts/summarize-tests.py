@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""Prints one closing line, 'N passed, N failed, N skipped', over meson's JSON test logs."""
+import json
+import sys
+
+counts = {"passed": 0, "failed": 0, "skipped": 0}
+for path in sys.argv[1:]:
+    with open(path) as log:
+        for line in log:
+            result = json.loads(line)["result"]
+            if result == "OK" or result == "EXPECTEDFAIL":
+                counts["passed"] += 1
+            elif result == "SKIP":
+                counts["skipped"] += 1
+            else:
+                counts["failed"] += 1
+print(f"tests: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")

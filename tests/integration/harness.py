@@ -1,0 +1,137 @@
+"""Shared helpers for Tide's integration tests: they boot real guests on /dev/kvm.
+
+Each test file is a unittest program that meson runs with TIDE (the binary) and,
+where needed, TIDE_TESTGUEST in the environment. Without /dev/kvm a whole file
+exits 77 (meson's "skipped") and says why; nothing else makes it skip.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+TIDE = os.environ.get("TIDE", "")
+TESTGUEST = os.environ.get("TIDE_TESTGUEST", "")
+SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# QEMU's isa-debug-exit turns a guest write of V into exit status (V << 1) | 1.
+GUEST_PASS = 1
+GUEST_FAIL = 3
+
+
+def require_kvm():
+    if not os.path.exists("/dev/kvm"):
+        print("SKIP: /dev/kvm is absent on this machine: guests cannot be booted")
+        sys.exit(77)
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("FAIL: /dev/kvm exists but is not accessible to this user")
+        sys.exit(1)
+
+
+class Run:
+    """A finished tide process: exit status, console output and stderr."""
+
+    def __init__(self, status, stdout, stderr, seconds):
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.seconds = seconds
+
+    def tap(self):
+        """(number, ok, name) for each TAP result line the test guest printed."""
+        found = []
+        for m in re.finditer(r"^(not ok|ok) (\d+) - (\S+)", self.stdout, re.M):
+            found.append((int(m.group(2)), m.group(1) == "ok", m.group(3)))
+        return found
+
+    def __repr__(self):
+        return (f"<tide exit {self.status} after {self.seconds:.1f}s>\n--- console\n"
+                f"{self.stdout[-4000:]}\n--- stderr\n{self.stderr[-2000:]}")
+
+
+def tide(args, timeout=60, stdin=subprocess.DEVNULL):
+    """Runs tide to completion; a timeout is a test failure, not a hang."""
+    start = time.monotonic()
+    proc = subprocess.run([TIDE] + list(args), stdin=stdin, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout, text=True,
+                          errors="replace")
+    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+
+
+def testguest(append, extra=(), memory="256M", timeout=60):
+    args = ["-nographic", "-no-reboot", "-m", memory,
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-kernel", TESTGUEST, "-append", append] + list(extra)
+    return tide(args, timeout=timeout)
+
+
+class Console:
+    """A running tide whose console is read line by line (for boots that wait on input)."""
+
+    def __init__(self, args):
+        self.proc = subprocess.Popen([TIDE] + list(args), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.output = b""
+
+    def wait_for(self, pattern, timeout):
+        """Returns the regex match once the console shows it; raises on timeout or exit."""
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern.encode() if isinstance(pattern, str) else pattern)
+        while True:
+            m = regex.search(self.output)
+            if m:
+                return m
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {pattern!r}; "
+                                     f"console so far:\n{self.text()[-3000:]}")
+            chunk = self.proc.stdout.read()
+            if chunk:
+                self.output += chunk
+            elif self.proc.poll() is not None:
+                rest = self.proc.stdout.read() or b""
+                self.output += rest
+                if regex.search(self.output):
+                    continue
+                raise AssertionError(f"tide exited ({self.proc.returncode}) before "
+                                     f"{pattern!r}; console:\n{self.text()[-3000:]}\n"
+                                     f"stderr:\n{self.proc.stderr.read().decode(errors='replace')}")
+            else:
+                time.sleep(0.05)
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def signal(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        status = self.proc.wait(timeout=timeout)
+        rest = self.proc.stdout.read()
+        if rest:
+            self.output += rest
+        return status
+
+    def text(self):
+        return self.output.decode(errors="replace")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def main():
+    require_kvm()
+    if not TIDE or not os.access(TIDE, os.X_OK):
+        print("FAIL: TIDE does not name the tide binary")
+        sys.exit(1)
+    unittest.main(verbosity=2)

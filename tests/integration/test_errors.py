@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Bad command lines and bad kernel files: one clear line on stderr, exit status 1."""
+import os
+import struct
+import tempfile
+import unittest
+
+import harness
+from harness import tide
+
+
+class Errors(unittest.TestCase):
+    def assert_one_line_error(self, args, fragment):
+        run = tide(args, timeout=30)
+        self.assertEqual(run.status, 1, run)
+        lines = run.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, run)
+        self.assertTrue(lines[0].startswith("tide: "), run)
+        self.assertIn(fragment, lines[0], run)
+        self.assertEqual(run.stdout, "", run)  # nothing started: no guest output
+
+    def test_bad_options(self):
+        self.assert_one_line_error(["-kernel", "x", "-frobnicate"], "unknown option '-frobnicate'")
+        self.assert_one_line_error(["-kernel", "x", "-m", "lots"], "-m: size 'lots'")
+        self.assert_one_line_error(["-kernel", "x", "-smp", "0"], "-smp: 0 CPUs")
+        self.assert_one_line_error(["-kernel", "x", "-serial", "pty"], "-serial")
+        self.assert_one_line_error(["-kernel", "x", "-device", "isa-debug-exit,iobase=0x10000"],
+                                   "iobase")
+        self.assert_one_line_error(["-kernel", "x", "-device", "isa-debug-exit,speed=1"],
+                                   "no property 'speed'")
+        self.assert_one_line_error(["-m", "64M"], "no kernel given")
+
+    def test_missing_kernel(self):
+        self.assert_one_line_error(["-kernel", "/nonexistent/vmlinuz"], "/nonexistent/vmlinuz")
+
+    def test_corrupt_kernel(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            junk = os.path.join(tmp, "junk")
+            with open(junk, "wb") as f:
+                f.write(os.urandom(64 * 1024))
+            self.assert_one_line_error(["-kernel", junk], junk)
+
+            # A bzImage header with a boot protocol too old for the 64-bit entry.
+            old = bytearray(8192)
+            old[0x1F1] = 4
+            struct.pack_into("<H", old, 0x1FE, 0xAA55)
+            old[0x202:0x206] = b"HdrS"
+            struct.pack_into("<H", old, 0x206, 0x0200)
+            bz = os.path.join(tmp, "old-bzImage")
+            with open(bz, "wb") as f:
+                f.write(old)
+            self.assert_one_line_error(["-kernel", bz], "protocol")
+
+            # The test guest, cut short: the ELF program headers point past the end.
+            with open(harness.TESTGUEST, "rb") as f:
+                head = f.read(200)
+            cut = os.path.join(tmp, "cut.elf")
+            with open(cut, "wb") as f:
+                f.write(head)
+            self.assert_one_line_error(["-kernel", cut], cut)
+
+    def test_missing_initrd(self):
+        self.assert_one_line_error(["-kernel", harness.TESTGUEST, "-initrd", "/nonexistent/rd"],
+                                   "/nonexistent/rd")
+
+
+if __name__ == "__main__":
+    harness.main()

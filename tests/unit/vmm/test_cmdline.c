@@ -1,0 +1,205 @@
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/cmdline.h"
+#include "vmm/size.h"
+
+/* A device type of the test's own, to exercise registration and property errors. */
+struct probe_config {
+	uint64_t level;
+};
+
+static void *probe_parse(struct opts *opts, struct error *err)
+{
+	struct probe_config *c = calloc(1, sizeof(*c));
+
+	if (!c || opts_take_u64(opts, "level", &c->level, 1, err)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int probe_realize(struct machine *m, void *config, struct error *err)
+{
+	(void)m;
+	(void)config;
+	(void)err;
+	return 0;
+}
+
+static const struct device_type probe_type = {
+	.name = "test-probe",
+	.kind = TYPE_DEVICE,
+	.help = "a unit-test device",
+	.parse = probe_parse,
+	.realize = probe_realize,
+	.free_config = free,
+};
+DEVICE_TYPE_REGISTER(probe_type)
+
+#define ARGV(...) ((char *[]){ "tide", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "tide", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(cfg, err, ...) cmdline_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), cfg, out, err)
+
+static FILE *out;
+
+static void setup(void)
+{
+	out = fopen("/dev/null", "w");
+}
+
+static void teardown(void)
+{
+	fclose(out);
+}
+
+static const char *parse_error(int argc, char **argv)
+{
+	static struct error err;
+	struct vm_config cfg;
+
+	ck_assert_int_eq(cmdline_parse(argc, argv, &cfg, out, &err), CMDLINE_ERROR);
+	cmdline_free(&cfg);
+	return err.msg;
+}
+
+#define ERROR_OF(...) parse_error(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+START_TEST(qemu_style_line)
+{
+	struct vm_config cfg;
+	struct error err;
+
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "bz", "-initrd", "rd", "-append",
+			       "console=ttyS0", "-m", "512M,maxmem=65G", "-smp", "2", "-serial",
+			       "file:/tmp/x", "-nographic", "-no-reboot", "--device",
+			       "test-probe,level=3,id=p0"),
+			 CMDLINE_RUN);
+	ck_assert_str_eq(cfg.kernel, "bz");
+	ck_assert_str_eq(cfg.initrd, "rd");
+	ck_assert_str_eq(cfg.append, "console=ttyS0");
+	ck_assert_uint_eq(cfg.ram_size, 512 * MiB);
+	ck_assert_uint_eq(cfg.maxmem, 65 * GiB);
+	ck_assert_uint_eq(cfg.smp, 2);
+	ck_assert_int_eq(cfg.serial, CHARDEV_FILE);
+	ck_assert_str_eq(cfg.serial_path, "/tmp/x");
+	ck_assert(cfg.no_reboot);
+	ck_assert_uint_eq(cfg.nr_devices, 1);
+	ck_assert_str_eq(cfg.devices[0].id, "p0");
+	ck_assert_uint_eq(((struct probe_config *)cfg.devices[0].config)->level, 3);
+	cmdline_free(&cfg);
+}
+END_TEST
+
+START_TEST(defaults)
+{
+	struct vm_config cfg;
+	struct error err;
+
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k"), CMDLINE_RUN);
+	ck_assert_uint_eq(cfg.ram_size, 128 * MiB);
+	ck_assert_uint_eq(cfg.smp, 1);
+	ck_assert_int_eq(cfg.serial, CHARDEV_STDIO);
+	ck_assert(!cfg.no_reboot);
+	ck_assert_ptr_null(cfg.append);
+	cmdline_free(&cfg);
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-m", "1024"), CMDLINE_RUN);
+	ck_assert_uint_eq(cfg.ram_size, GiB); /* bare number: MiB */
+	cmdline_free(&cfg);
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-m", "size=2G", "-smp", "cpus=3"),
+			 CMDLINE_RUN);
+	ck_assert_uint_eq(cfg.ram_size, 2 * GiB);
+	ck_assert_uint_eq(cfg.smp, 3);
+	cmdline_free(&cfg);
+}
+END_TEST
+
+START_TEST(help_and_version)
+{
+	struct vm_config cfg;
+	struct error err;
+
+	ck_assert_int_eq(PARSE(&cfg, &err, "--help"), CMDLINE_DONE);
+	cmdline_free(&cfg);
+	ck_assert_int_eq(PARSE(&cfg, &err, "--version"), CMDLINE_DONE);
+	cmdline_free(&cfg);
+	ck_assert_int_eq(PARSE(&cfg, &err, "-device", "help"), CMDLINE_DONE);
+	cmdline_free(&cfg);
+}
+END_TEST
+
+START_TEST(each_error_names_the_option)
+{
+	ck_assert_str_eq(ERROR_OF("-bogus"), "unknown option '-bogus' (see --help)");
+	ck_assert_str_eq(ERROR_OF("stray"), "unexpected argument 'stray' (see --help)");
+	ck_assert_str_eq(ERROR_OF("-kernel"), "-kernel: missing argument PATH");
+	ck_assert_str_eq(ERROR_OF("-kernel", ""), "-kernel: empty argument");
+	ck_assert_str_eq(ERROR_OF("-m", "512M"), "no kernel given: use -kernel PATH (see --help)");
+	ck_assert_ptr_nonnull(strstr(ERROR_OF("-kernel", "k", "-m", "12Q"), "-m: size '12Q'"));
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-m", "0"),
+			 "-m: memory size must be a non-zero multiple of 4 KiB");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-m", "1G,maxmem=512M"),
+			 "-m: maxmem (536870912 bytes) is below the memory size (1073741824 bytes)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-m", "1G,speed=9"),
+			 "-m: memory has no property 'speed'");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "0"),
+			 "-smp: 0 CPUs requested, must be 1..255");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "256"),
+			 "-smp: 256 CPUs requested, must be 1..255");
+	ck_assert_ptr_nonnull(strstr(ERROR_OF("-kernel", "k", "-smp", "two"), "-smp: property 'cpus'"));
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "2,sockets=2"),
+			 "-smp: -smp (only cpus=N is supported) has no property 'sockets'");
+	ck_assert_ptr_nonnull(strstr(ERROR_OF("-kernel", "k", "-serial", "tcp:1"), "-serial"));
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-serial", "stdio", "-serial", "none"),
+			 "-serial: only one serial port (COM1) is supported");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-device", "nosuch"),
+			 "-device: unknown type 'nosuch' (try -device help)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-device", "test-probe,colour=red"),
+			 "-device: test-probe has no property 'colour'");
+	ck_assert_ptr_nonnull(strstr(ERROR_OF("-kernel", "k", "-device", "test-probe,level=x"),
+				     "property 'level'"));
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-device", "test-probe,id=a", "-device",
+				  "test-probe,id=a"),
+			 "-device: id 'a' is already in use");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-object", "test-probe"),
+			 "-object: unknown type 'test-probe' (try -object help)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-cpu", "pentium"),
+			 "-cpu: unknown CPU model 'pentium' (tide offers host and max)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-cpu", "host,xsave"),
+			 "-cpu: feature 'xsave' must be +name, -name, name=on or name=off");
+}
+END_TEST
+
+START_TEST(cpu_features)
+{
+	struct vm_config cfg;
+	struct error err;
+
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-cpu", "host,-xsave,+pdpe1gb,avx=off,x2apic=on"),
+			 CMDLINE_RUN);
+	ck_assert_uint_eq(cfg.cpu.nr_drops, 2);
+	ck_assert_str_eq(cfg.cpu.feature_drops[0], "xsave");
+	ck_assert_str_eq(cfg.cpu.feature_drops[1], "avx");
+	ck_assert_uint_eq(cfg.cpu.nr_adds, 2);
+	ck_assert_str_eq(cfg.cpu.feature_adds[0], "pdpe1gb");
+	ck_assert_str_eq(cfg.cpu.feature_adds[1], "x2apic");
+	cmdline_free(&cfg);
+}
+END_TEST
+
+Suite *suite_main(void)
+{
+	Suite *s = suite_create("cmdline");
+	TCase *tc = tcase_create("parse");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, qemu_style_line);
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, help_and_version);
+	tcase_add_test(tc, each_error_names_the_option);
+	tcase_add_test(tc, cpu_features);
+	suite_add_tcase(s, tc);
+	return s;
+}
