@@ -1,0 +1,120 @@
+/* Tide test guest: scenario table, TAP runner and exit.
+ *
+ * Entered at CPL3 from start.S as tg_main(start_info, cr3, cpuid 0x80000008 eax).
+ */
+#include "io.h"
+#include "tg.h"
+
+#define DEBUG_EXIT_PORT 0xF4
+#define DEFAULT_TESTS "memmap,pattern,pci"
+#define MAX_NAME 64
+
+/* To add a scenario: write scenario_NAME.c with
+ *     enum tg_result scenario_NAME(void);
+ * declare it in tg.h, list the file in meson.build, add a row here. */
+static const struct tg_scenario scenarios[] = {
+	{ "memmap", scenario_memmap, "print start_info/memory map; RAM present, image in RAM" },
+	{ "pattern", scenario_pattern, "fill+verify RAM above the image (pattern_mb=, seed=)" },
+	{ "pci", scenario_pci, "enumerate PCI bus 0, size BARs (expect_pci=VVVV:DDDD,...)" },
+	{ "exit", scenario_exit, "write exitcode=N to port 0xf4 at once" },
+	{ "highmem", scenario_highmem, "fill+verify highmem=ADDR[:SIZE] (extends the map)" },
+	{ "reset", scenario_reset, "reset the VM (reset_via=kbd|cf9|triple)" },
+	{ "input", scenario_input, "read a line from the serial port, compare to expect_input=" },
+};
+
+TG_NORETURN void tg_exit(unsigned code)
+{
+	outb(DEBUG_EXIT_PORT, (uint8_t)code);
+	tg_printf("# tide-testguest: port 0x%x did not stop the VM; forcing a triple fault\n",
+		  DEBUG_EXIT_PORT);
+	/* hlt is privileged: #GP at CPL3 with an empty IDT -> triple fault ->
+	 * VM shutdown.  Loop in case even that does not stop us. */
+	for (;;)
+		__asm__ volatile("hlt");
+}
+
+static const struct tg_scenario *lookup(const char *name)
+{
+	for (size_t i = 0; i < TG_ARRAY_SIZE(scenarios); i++)
+		if (!strcmp(scenarios[i].name, name))
+			return &scenarios[i];
+	return NULL;
+}
+
+/* Iterate over the comma-separated list [*p, end): copies the next non-empty
+ * item into name (truncated to MAX_NAME-1) and advances *p. */
+static bool next_item(const char **p, const char *end, char *name)
+{
+	while (*p < end && **p == ',')
+		(*p)++;
+	if (*p >= end)
+		return false;
+	size_t n = 0;
+	while (*p < end && **p != ',') {
+		if (n < MAX_NAME - 1)
+			name[n++] = **p;
+		(*p)++;
+	}
+	name[n] = '\0';
+	return true;
+}
+
+void tg_main(const struct hvm_start_info *si, uint64_t cr3, uint32_t cpuid_80000008_eax)
+{
+	const char *list, *p, *end;
+	size_t len;
+	char name[MAX_NAME];
+	unsigned total = 0, k = 0, pass = 0, fail = 0, skip = 0;
+
+	serial_init();
+	pvh_init(si);
+	paging_init(cr3, cpuid_80000008_eax);
+
+	tg_printf("TAP version 13\n");
+	tg_printf("# tide-testguest: start_info=0x%llx%s cmdline=\"%s\"\n",
+		  (unsigned long long)(uintptr_t)si, tg_boot.si_valid ? "" : " (bad magic)",
+		  tg_boot.cmdline);
+
+	list = cmdline_get("tests", &len);
+	if (!list) {
+		list = DEFAULT_TESTS;
+		len = strlen(list);
+	}
+	end = list + len;
+	for (p = list; next_item(&p, end, name);)
+		total++;
+	tg_printf("1..%u\n", total);
+
+	for (p = list; next_item(&p, end, name);) {
+		const struct tg_scenario *s = lookup(name);
+		enum tg_result r;
+
+		k++;
+		if (!s) {
+			tg_printf("# unknown scenario \"%s\"; known:", name);
+			for (size_t i = 0; i < TG_ARRAY_SIZE(scenarios); i++)
+				tg_printf(" %s", scenarios[i].name);
+			tg_printf("\n");
+			tg_printf("not ok %u - %s # unknown scenario\n", k, name);
+			fail++;
+			continue;
+		}
+		tg_printf("# --- %s: %s\n", s->name, s->help);
+		r = s->run();
+		if (r == TG_FAIL) {
+			tg_printf("not ok %u - %s\n", k, s->name);
+			fail++;
+		} else if (r == TG_SKIP) {
+			tg_printf("ok %u - %s # SKIP\n", k, s->name);
+			skip++;
+			pass++;
+		} else {
+			tg_printf("ok %u - %s\n", k, s->name);
+			pass++;
+		}
+	}
+	if (skip)
+		tg_printf("# tide-testguest: skipped=%u (counted as pass)\n", skip);
+	tg_printf("# tide-testguest: done pass=%u fail=%u\n", pass, fail);
+	tg_exit(fail ? 1 : 0);
+}

@@ -1,0 +1,238 @@
+/*
+ * Tide test guest: PVH entry stub.
+ *
+ * Entered per the Xen PVH boot ABI: 32-bit protected mode, paging off,
+ * flat 4 GiB code and data segments, interrupts off, %ebx = physical
+ * address of struct hvm_start_info.
+ *
+ * Everything this file runs before the `iretq` executes at CPL0, and on the
+ * kvm_pvm host every CPL0 instruction goes through KVM's instruction
+ * emulator (about 3000x slower than native, and without xsave, cmpxchg16b,
+ * x87 or int3).  So the CPL0 part is kept to a straight line of ~37 simple
+ * instructions with no loops:
+ *
+ *   - the GDT and all page tables are fully pre-built at link time (no fill
+ *     loop runs at CPL0);
+ *   - CPUID 0x80000008 EAX (physical/linear address bits) is passed on to C
+ *     (CPL3 code must not run CPUID itself: it may fault on kvm_pvm);
+ *   - CPUID 0x80000001 EDX[26] (pdpe1gb) picks one of two pre-built page
+ *     table sets:
+ *       1 GiB pages: identity map of the first TG_MAP_1G_GIB GiB (1 TiB),
+ *       2 MiB pages: identity map of the first TG_MAP_2M_GIB GiB (64 GiB);
+ *     both map every page present, writable and user-accessible (U=1), so
+ *     CPL3 code can reach all of guest-physical memory, including the page
+ *     tables themselves (paging.c uses that to extend the map later);
+ *   - PAE, EFER.LME, paging, far jump to 64-bit code, a stack, and `iretq`
+ *     to CPL3 with IOPL=3 (RFLAGS=0x3002, IF=0), so in/out work from CPL3.
+ *
+ * Everything after that (bss clearing, C code, all tests) runs natively at
+ * CPL3 and polls; the guest never takes an interrupt, exception or system
+ * call (those would need a CPL3 -> CPL0 transition, which the kvm_pvm host
+ * cannot do).  The stub loads an empty IDT, so any CPL3 fault ends
+ * deterministically as a triple fault (VM shutdown).  C is entered as
+ *     void tg_main(struct hvm_start_info *si, uint64_t cr3, uint32_t cpuid_80000008_eax);
+ *
+ * CPL0 hook for later: if a strong symbol `tg_cpl0_hook` is linked in, it is
+ * called at CPL0 in 64-bit mode before the drop to CPL3 as
+ *     void tg_cpl0_hook(struct hvm_start_info *si, uint64_t cr3);
+ * (kernel stack of KSTACK_SIZE bytes, flat kernel segments 0x08/0x10, no
+ * IDT yet).  A scenario that must see an interrupt (e.g. MSI-X) can install
+ * an IDT there and wait with `sti; hlt` at CPL0; if it returns, boot goes on
+ * to CPL3 as usual.  Without the hook this costs three emulated instructions.
+ */
+
+#define KERNEL_CS	0x08
+#define KERNEL_DS	0x10
+#define USER_DS		0x18
+#define USER_CS		0x20
+
+#define PTE_TABLE	0x007		/* P | RW | US */
+#define PTE_LARGE	0x087		/* P | RW | US | PS */
+
+#define CR0_VAL		0x80010031	/* PG | WP | NE | ET | PE (CD/NW/TS/EM off) */
+#define CR4_VAL		0x00000020	/* PAE */
+#define MSR_EFER	0xC0000080
+#define EFER_LME	0x00000100
+#define USER_RFLAGS	0x3002		/* IOPL=3, IF=0, reserved bit 1 */
+
+/* Identity-map coverage of the pre-built tables (see README.md). */
+#define TG_MAP_1G_GIB	1024		/* 1 TiB with 1 GiB pages (2 PDPT pages) */
+#define TG_MAP_2M_GIB	64		/* 64 GiB with 2 MiB pages (64 PD pages) */
+
+#define KSTACK_SIZE	16384
+#define USTACK_SIZE	65536
+
+/* ------------------------------------------------------------------ */
+/* Xen ELF note: XEN_ELFNOTE_PHYS32_ENTRY (18), 4-byte desc.          */
+/* Kept 4-byte aligned (QEMU pads the name with the PT_NOTE p_align). */
+/* ------------------------------------------------------------------ */
+	.section .note.Xen, "a", @note
+	.balign 4
+	.long 2f - 1f			/* namesz */
+	.long 4f - 3f			/* descsz */
+	.long 18			/* XEN_ELFNOTE_PHYS32_ENTRY */
+1:	.asciz "Xen"
+2:	.balign 4
+3:	.long pvh_start32
+4:	.balign 4
+
+/* ------------------------------------------------------------------ */
+/* 32-bit entry (CPL0, emulated on kvm_pvm).                          */
+/* ------------------------------------------------------------------ */
+	.section .text.entry, "ax"
+	.code32
+	.globl pvh_start32
+	.type pvh_start32, @function
+pvh_start32:
+	mov	%ebx, %edi			/* arg0: start_info (cpuid clobbers ebx) */
+	lgdt	gdt_ptr
+	lidt	idt_null			/* any exception -> triple fault */
+	mov	$0x80000008, %eax
+	cpuid
+	mov	%eax, %ebp			/* arg2: CPUID 0x80000008 EAX (phys bits) */
+	mov	$0x80000001, %eax
+	cpuid
+	mov	$pml4_2m, %esi
+	bt	$26, %edx			/* pdpe1gb */
+	jnc	1f
+	mov	$pml4_1g, %esi
+1:	mov	%esi, %cr3			/* arg1: cr3 */
+	mov	$CR4_VAL, %eax
+	mov	%eax, %cr4
+	mov	$MSR_EFER, %ecx
+	mov	$EFER_LME, %eax
+	xor	%edx, %edx
+	wrmsr
+	mov	$CR0_VAL, %eax
+	mov	%eax, %cr0
+	ljmp	$KERNEL_CS, $long64
+	.size pvh_start32, . - pvh_start32
+
+/* ------------------------------------------------------------------ */
+/* 64-bit, still CPL0 (emulated).                                     */
+/* ------------------------------------------------------------------ */
+	.code64
+long64:
+	mov	$KERNEL_DS, %eax
+	mov	%eax, %ds
+	mov	%eax, %es
+	mov	%eax, %ss
+	mov	$kstack_top, %esp
+
+	.weak	tg_cpl0_hook
+	mov	$tg_cpl0_hook, %eax		/* 0 unless someone links a hook in */
+	test	%eax, %eax
+	jz	2f
+	push	%rdi
+	push	%rsi
+	call	*%rax
+	pop	%rsi
+	pop	%rdi
+2:
+	mov	%ebp, %edx
+	push	$(USER_DS | 3)			/* SS */
+	push	$ustack_top			/* RSP */
+	push	$USER_RFLAGS			/* RFLAGS */
+	push	$(USER_CS | 3)			/* CS */
+	push	$user_entry			/* RIP */
+	iretq
+
+/* ------------------------------------------------------------------ */
+/* CPL3 from here on: native speed.                                    */
+/* ------------------------------------------------------------------ */
+	.text
+user_entry:
+	mov	%rdi, %r12
+	mov	%rsi, %r13
+	mov	%rdx, %r14
+	mov	$__bss_start, %edi		/* clear .bss (stacks included) */
+	mov	$__bss_end, %ecx
+	sub	%edi, %ecx
+	xor	%eax, %eax
+	rep stosb
+	mov	%r12, %rdi
+	mov	%r13, %rsi
+	mov	%r14, %rdx
+	call	tg_main				/* void tg_main(si, cr3, cpuid_80000008_eax) */
+	mov	$1, %edi			/* returned: failure */
+	call	tg_exit
+3:	jmp	3b
+
+/* ------------------------------------------------------------------ */
+/* GDT: null, kernel code64, kernel data, user data (DPL3),            */
+/* user code64 (DPL3) -- the syscall/sysret order.  Accessed bits are  */
+/* pre-set so loading a selector never writes the GDT.  No TSS: no     */
+/* CPL3 -> CPL0 transition ever happens (see the header comment).      */
+/* ------------------------------------------------------------------ */
+	.section .rodata
+	.balign 16
+gdt:
+	.quad 0
+	.quad 0x00AF9B000000FFFF		/* 0x08 kernel code64 */
+	.quad 0x00CF93000000FFFF		/* 0x10 kernel data */
+	.quad 0x00CFF3000000FFFF		/* 0x18 user data, DPL3 */
+	.quad 0x00AFFB000000FFFF		/* 0x20 user code64, DPL3 */
+gdt_end:
+	.balign 8
+	.globl gdt_ptr
+gdt_ptr:
+	.word gdt_end - gdt - 1
+	.quad gdt
+	.balign 8
+idt_null:				/* empty IDT: no gates at all */
+	.word 0
+	.quad 0
+
+/* ------------------------------------------------------------------ */
+/* Pre-built identity page tables (in .data so they are in the file).  */
+/* ------------------------------------------------------------------ */
+	.section .data.pagetables, "aw"
+	.balign 4096
+	.globl pml4_1g, pdpt_1g, pml4_2m, pdpt_2m, pd_2m
+
+pml4_1g:
+	.set .Lpt_i, 0
+	.rept TG_MAP_1G_GIB / 512
+	.quad pdpt_1g + .Lpt_i * 4096 + PTE_TABLE
+	.set .Lpt_i, .Lpt_i + 1
+	.endr
+	.fill 512 - TG_MAP_1G_GIB / 512, 8, 0
+pdpt_1g:
+	.set .Lpt_i, 0
+	.rept TG_MAP_1G_GIB
+	.quad (.Lpt_i << 30) | PTE_LARGE
+	.set .Lpt_i, .Lpt_i + 1
+	.endr
+
+pml4_2m:
+	.quad pdpt_2m + PTE_TABLE
+	.fill 511, 8, 0
+pdpt_2m:
+	.set .Lpt_i, 0
+	.rept TG_MAP_2M_GIB
+	.quad pd_2m + .Lpt_i * 4096 + PTE_TABLE
+	.set .Lpt_i, .Lpt_i + 1
+	.endr
+	.fill 512 - TG_MAP_2M_GIB, 8, 0
+pd_2m:
+	.set .Lpt_i, 0
+	.rept TG_MAP_2M_GIB * 512
+	.quad (.Lpt_i << 21) | PTE_LARGE
+	.set .Lpt_i, .Lpt_i + 1
+	.endr
+
+/* ------------------------------------------------------------------ */
+/* Stacks (cleared with the rest of .bss at CPL3).                     */
+/* ------------------------------------------------------------------ */
+	.section .bss
+	.balign 4096
+kstack:
+	.skip KSTACK_SIZE
+kstack_top:
+	.balign 4096
+ustack:
+	.skip USTACK_SIZE
+	.globl ustack_top
+ustack_top:
+
+	.section .note.GNU-stack, "", @progbits
