@@ -3,12 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/mptable.h"
 #include "vmm/log.h"
 #include "vmm/opts.h"
 #include "vmm/size.h"
 
 #define DEFAULT_RAM_SIZE (128 * MiB) /* QEMU's default */
-#define MAX_SMP 255		     /* xAPIC IDs are 8 bits and 0xff is broadcast */
+#define MAX_SMP MPTABLE_MAX_CPUS /* every vCPU needs an entry in the MP table */
 
 struct cmdline_state {
 	struct vm_config *cfg;
@@ -100,8 +101,8 @@ static int opt_smp(struct cmdline_state *st, const char *arg, struct error *err)
 	    opts_finish(&opts, "-smp (only cpus=N is supported)", err))
 		goto out;
 	if (cpus < 1 || cpus > MAX_SMP) {
-		error_set(err, "-smp: %llu CPUs requested, must be 1..%d", (unsigned long long)cpus,
-			  MAX_SMP);
+		error_set(err, "-smp: %llu CPUs requested, must be 1..%d (the MP table holds %d)", (unsigned long long)cpus,
+			  (int)MAX_SMP, (int)MAX_SMP);
 		goto out;
 	}
 	st->cfg->smp = (unsigned)cpus;

@@ -17,6 +17,14 @@ struct cpu_config {
 	size_t nr_drops;
 };
 
+/* Kernel and initrd read at start-up, checked once, loaded again on every reset. */
+struct boot_files {
+	void *kernel;
+	size_t kernel_len;
+	void *initrd; /* NULL: none */
+	size_t initrd_len;
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
@@ -30,6 +38,7 @@ struct vm_config {
 	bool no_reboot;
 	bool nographic;
 	struct cpu_config cpu;
+	struct boot_files boot;
 	struct device_instance *devices; /* -object then -device, in command-line order */
 	size_t nr_devices;
 };

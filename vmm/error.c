@@ -19,7 +19,8 @@ int error_set(struct error *err, const char *fmt, ...)
 int error_prefix(struct error *err, const char *fmt, ...)
 {
 	char prefix[256];
-	char old[sizeof(err->msg)];
+	char joined[sizeof(prefix) + sizeof(err->msg) + 2];
+	size_t len;
 	va_list ap;
 
 	if (!err)
@@ -27,7 +28,10 @@ int error_prefix(struct error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
-	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	snprintf(joined, sizeof(joined), "%s: %s", prefix, err->msg);
+	/* Cut to the message size by hand: the joined text may be longer, and that is fine. */
+	len = strnlen(joined, sizeof(err->msg) - 1);
+	memcpy(err->msg, joined, len);
+	err->msg[len] = '\0';
 	return -1;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/platform.h"
 #include "vmm/chardev.h"
 #include "vmm/cmdline.h"
 #include "vmm/log.h"
@@ -45,7 +46,7 @@ int main(int argc, char **argv)
 	case CMDLINE_RUN:
 		break;
 	}
-	if (block_stop_signals(&err))
+	if (platform_read_boot_files(&cfg, &err) || block_stop_signals(&err))
 		goto fail;
 	console = chardev_open(cfg.serial, cfg.serial_path, &err);
 	if (!console)
@@ -59,12 +60,14 @@ int main(int argc, char **argv)
 			goto fail;
 	} while (stop == MACHINE_RESET);
 	chardev_close(console);
+	platform_free_boot_files(&cfg);
 	cmdline_free(&cfg);
 	return status;
 fail:
 	fprintf(stderr, "tide: %s\n", err.msg);
 	if (console)
 		chardev_close(console);
+	platform_free_boot_files(&cfg);
 	cmdline_free(&cfg);
 	return 1;
 }

@@ -16,6 +16,7 @@
 #include "devices/platform_devices.h"
 #include "vmm/kvm_compat.h"
 #include "vmm/log.h"
+#include "vmm/config.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu.h"
 
@@ -25,6 +26,28 @@ struct x86_platform {
 	struct kvm_cpuid2 *cpuid; /* KVM's supported CPUID after -cpu and emulator filtering */
 	struct boot_entry boot;
 };
+
+int platform_read_boot_files(struct vm_config *cfg, struct error *err)
+{
+	struct boot_files *files = &cfg->boot;
+
+	/* Read errors name the path themselves. */
+	if (kernel_read_file(cfg->kernel, &files->kernel, &files->kernel_len, err))
+		return error_prefix(err, "-kernel");
+	if (kernel_check_image(files->kernel, files->kernel_len, err))
+		return error_prefix(err, "-kernel %s", cfg->kernel);
+	if (cfg->initrd &&
+	    kernel_read_file(cfg->initrd, &files->initrd, &files->initrd_len, err))
+		return error_prefix(err, "-initrd");
+	return 0;
+}
+
+void platform_free_boot_files(struct vm_config *cfg)
+{
+	free(cfg->boot.kernel);
+	free(cfg->boot.initrd);
+	memset(&cfg->boot, 0, sizeof(cfg->boot));
+}
 
 static struct kvm_cpuid2 *alloc_cpuid(unsigned nent)
 {
@@ -48,13 +71,21 @@ static struct kvm_cpuid2 *copy_cpuid(const struct kvm_cpuid2 *src)
 static int prepare_cpuid(struct machine *m, struct x86_platform *x, struct error *err)
 {
 	const struct cpu_config *cpu = &m->cfg->cpu;
+	struct kvm_cpuid2 *supported;
 	unsigned hidden;
+	int ret = 0;
 
 	x->cpuid = alloc_cpuid(CPUID_MAX_ENTRIES);
 	if (!x->cpuid)
 		return error_set(err, "out of memory for CPUID");
 	if (ioctl(m->kvm_fd, KVM_GET_SUPPORTED_CPUID, x->cpuid) < 0)
 		return error_set(err, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+	cpuid_add_vmm_features(x->cpuid,
+			       ioctl(m->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
+	/* -cpu +feat is checked against what KVM supports, before the emulator filter. */
+	supported = copy_cpuid(x->cpuid);
+	if (!supported)
+		return error_set(err, "out of memory for CPUID");
 	m->emulating_host = host_kvm_is_emulating();
 	if (m->emulating_host) {
 		hidden = cpuid_hide_for_emulator(x->cpuid);
@@ -64,13 +95,12 @@ static int prepare_cpuid(struct machine *m, struct x86_platform *x, struct error
 			 hidden);
 	}
 	/* Explicit -cpu choices come last so that they win over the emulator filter. */
-	for (size_t i = 0; i < cpu->nr_drops; i++)
-		if (cpuid_apply_feature(x->cpuid, cpu->feature_drops[i], false, err))
-			return error_prefix(err, "-cpu");
-	for (size_t i = 0; i < cpu->nr_adds; i++)
-		if (cpuid_apply_feature(x->cpuid, cpu->feature_adds[i], true, err))
-			return error_prefix(err, "-cpu");
-	return 0;
+	for (size_t i = 0; i < cpu->nr_drops && !ret; i++)
+		ret = cpuid_apply_feature_from(x->cpuid, supported, cpu->feature_drops[i], false, err);
+	for (size_t i = 0; i < cpu->nr_adds && !ret; i++)
+		ret = cpuid_apply_feature_from(x->cpuid, supported, cpu->feature_adds[i], true, err);
+	free(supported);
+	return ret ? error_prefix(err, "-cpu") : 0;
 }
 
 int platform_create_vm(struct machine *m, struct error *err)
@@ -128,9 +158,10 @@ int platform_load_kernel(struct machine *m, struct error *err)
 
 	if (e820_build(&e820, m->mem.ram_size, err))
 		return error_prefix(err, "-m");
-	if (kernel_load(&m->mem, m->cfg->kernel, m->cfg->initrd, m->cfg->append, &e820, &x->boot,
-			err))
-		return -1;
+	if (kernel_load_image(&m->mem, m->cfg->boot.kernel, m->cfg->boot.kernel_len,
+			      m->cfg->boot.initrd, m->cfg->boot.initrd_len, m->cfg->append, &e820,
+			      &x->boot, err))
+		return error_prefix(err, "-kernel %s", m->cfg->kernel);
 	find_cpuid(x->cpuid, 1, &signature, &features);
 	if (!mp_area)
 		return error_set(err, "no RAM for the MP table");
@@ -148,8 +179,9 @@ int platform_setup_vcpu(struct machine *m, struct vcpu *vcpu, struct error *err)
 
 	if (!cpuid)
 		return error_set(err, "out of memory for CPUID");
-	cpuid_set_vcpu_topology(cpuid, vcpu->index, m->cfg->smp);
-	ret = ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
+	ret = cpuid_set_vcpu_topology(cpuid, vcpu->index, m->cfg->smp);
+	if (ret == 0)
+		ret = ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
 	free(cpuid);
 	if (ret < 0)
 		return error_set(err, "KVM_SET_CPUID2 on vCPU %u: %s", vcpu->index, strerror(errno));

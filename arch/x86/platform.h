@@ -11,6 +11,11 @@
 struct machine;
 struct vcpu;
 
+/* Reads -kernel and -initrd into cfg->boot and checks the kernel's format. */
+struct vm_config;
+int platform_read_boot_files(struct vm_config *cfg, struct error *err);
+void platform_free_boot_files(struct vm_config *cfg);
+
 /* TSS and identity-map pages, in-kernel irqchip and PIT, KVM's CPUID (filtered). */
 int platform_create_vm(struct machine *m, struct error *err);
 /* COM1, i8042, reset port, PCI host bridge. */

@@ -145,9 +145,9 @@ START_TEST(each_error_names_the_option)
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-m", "1G,speed=9"),
 			 "-m: memory has no property 'speed'");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "0"),
-			 "-smp: 0 CPUs requested, must be 1..255");
-	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "256"),
-			 "-smp: 256 CPUs requested, must be 1..255");
+			 "-smp: 0 CPUs requested, must be 1..40 (the MP table holds 40)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "41"),
+			 "-smp: 41 CPUs requested, must be 1..40 (the MP table holds 40)");
 	ck_assert_ptr_nonnull(strstr(ERROR_OF("-kernel", "k", "-smp", "two"), "-smp: property 'cpus'"));
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "2,sockets=2"),
 			 "-smp: -smp (only cpus=N is supported) has no property 'sockets'");

@@ -1,0 +1,36 @@
+/* Reads the kernel and initrd files and picks the loader from the kernel's contents. */
+#ifndef TIDE_X86_KERNEL_LOADER_H
+#define TIDE_X86_KERNEL_LOADER_H
+
+#include <stddef.h>
+
+#include "arch/x86/boot.h"
+#include "vmm/error.h"
+
+struct guest_mem;
+struct e820_table;
+
+/*
+ * Loads kernel_path (a bzImage, or an ELF kernel with a PVH entry note) with
+ * the optional initrd_path (NULL = none) and command line (NULL = "") into
+ * guest memory described by e820. Errors name the file.
+ */
+int kernel_load(struct guest_mem *mem, const char *kernel_path, const char *initrd_path,
+		const char *cmdline, const struct e820_table *e820, struct boot_entry *out,
+		struct error *err);
+
+/* The same from memory (initrd_len 0 = none): what kernel_load() runs after reading. */
+int kernel_load_image(struct guest_mem *mem, const void *kernel, size_t kernel_len,
+		      const void *initrd, size_t initrd_len, const char *cmdline,
+		      const struct e820_table *e820, struct boot_entry *out, struct error *err);
+
+/*
+ * Checks that image is a kernel tide can boot (header and structure), without
+ * loading it: lets the command line fail before a VM exists.
+ */
+int kernel_check_image(const void *image, size_t len, struct error *err);
+
+/* Reads a whole regular, non-empty file into a malloc'd buffer. */
+int kernel_read_file(const char *path, void **data, size_t *len, struct error *err);
+
+#endif
