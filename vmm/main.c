@@ -23,6 +23,9 @@ static int block_stop_signals(struct error *err)
 	sigaddset(&set, SIGUSR1); /* the vCPU kick; vCPU threads unblock it for themselves */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return error_set(err, "cannot block signals");
+	/* A console reader that goes away must not kill the VM: writes then fail with EPIPE. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return error_set(err, "cannot ignore SIGPIPE: %s", strerror(errno));
 	return vcpu_init_signals(err);
 }
 
