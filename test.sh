@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Set-up + build + every test: unit tests, the same unit tests under ASan+UBSan,
 # and the integration tests that boot guests on /dev/kvm.
+#
+# Where /dev/kvm is absent (a host that is itself a guest without nested
+# virtualisation), the integration tests run inside a QEMU TCG VM whose emulated
+# AMD SVM gives them a real /dev/kvm (tests/kvm-vm/README.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh build
@@ -13,8 +17,19 @@ fi
 ninja -C build-asan
 
 status=0
-meson test -C build --print-errorlogs || status=1
+logs=(build/meson-logs/testlog.json build-asan/meson-logs/testlog-asan.json)
+if [ -e /dev/kvm ]; then
+	meson test -C build --print-errorlogs || status=1
+else
+	meson test -C build --no-suite integration --print-errorlogs || status=1
+	echo "test.sh: /dev/kvm is absent on this machine; running the integration tests" \
+		"inside a QEMU TCG VM with nested KVM (tests/kvm-vm/run.sh)"
+	tests/kvm-vm/run.sh --timeout 3000 -- \
+		meson test -C build --suite integration --no-rebuild --print-errorlogs \
+		--logbase testlog-kvm-vm || status=1
+	logs+=(build/meson-logs/testlog-kvm-vm.json)
+fi
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	meson test -C build-asan --suite unit --print-errorlogs || status=1
-python3 scripts/summarize-tests.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+	meson test -C build-asan --suite unit --print-errorlogs --logbase testlog-asan || status=1
+python3 scripts/summarize-tests.py "${logs[@]}"
 exit $status

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libfdt-dev liburing-dev libcap-ng-dev check
           libjson-c-dev busybox-static cpio python3)
 
+# Without /dev/kvm the integration tests run in a QEMU TCG VM with nested KVM (tests/kvm-vm).
+[ -e /dev/kvm ] || PACKAGES+=(qemu-system-x86)
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
