@@ -17,6 +17,7 @@ fi
 ninja -C build-asan
 
 status=0
+rm -f build/meson-logs/testlog*.json build-asan/meson-logs/testlog*.json
 logs=(build/meson-logs/testlog.json build-asan/meson-logs/testlog-asan.json)
 if [ -e /dev/kvm ]; then
 	meson test -C build --print-errorlogs || status=1
