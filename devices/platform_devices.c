@@ -10,8 +10,9 @@
 
 int platform_devices_create(struct machine *m, struct error *err)
 {
-	if (serial_create(m, COM1_BASE, COM1_GSI, err) || i8042_create(m, err) ||
-	    reset_cf9_create(m, err) || pci_host_create(m, err))
+	/* The host bridge first: 0xCF9 lies inside CONFIG_ADDRESS and is served through the bus. */
+	if (pci_host_create(m, err) || reset_cf9_create(m, err) ||
+	    serial_create(m, COM1_BASE, COM1_GSI, err) || i8042_create(m, err))
 		return -1;
 	return 0;
 }

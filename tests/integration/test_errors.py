@@ -25,7 +25,7 @@ class Errors(unittest.TestCase):
         self.assert_one_line_error(["-kernel", "x", "-smp", "0"], "-smp: 0 CPUs")
         self.assert_one_line_error(["-kernel", "x", "-serial", "pty"], "-serial")
         self.assert_one_line_error(["-kernel", "x", "-device", "isa-debug-exit,iobase=0x10000"],
-                                   "iobase")
+                                   "do not fit in the I/O space")
         self.assert_one_line_error(["-kernel", "x", "-device", "isa-debug-exit,speed=1"],
                                    "no property 'speed'")
         self.assert_one_line_error(["-m", "64M"], "no kernel given")
