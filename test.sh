@@ -25,7 +25,7 @@ else
 	meson test -C build --no-suite integration --print-errorlogs || status=1
 	echo "test.sh: /dev/kvm is absent on this machine; running the integration tests" \
 		"inside a QEMU TCG VM with nested KVM (tests/kvm-vm/run.sh)"
-	tests/kvm-vm/run.sh --timeout 3000 -- \
+	tests/kvm-vm/run.sh --cpus 1 --timeout 3000 -- \
 		meson test -C build --suite integration --no-rebuild --print-errorlogs \
 		--logbase testlog-kvm-vm || status=1
 	logs+=(build/meson-logs/testlog-kvm-vm.json)
