@@ -55,6 +55,23 @@ class Linux(unittest.TestCase):
         console = self.boot(self.guest["KERNEL_VMLINUX"], smp=1)
         self.check_ready_shell_and_reboot(console, smp=1)
 
+    def test_bzimage_boot(self):
+        console = self.boot(self.guest["KERNEL_BZIMAGE"], smp=1)
+        self.check_ready_shell_and_reboot(console, smp=1)
+
+    def test_two_cpus_from_tides_mp_table(self):
+        console = self.boot(self.guest["KERNEL_VMLINUX"], smp=2)
+        self.check_ready_shell_and_reboot(console, smp=2)
+
+    def test_reboot_without_no_reboot_boots_again(self):
+        console = harness.Console(["-nographic", "-m", "256M", "-kernel",
+                                   self.guest["KERNEL_VMLINUX"], "-initrd", self.guest["INITRD"],
+                                   "-append", self.guest["CMDLINE"] + " tide.poweroff"])
+        self.addCleanup(console.kill)
+        console.wait_for(r"(?s)TIDE-GUEST-READY.*TIDE-GUEST-READY", 2 * BOOT_TIMEOUT)
+        console.signal()
+        self.assertEqual(console.wait(timeout=60), 0)
+
 
 if __name__ == "__main__":
     harness.main()
