@@ -288,9 +288,10 @@ static bool bar_wanted(struct pci_device *dev, unsigned i, uint64_t *addr)
 	if (!enabled)
 		return false;
 	if (!bar_placement_valid(bar, *addr)) {
-		if (bar->failed_addr != *addr)
+		if (!bar->unmapped_warned)
 			log_info("PCI 00:%02x.%x %s: BAR %u at 0x%" PRIx64 " is not a valid place",
 				 dev->slot, dev->fn, dev->name, i, *addr);
+		bar->unmapped_warned = true;
 		bar->failed_addr = *addr;
 		return false;
 	}
@@ -304,9 +305,10 @@ static void map_bar(struct pci_bus *bus, struct pci_device *dev, unsigned i, uin
 
 	if (bus->ops->map_bar(bus->opaque, addr, bar->size, bar->handler, bar->opaque, dev->name,
 			      &err)) {
-		if (bar->failed_addr != addr)
+		if (!bar->unmapped_warned)
 			log_warn("PCI 00:%02x.%x %s: BAR %u left unmapped: %s", dev->slot, dev->fn,
 				 dev->name, i, err.msg);
+		bar->unmapped_warned = true;
 		bar->failed_addr = addr;
 		return;
 	}

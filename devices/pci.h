@@ -64,7 +64,8 @@ struct pci_bar {
 	/* owned by the bus */
 	bool mapped;
 	uint64_t mapped_addr;
-	uint64_t failed_addr; /* last address that could not be mapped, to warn once */
+	uint64_t failed_addr; /* last address that could not be mapped */
+	bool unmapped_warned; /* a guest moving a BAR around must not flood the log */
 };
 
 /* Called after the generic write, with the value as the guest wrote it. */

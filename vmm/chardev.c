@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ struct chardev {
 	bool own_out_fd;
 	pthread_mutex_t write_lock;
 	bool write_failed;
+	_Atomic bool abort_output; /* see chardev_abort_output() */
 
 	pthread_mutex_t recv_lock; /* held while a receiver runs, so unsetting it is final */
 	chardev_receive_fn recv;
@@ -178,9 +180,10 @@ struct chardev *chardev_open(enum chardev_kind kind, const char *path, struct er
 /* --- output --- */
 
 /* Writes everything or fails; waits out a non-blocking fd that is full. */
-static int write_all(int fd, const uint8_t *buf, size_t len, int *err)
+static int write_all(struct chardev *chr, int fd, const uint8_t *buf, size_t len, int *err)
 {
-	while (len) {
+	/* The vCPU kick interrupts a blocked write with EINTR; the flag then ends it. */
+	while (len && !atomic_load(&chr->abort_output)) {
 		ssize_t n = write(fd, buf, len);
 
 		if (n > 0) {
@@ -203,6 +206,11 @@ static int write_all(int fd, const uint8_t *buf, size_t len, int *err)
 	return 0;
 }
 
+void chardev_abort_output(struct chardev *chr, bool abort)
+{
+	atomic_store(&chr->abort_output, abort);
+}
+
 void chardev_write(struct chardev *chr, const uint8_t *buf, size_t len)
 {
 	char msg[128];
@@ -211,7 +219,7 @@ void chardev_write(struct chardev *chr, const uint8_t *buf, size_t len)
 	if (!chr || chr->out_fd < 0 || !len)
 		return;
 	pthread_mutex_lock(&chr->write_lock);
-	if (!chr->write_failed && write_all(chr->out_fd, buf, len, &err)) {
+	if (!chr->write_failed && write_all(chr, chr->out_fd, buf, len, &err)) {
 		chr->write_failed = true;
 		log_warn("serial output: %s; further output is dropped",
 			 errstr(err, msg, sizeof(msg)));

@@ -26,6 +26,11 @@ struct chardev *chardev_open(enum chardev_kind kind, const char *path, struct er
 void chardev_close(struct chardev *chr);
 /* Writes all bytes (retrying short writes); output errors are reported once and dropped. */
 void chardev_write(struct chardev *chr, const uint8_t *buf, size_t len);
+/*
+ * While set, output that would block is dropped instead: the machine is stopping
+ * and its vCPU threads must come back from KVM_RUN and console writes alike.
+ */
+void chardev_abort_output(struct chardev *chr, bool abort);
 void chardev_set_receiver(struct chardev *chr, chardev_receive_fn fn, void *opaque);
 /* Stdin input thread: started once the guest runs; Ctrl-A x asks fn_quit to stop tide. */
 int chardev_start_input(struct chardev *chr, void (*fn_quit)(void *), void *quit_opaque,

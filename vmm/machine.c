@@ -24,12 +24,17 @@ struct machine_cleanup {
 
 static void request_stop(struct machine *m, enum machine_stop kind, int status)
 {
-	int expected = MACHINE_RUNNING;
 	uint64_t one = 1;
 
-	if (!atomic_compare_exchange_strong(&m->stop, &expected, kind))
+	/* exit_status is written before stop is published, so a reader of stop sees it. */
+	pthread_mutex_lock(&m->stop_lock);
+	if (atomic_load(&m->stop) != MACHINE_RUNNING) {
+		pthread_mutex_unlock(&m->stop_lock);
 		return;
+	}
 	m->exit_status = status;
+	atomic_store(&m->stop, kind);
+	pthread_mutex_unlock(&m->stop_lock);
 	if (write(m->stop_eventfd, &one, sizeof(one)) != sizeof(one))
 		log_error("cannot signal the stop request: %s", strerror(errno));
 }
@@ -147,10 +152,13 @@ static int machine_build(struct machine *m, struct error *err)
 
 static void machine_teardown(struct machine *m)
 {
-	for (unsigned i = 0; i < m->nr_vcpus; i++) {
+	/* A vCPU blocked writing to a stalled console reader must still come back. */
+	chardev_abort_output(m->console, true);
+	for (unsigned i = 0; i < m->nr_vcpus; i++)
 		vcpu_kick(&m->vcpus[i]);
+	for (unsigned i = 0; i < m->nr_vcpus; i++)
 		vcpu_join(&m->vcpus[i]);
-	}
+	chardev_abort_output(m->console, false);
 	while (m->cleanups) {
 		struct machine_cleanup *c = m->cleanups;
 
@@ -249,6 +257,7 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	m->cfg = cfg;
 	m->console = console;
 	m->kvm_fd = m->vm_fd = -1;
+	pthread_mutex_init(&m->stop_lock, NULL);
 	io_bus_init(&m->pio, "port I/O");
 	io_bus_init(&m->mmio, "MMIO");
 	m->stop_eventfd = eventfd(0, EFD_CLOEXEC);
@@ -274,6 +283,7 @@ out:
 	if (signal_fd >= 0)
 		close(signal_fd);
 	machine_teardown(m);
+	pthread_mutex_destroy(&m->stop_lock);
 	free(m);
 	return result;
 }

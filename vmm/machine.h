@@ -6,6 +6,7 @@
 #define TIDE_MACHINE_H
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -42,6 +43,7 @@ struct machine {
 
 	_Atomic int stop;	/* enum machine_stop; the first request wins */
 	int exit_status;
+	pthread_mutex_t stop_lock; /* makes exit_status and stop one update */
 	int stop_eventfd;	/* written on a stop request; machine_run() waits on it */
 
 	/* Devices realized on this machine register a teardown to run in reverse order. */

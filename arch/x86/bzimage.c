@@ -244,6 +244,10 @@ int bzimage_load(struct guest_mem *mem, const void *image, size_t len, const voi
 	put32(zp, HDR_CODE32_START, (uint32_t)load);
 	put32(zp, HDR_CMD_LINE_PTR, (uint32_t)LAYOUT_CMDLINE);
 	memset(zp + HDR_SETUP_DATA, 0, 8); /* no setup_data list, whatever the file says */
+	/* Fields the loader owns, not the file: no initrd unless we place one, PC subarch. */
+	memset(zp + 0x218, 0, 8);	   /* ramdisk_image, ramdisk_size */
+	memset(zp + 0x224, 0, 2);	   /* heap_end_ptr */
+	memset(zp + 0x23c, 0, 0x248 - 0x23c); /* hardware_subarch, hardware_subarch_data */
 	e820_write_boot_params(e820, zp);
 
 	if (boot_write_cmdline(mem, cmdline ? cmdline : "", info.cmdline_size, err))

@@ -179,9 +179,12 @@ int platform_setup_vcpu(struct machine *m, struct vcpu *vcpu, struct error *err)
 
 	if (!cpuid)
 		return error_set(err, "out of memory for CPUID");
-	ret = cpuid_set_vcpu_topology(cpuid, vcpu->index, m->cfg->smp);
-	if (ret == 0)
-		ret = ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
+	if (cpuid_set_vcpu_topology(cpuid, vcpu->index, m->cfg->smp)) {
+		free(cpuid);
+		return error_set(err, "cannot describe vCPU %u of %u in CPUID", vcpu->index,
+				 m->cfg->smp);
+	}
+	ret = ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
 	free(cpuid);
 	if (ret < 0)
 		return error_set(err, "KVM_SET_CPUID2 on vCPU %u: %s", vcpu->index, strerror(errno));
