@@ -105,13 +105,14 @@ static void update_msr(struct serial *s)
 }
 
 /* Appends to the receive FIFO; returns how many bytes fitted. Locked. */
-static size_t rx_push(struct serial *s, const uint8_t *buf, size_t len)
+/* overrun: a full FIFO loses the rest (the loopback line); otherwise the sender keeps it. */
+static size_t rx_push(struct serial *s, const uint8_t *buf, size_t len, bool overrun)
 {
 	size_t n = 0;
 
 	for (; n < len && s->rx_count < SERIAL_RX_FIFO_SIZE; n++, s->rx_count++)
 		s->rx[(s->rx_head + s->rx_count) % SERIAL_RX_FIFO_SIZE] = buf[n];
-	if (n < len)
+	if (n < len && overrun)
 		s->lsr_errors |= UART_LSR_OE;
 	return n;
 }
@@ -176,7 +177,7 @@ static bool write_reg(struct serial *s, unsigned reg, uint8_t v, uint8_t *out)
 		}
 		/* The write clears THR-empty; the byte leaves at once and sets it again. */
 		if (s->mcr & UART_MCR_LOOP)
-			rx_push(s, &v, 1);
+			rx_push(s, &v, 1, true);
 		else
 			*out = v;
 		s->thr_ipending = true;
@@ -245,18 +246,28 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool 
 		s->output(s->output_opaque, out, nout);
 }
 
-size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)
+static size_t receive(struct serial *s, const uint8_t *buf, size_t len, bool overrun)
 {
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
 	/* In loopback the receiver is disconnected from the line. */
 	if (!(s->mcr & UART_MCR_LOOP) && len) {
-		n = rx_push(s, buf, len);
+		n = rx_push(s, buf, len, overrun);
 		update_irq(s);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)
+{
+	return receive(s, buf, len, true);
+}
+
+size_t serial_offer(struct serial *s, const uint8_t *buf, size_t len)
+{
+	return receive(s, buf, len, false);
 }
 
 struct serial *serial_new(struct irq_line irq, serial_output_fn output, void *output_opaque)
@@ -295,9 +306,9 @@ static void console_output(void *opaque, const uint8_t *buf, size_t len)
 		chardev_write(m->console, buf, len);
 }
 
-static void console_input(void *opaque, const uint8_t *buf, size_t len)
+static size_t console_input(void *opaque, const uint8_t *buf, size_t len)
 {
-	serial_receive(opaque, buf, len);
+	return serial_offer(opaque, buf, len); /* the console keeps what does not fit */
 }
 
 static void serial_destroy(void *opaque)

@@ -36,6 +36,8 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool 
  * in the receive FIFO; the rest are dropped and flagged as an overrun in LSR.
  */
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
+/* Takes what fits in the RX FIFO without an overrun; the sender keeps the rest for later. */
+size_t serial_offer(struct serial *s, const uint8_t *buf, size_t len);
 
 /*
  * A UART at base/gsi whose output goes to m->console and which receives the

@@ -237,14 +237,39 @@ void chardev_set_receiver(struct chardev *chr, chardev_receive_fn fn, void *opaq
 	pthread_mutex_unlock(&chr->recv_lock);
 }
 
+/* How long terminal input waits for a guest that reads nothing, so Ctrl-A x still gets through. */
+#define TTY_INPUT_PATIENCE_MS 1000
+#define INPUT_RETRY_MS 2
+
+/*
+ * Offers buf to the receiver until it has taken all of it. A full FIFO (or no
+ * receiver, between a reset and the next boot) is waited out: for as long as it
+ * takes with piped input, at most TTY_INPUT_PATIENCE_MS without progress on a
+ * terminal. chardev_close() ends the wait.
+ */
 static void deliver(struct chardev *chr, const uint8_t *buf, size_t len)
 {
-	if (!len)
-		return;
-	pthread_mutex_lock(&chr->recv_lock);
-	if (chr->recv)
-		chr->recv(chr->recv_opaque, buf, len);
-	pthread_mutex_unlock(&chr->recv_lock);
+	unsigned waited_ms = 0;
+
+	while (len) {
+		struct pollfd stop = { .fd = chr->stop_fd, .events = POLLIN };
+		size_t taken = 0;
+
+		pthread_mutex_lock(&chr->recv_lock);
+		if (chr->recv)
+			taken = chr->recv(chr->recv_opaque, buf, len);
+		pthread_mutex_unlock(&chr->recv_lock);
+		if (taken > len)
+			taken = len;
+		buf += taken;
+		len -= taken;
+		waited_ms = taken ? 0 : waited_ms;
+		if (!len || (chr->in_tty && waited_ms >= TTY_INPUT_PATIENCE_MS))
+			return;
+		if (poll(&stop, 1, INPUT_RETRY_MS) > 0)
+			return; /* chardev_close() */
+		waited_ms += INPUT_RETRY_MS;
+	}
 }
 
 static void print_escape_help(struct chardev *chr)

@@ -16,8 +16,12 @@ enum chardev_kind { CHARDEV_NONE, CHARDEV_STDIO, CHARDEV_FILE };
 
 struct chardev;
 
-/* Called from the chardev's input thread with bytes from the host. */
-typedef void (*chardev_receive_fn)(void *opaque, const uint8_t *buf, size_t len);
+/*
+ * Called from the chardev's input thread with bytes from the host; returns how
+ * many it took. The rest is offered again once the frontend has room (the
+ * guest reads its FIFO), so piped input is not lost.
+ */
+typedef size_t (*chardev_receive_fn)(void *opaque, const uint8_t *buf, size_t len);
 
 /* Parses the -serial argument ("stdio", "file:PATH", "none"); 0 or -1 with err. */
 int chardev_parse(const char *spec, enum chardev_kind *kind, const char **path,

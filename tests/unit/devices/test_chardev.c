@@ -126,15 +126,26 @@ static uint8_t got[256];
 static size_t got_len;
 static int quits;
 
-static void receive(void *opaque, const uint8_t *buf, size_t len)
+static size_t per_call_limit; /* 0: take everything */
+static int refusals_left;     /* calls that take nothing, like a full FIFO */
+
+static size_t receive(void *opaque, const uint8_t *buf, size_t len)
 {
 	ck_assert_ptr_eq(opaque, got);
 	pthread_mutex_lock(&lock);
+	if (refusals_left > 0) {
+		refusals_left--;
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	if (per_call_limit && len > per_call_limit)
+		len = per_call_limit;
 	ck_assert_uint_le(got_len + len, sizeof(got));
 	memcpy(got + got_len, buf, len);
 	got_len += len;
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
+	return len;
 }
 
 static void quit(void *opaque)
@@ -166,6 +177,8 @@ static void setup(void)
 {
 	got_len = 0;
 	quits = 0;
+	per_call_limit = 0;
+	refusals_left = 0;
 	saved_stdin = dup(STDIN_FILENO);
 	saved_stdout = dup(STDOUT_FILENO);
 }
@@ -220,6 +233,34 @@ START_TEST(stdio_pipe_input_until_eof)
 	close(p[1]); /* EOF ends the input thread, not tide */
 	usleep(20000);
 	ck_assert_int_eq(quits, 0);
+	chardev_close(chr);
+}
+END_TEST
+
+/* A receiver with no room (a full UART FIFO) gets the bytes again later: none are lost. */
+START_TEST(stdio_pipe_input_waits_for_room)
+{
+	uint8_t sent[200];
+	int p[2];
+	struct error err;
+	struct chardev *chr;
+
+	for (size_t i = 0; i < sizeof(sent); i++)
+		sent[i] = (uint8_t)('a' + i % 26);
+	per_call_limit = 3;
+	refusals_left = 5;
+	ck_assert_int_eq(pipe(p), 0);
+	dup2(p[0], STDIN_FILENO);
+	close(p[0]);
+	chr = chardev_open(CHARDEV_STDIO, NULL, &err);
+	ck_assert_ptr_nonnull(chr);
+	chardev_set_receiver(chr, receive, got);
+	ck_assert_int_eq(chardev_start_input(chr, quit, &quits, &err), 0);
+	ck_assert_int_eq(write(p[1], sent, sizeof(sent)), (ssize_t)sizeof(sent));
+	wait_for(sizeof(sent), 0);
+	ck_assert_uint_eq(got_len, sizeof(sent));
+	ck_assert(memcmp(got, sent, sizeof(sent)) == 0);
+	close(p[1]);
 	chardev_close(chr);
 }
 END_TEST
@@ -369,6 +410,7 @@ Suite *suite_main(void)
 	tcase_add_checked_fixture(stdio, setup, teardown);
 	tcase_add_test(stdio, stdio_output);
 	tcase_add_test(stdio, stdio_pipe_input_until_eof);
+	tcase_add_test(stdio, stdio_pipe_input_waits_for_room);
 	tcase_add_test(stdio, stdio_close_stops_an_idle_reader);
 	tcase_add_test(stdio, stdio_closed_stdin);
 	tcase_add_test(stdio, stdio_unset_receiver_drops);

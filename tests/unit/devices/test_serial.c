@@ -359,6 +359,20 @@ START_TEST(concurrent_receive_and_read)
 }
 END_TEST
 
+/* The console path: a full FIFO takes nothing more and reports no overrun (no byte was lost). */
+START_TEST(offer_fills_without_overrun)
+{
+	static uint8_t big[SERIAL_RX_FIFO_SIZE + 10];
+
+	memset(big, 'q', sizeof(big));
+	ck_assert_uint_eq(serial_offer(s, big, sizeof(big)), SERIAL_RX_FIFO_SIZE);
+	ck_assert_uint_eq(serial_offer(s, big, 5), 0);
+	ck_assert_uint_eq(rd(UART_LSR), UART_LSR_DR | 0x60); /* no OE */
+	ck_assert_uint_eq(rd(UART_RX), 'q');
+	ck_assert_uint_eq(serial_offer(s, (const uint8_t *)"r", 1), 1); /* room again */
+}
+END_TEST
+
 Suite *suite_main(void)
 {
 	Suite *suite = suite_create("serial");
@@ -378,6 +392,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, scratch_and_msr);
 	tcase_add_test(tc, unused_com_ports_read_ones);
 	tcase_add_test(tc, concurrent_receive_and_read);
+	tcase_add_test(tc, offer_fills_without_overrun);
 	suite_add_tcase(suite, tc);
 	return suite;
 }
