@@ -1,0 +1,51 @@
+/*
+ * Memory backends (-object memory-backend-*): where a device's one big mapping
+ * comes from, and how a range of it is given back to the host (discard). Each
+ * backend type lives in its own file with its own recipe; the file and
+ * guest_memfd backends of a later issue fill in the same ops.
+ */
+#ifndef TIDE_BACKEND_H
+#define TIDE_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/error.h"
+#include "vmm/opts.h"
+
+struct memory_backend;
+
+struct memory_backend_ops {
+	/* Creates the mapping: b->hva (and b->fd where there is one). */
+	int (*map)(struct memory_backend *b, struct error *err);
+	/* Gives [offset, offset+len) back to the host; later reads see zeros. */
+	int (*discard)(struct memory_backend *b, uint64_t offset, uint64_t len, struct error *err);
+};
+
+struct memory_backend {
+	const struct memory_backend_ops *ops;
+	const char *type_name;
+	uint64_t size;
+	bool share;   /* MAP_SHARED */
+	bool reserve; /* off: MAP_NORESERVE, for devices larger than host RAM */
+	int fd;	      /* -1 for anonymous memory */
+	uint8_t *hva; /* NULL until mapped */
+};
+
+/* The properties every backend has (size, share, reserve), for the type's parse(). */
+int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, bool share_default,
+				struct error *err);
+int memory_backend_map(struct memory_backend *b, struct error *err);
+int memory_backend_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
+			   struct error *err);
+/* Unmaps and closes; the backend can be mapped again (after a reset). */
+void memory_backend_unmap(struct memory_backend *b);
+/* The -object parse/free pair for backend types, given the type's ops and defaults. */
+void *memory_backend_new(struct opts *opts, const struct memory_backend_ops *ops,
+			 const char *type_name, bool share_default, struct error *err);
+void memory_backend_free(void *config);
+/* -object realize: nothing to do; a device (virtio-mem) maps the backend it takes as memdev. */
+struct machine;
+int memory_backend_realize(struct machine *m, void *config, struct error *err);
+
+#endif

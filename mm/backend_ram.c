@@ -1,0 +1,50 @@
+/* memory-backend-ram: anonymous memory; discard = MADV_DONTNEED. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "mm/backend.h"
+#include "vmm/device.h"
+
+static int ram_map(struct memory_backend *b, struct error *err)
+{
+	int flags = (b->share ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
+	void *p;
+
+	if (!b->reserve)
+		flags |= MAP_NORESERVE;
+	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return error_set(err, "memory-backend-ram: cannot map %llu bytes: %s%s",
+				 (unsigned long long)b->size, strerror(errno),
+				 b->reserve ? " (reserve=off maps more than the host can commit)" : "");
+	b->hva = p;
+	return 0;
+}
+
+static int ram_discard(struct memory_backend *b, uint64_t offset, uint64_t len, struct error *err)
+{
+	/* Shared anonymous memory is shmem: only a hole punch frees it. */
+	int advice = b->share ? MADV_REMOVE : MADV_DONTNEED;
+
+	if (madvise(b->hva + offset, len, advice))
+		return error_set(err, "memory-backend-ram: discard: %s", strerror(errno));
+	return 0;
+}
+
+static const struct memory_backend_ops ram_ops = { ram_map, ram_discard };
+
+static void *ram_parse(struct opts *opts, struct error *err)
+{
+	return memory_backend_new(opts, &ram_ops, "memory-backend-ram", false, err);
+}
+
+static const struct device_type memory_backend_ram_type = {
+	.name = "memory-backend-ram",
+	.kind = TYPE_OBJECT,
+	.help = "id=ID,size=SIZE[,share=on|off][,reserve=on|off]: anonymous memory",
+	.parse = ram_parse,
+	.realize = memory_backend_realize,
+	.free_config = memory_backend_free,
+};
+DEVICE_TYPE_REGISTER(memory_backend_ram_type)
