@@ -1,0 +1,144 @@
+#include "devices/virtqueue.h"
+
+#include <string.h>
+
+#define AVAIL_IDX 1 /* u16 index into vq->avail */
+#define AVAIL_RING 2
+#define USED_IDX_OFFSET 2
+#define USED_RING_OFFSET 4
+
+int virtqueue_enable(struct virtqueue *vq, const struct guest_mem *mem, uint16_t size,
+		     uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa, bool indirect_ok,
+		     struct error *err)
+{
+	memset(vq, 0, sizeof(*vq));
+	if (size == 0 || (size & (size - 1)))
+		return error_set(err, "queue size %u is not a power of two", size);
+	if (desc_gpa % 16 || avail_gpa % 2 || used_gpa % 4)
+		return error_set(err, "queue rings are misaligned");
+	vq->desc = guest_mem_ptr(mem, desc_gpa, 16ULL * size);
+	vq->avail = guest_mem_ptr(mem, avail_gpa, 6 + 2ULL * size);
+	vq->used = guest_mem_ptr(mem, used_gpa, 6 + 8ULL * size);
+	if (!vq->desc || !vq->avail || !vq->used)
+		return error_set(err, "queue rings are not in guest RAM");
+	vq->mem = mem;
+	vq->size = size;
+	vq->indirect_ok = indirect_ok;
+	return 0;
+}
+
+static int fail(struct virtqueue *vq, struct error *err, const char *why, unsigned value)
+{
+	vq->broken = true;
+	return error_set(err, "virtqueue: %s (%u)", why, value);
+}
+
+/* Appends one descriptor's buffer, enforcing readable-before-writable. */
+static int add_buf(struct virtqueue *vq, struct virtq_chain *c, const struct virtq_desc *d,
+		   struct error *err)
+{
+	uint8_t *hva;
+
+	if (c->nr_out + c->nr_in == VIRTQ_MAX_CHAIN)
+		return fail(vq, err, "chain longer than the device accepts", VIRTQ_MAX_CHAIN);
+	if (!(d->flags & VIRTQ_DESC_F_WRITE) && c->nr_in)
+		return fail(vq, err, "readable buffer after a writable one", c->head);
+	hva = guest_mem_ptr(vq->mem, d->addr, d->len);
+	if (!hva)
+		return fail(vq, err, "buffer outside guest RAM in chain", c->head);
+	c->bufs[c->nr_out + c->nr_in] = (struct virtq_buf){ hva, d->len };
+	if (d->flags & VIRTQ_DESC_F_WRITE)
+		c->nr_in++;
+	else
+		c->nr_out++;
+	return 0;
+}
+
+/* Walks an indirect table: its own entries, no further indirection, bounded by its length. */
+static int walk_indirect(struct virtqueue *vq, struct virtq_chain *c, const struct virtq_desc *d,
+			 struct error *err)
+{
+	const struct virtq_desc *table;
+	uint32_t count;
+	uint16_t i = 0;
+
+	if (!vq->indirect_ok)
+		return fail(vq, err, "indirect descriptor without VIRTIO_F_INDIRECT_DESC", c->head);
+	if (d->flags & VIRTQ_DESC_F_NEXT)
+		return fail(vq, err, "indirect descriptor with NEXT set", c->head);
+	if (d->len == 0 || d->len % sizeof(*table) || d->len / sizeof(*table) > VIRTQ_MAX_SIZE)
+		return fail(vq, err, "bad indirect table length", d->len);
+	count = d->len / sizeof(*table);
+	table = guest_mem_ptr(vq->mem, d->addr, d->len);
+	if (!table)
+		return fail(vq, err, "indirect table outside guest RAM", c->head);
+	for (uint32_t walked = 0;; walked++) {
+		struct virtq_desc e;
+
+		if (walked == count)
+			return fail(vq, err, "loop in indirect table", c->head);
+		memcpy(&e, &table[i], sizeof(e)); /* one snapshot: the guest may change it */
+		if (e.flags & VIRTQ_DESC_F_INDIRECT)
+			return fail(vq, err, "nested indirect table", c->head);
+		if (add_buf(vq, c, &e, err))
+			return -1;
+		if (!(e.flags & VIRTQ_DESC_F_NEXT))
+			return 0;
+		if (e.next >= count)
+			return fail(vq, err, "indirect next out of range", e.next);
+		i = e.next;
+	}
+}
+
+int virtqueue_pop(struct virtqueue *vq, struct virtq_chain *c, struct error *err)
+{
+	uint16_t avail_idx, head, i;
+
+	if (vq->broken)
+		return error_set(err, "virtqueue: broken");
+	avail_idx = __atomic_load_n(&vq->avail[AVAIL_IDX], __ATOMIC_ACQUIRE);
+	if (avail_idx == vq->last_avail)
+		return 0;
+	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size)
+		return fail(vq, err, "available index moved by more than the queue size",
+			    (uint16_t)(avail_idx - vq->last_avail));
+	head = vq->avail[AVAIL_RING + vq->last_avail % vq->size];
+	if (head >= vq->size)
+		return fail(vq, err, "head out of range", head);
+	vq->last_avail++;
+	memset(c, 0, sizeof(*c));
+	c->head = head;
+	i = head;
+	for (unsigned walked = 0;; walked++) {
+		struct virtq_desc d;
+
+		if (walked == vq->size)
+			return fail(vq, err, "loop in descriptor chain", head);
+		memcpy(&d, &vq->desc[i], sizeof(d));
+		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+			/* An indirect descriptor must be the only one of its chain. */
+			if (walked)
+				return fail(vq, err, "indirect descriptor inside a chain", head);
+			return walk_indirect(vq, c, &d, err) ? -1 : 1;
+		}
+		if (add_buf(vq, c, &d, err))
+			return -1;
+		if (!(d.flags & VIRTQ_DESC_F_NEXT))
+			return 1;
+		if (d.next >= vq->size)
+			return fail(vq, err, "next out of range", d.next);
+		i = d.next;
+	}
+}
+
+void virtqueue_push(struct virtqueue *vq, uint16_t head, uint32_t written)
+{
+	uint8_t *elem = vq->used + USED_RING_OFFSET + 8u * (vq->used_idx % vq->size);
+	uint32_t id = head;
+
+	memcpy(elem, &id, 4);
+	memcpy(elem + 4, &written, 4);
+	vq->used_idx++;
+	/* The element must be visible before the index that publishes it. */
+	__atomic_store_n((uint16_t *)(vq->used + USED_IDX_OFFSET), vq->used_idx, __ATOMIC_RELEASE);
+}
