@@ -1,0 +1,182 @@
+#include "devices/virtio_mem_core.h"
+
+#include <string.h>
+
+#include "vmm/log.h"
+
+uint64_t vmem_usable_for(uint64_t requested, uint64_t region_size, uint64_t block_size)
+{
+	uint64_t usable;
+
+	if (requested == 0)
+		return 0;
+	usable = requested + VMEM_USABLE_EXTENT;
+	usable = (usable + block_size - 1) / block_size * block_size;
+	return usable < region_size ? usable : region_size;
+}
+
+int vmem_core_init(struct vmem_core *c, uint64_t addr, uint64_t region_size, uint64_t block_size,
+		   uint64_t requested, struct memslot_region *slots, struct memory_backend *backend,
+		   struct error *err)
+{
+	memset(c, 0, sizeof(*c));
+	if (!block_size || (block_size & (block_size - 1)) || addr % block_size ||
+	    region_size % block_size || requested % block_size || requested > region_size)
+		return error_set(err, "virtio-mem: inconsistent geometry");
+	if (plug_bitmap_init(&c->plugged, region_size / block_size))
+		return error_set(err, "virtio-mem: out of memory for the plug bitmap");
+	c->addr = addr;
+	c->region_size = region_size;
+	c->block_size = block_size;
+	c->requested_size = requested;
+	c->usable_size = vmem_usable_for(requested, region_size, block_size);
+	c->slots = slots;
+	c->backend = backend;
+	return 0;
+}
+
+void vmem_core_destroy(struct vmem_core *c)
+{
+	plug_bitmap_free(&c->plugged);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ERROR unless [addr, addr + nb_blocks blocks) is aligned, non-empty and inside the usable region. */
+static bool range_ok(const struct vmem_core *c, const struct vmem_req *req, uint64_t *first,
+		     uint64_t *count)
+{
+	uint64_t size = (uint64_t)req->nb_blocks * c->block_size; /* u16 * power of two: no overflow */
+
+	if (req->nb_blocks == 0 || req->addr % c->block_size || req->addr < c->addr)
+		return false;
+	if (req->addr - c->addr > c->usable_size || size > c->usable_size - (req->addr - c->addr))
+		return false;
+	*first = (req->addr - c->addr) / c->block_size;
+	*count = req->nb_blocks;
+	return true;
+}
+
+/* Plug order: memslot (and host access) first, then the bitmap; nothing to undo on failure. */
+static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t count)
+{
+	struct error err;
+
+	if (vmem_plugged_size(c) + count * c->block_size > c->requested_size)
+		return VMEM_RESP_NACK;
+	if (!plug_bitmap_all_clear(&c->plugged, first, count))
+		return VMEM_RESP_ERROR;
+	if (c->slots &&
+	    memslot_map_range(c->slots, first * c->block_size, count * c->block_size, &err)) {
+		log_warn("virtio-mem: plug: %s", err.msg);
+		return VMEM_RESP_BUSY;
+	}
+	plug_bitmap_set(&c->plugged, first, count);
+	c->counters.bytes_plugged += count * c->block_size;
+	return VMEM_RESP_ACK;
+}
+
+/*
+ * Unplug order: bitmap, then the memslot if it became empty (and its host range
+ * protected), then discard. The guest can no longer reach the memory when it
+ * is discarded, so it never faults discarded pages back in.
+ */
+static int release(struct vmem_core *c, uint64_t first, uint64_t count, struct error *err)
+{
+	uint64_t offset = first * c->block_size, len = count * c->block_size;
+
+	plug_bitmap_clear(&c->plugged, first, count);
+	if (c->slots &&
+	    memslot_unmap_unplugged(c->slots, offset, len, &c->plugged, c->block_size, err))
+		return -1;
+	if (c->backend && memory_backend_discard(c->backend, offset, len, err))
+		return -1;
+	c->counters.bytes_unplugged += len;
+	return 0;
+}
+
+static enum vmem_resp_type unplug(struct vmem_core *c, uint64_t first, uint64_t count)
+{
+	struct error err;
+
+	if (!plug_bitmap_all_set(&c->plugged, first, count))
+		return VMEM_RESP_ERROR;
+	if (release(c, first, count, &err)) {
+		/* The blocks are unplugged for the guest either way; the host keeps the memory. */
+		log_warn("virtio-mem: unplug: %s", err.msg);
+	}
+	return VMEM_RESP_ACK;
+}
+
+static enum vmem_resp_type unplug_all(struct vmem_core *c)
+{
+	struct error err;
+
+	if (c->plugged.nr_blocks && release(c, 0, c->plugged.nr_blocks, &err))
+		log_warn("virtio-mem: unplug all: %s", err.msg);
+	/* The one place besides reset where the usable region may shrink (no config interrupt). */
+	c->usable_size = vmem_usable_for(c->requested_size, c->region_size, c->block_size);
+	return VMEM_RESP_ACK;
+}
+
+enum vmem_resp_type vmem_handle(struct vmem_core *c, const struct vmem_req *req, uint16_t *state)
+{
+	enum vmem_resp_type resp = VMEM_RESP_ERROR;
+	uint64_t first, count;
+
+	switch (req->type) {
+	case VMEM_REQ_PLUG:
+		c->counters.plug_requests++;
+		if (range_ok(c, req, &first, &count))
+			resp = plug(c, first, count);
+		break;
+	case VMEM_REQ_UNPLUG:
+		c->counters.unplug_requests++;
+		if (range_ok(c, req, &first, &count))
+			resp = unplug(c, first, count);
+		break;
+	case VMEM_REQ_UNPLUG_ALL:
+		c->counters.unplug_all_requests++;
+		resp = unplug_all(c);
+		break;
+	case VMEM_REQ_STATE:
+		c->counters.state_requests++;
+		if (range_ok(c, req, &first, &count)) {
+			static const uint16_t states[] = {
+				[PLUG_STATE_PLUGGED] = VMEM_STATE_PLUGGED,
+				[PLUG_STATE_UNPLUGGED] = VMEM_STATE_UNPLUGGED,
+				[PLUG_STATE_MIXED] = VMEM_STATE_MIXED,
+			};
+
+			*state = states[plug_bitmap_state(&c->plugged, first, count)];
+			resp = VMEM_RESP_ACK;
+		}
+		break;
+	}
+	c->counters.errors += resp == VMEM_RESP_ERROR;
+	c->counters.nacks += resp == VMEM_RESP_NACK;
+	c->counters.busy += resp == VMEM_RESP_BUSY;
+	return resp;
+}
+
+int vmem_set_requested(struct vmem_core *c, uint64_t requested)
+{
+	uint64_t usable = vmem_usable_for(requested, c->region_size, c->block_size);
+	int changed = requested != c->requested_size;
+
+	c->requested_size = requested;
+	if (usable > c->usable_size) {
+		c->usable_size = usable;
+		changed = 1;
+	}
+	return changed;
+}
+
+int vmem_system_reset(struct vmem_core *c, struct error *err)
+{
+	int ret = 0;
+
+	if (c->plugged.nr_blocks)
+		ret = release(c, 0, c->plugged.nr_blocks, err);
+	c->usable_size = vmem_usable_for(c->requested_size, c->region_size, c->block_size);
+	return ret;
+}

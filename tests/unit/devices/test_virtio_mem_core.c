@@ -1,0 +1,174 @@
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "devices/virtio_mem_core.h"
+#include "vmm/size.h"
+
+#define ADDR (4 * GiB)
+#define REGION GiB
+#define BLOCK (2 * MiB)
+
+/* Fake KVM for the memslot manager: counts adds and deletes. */
+static int adds, dels;
+
+static int fake_set_region(void *opaque, uint32_t id, uint64_t gpa, uint64_t size, void *hva,
+			   struct error *err)
+{
+	(void)opaque, (void)id, (void)gpa, (void)hva, (void)err;
+	if (size)
+		adds++;
+	else
+		dels++;
+	return 0;
+}
+
+static const struct memslot_ops fake_ops = { fake_set_region, NULL };
+
+static struct slot_id_pool pool;
+static struct memslot_region slots;
+static struct memory_backend backend;
+static struct vmem_core core;
+
+static int discard(struct memory_backend *b, uint64_t offset, uint64_t len, struct error *err)
+{
+	(void)err;
+	return madvise(b->hva + offset, len, MADV_DONTNEED);
+}
+
+static const struct memory_backend_ops anon_ops = { NULL, discard };
+
+static void setup(void)
+{
+	struct error err;
+
+	adds = dels = 0;
+	ck_assert_int_eq(slot_id_pool_init(&pool, 100), 0);
+	ck_assert_int_eq(memslot_region_init(&slots, ADDR, REGION, NULL, 128 * MiB, &pool,
+					     &fake_ops, NULL, &err), 0);
+	backend = (struct memory_backend){ .ops = &anon_ops, .size = REGION, .fd = -1 };
+	backend.hva = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ck_assert_ptr_ne(backend.hva, MAP_FAILED);
+	/* The fake KVM hands slots an hva of NULL; the backend is what holds the memory. */
+	ck_assert_int_eq(vmem_core_init(&core, ADDR, REGION, BLOCK, 512 * MiB, &slots, &backend,
+					&err), 0);
+}
+
+static void teardown(void)
+{
+	vmem_core_destroy(&core);
+	memslot_region_destroy(&slots);
+	munmap(backend.hva, REGION);
+	slot_id_pool_free(&pool);
+}
+
+static enum vmem_resp_type req(uint16_t type, uint64_t addr, uint16_t nb, uint16_t *state)
+{
+	struct vmem_req r = { type, addr, nb };
+	uint16_t ignored;
+
+	return vmem_handle(&core, &r, state ? state : &ignored);
+}
+
+START_TEST(usable_region_policy)
+{
+	ck_assert_uint_eq(vmem_usable_for(0, REGION, BLOCK), 0);
+	ck_assert_uint_eq(vmem_usable_for(512 * MiB, REGION, BLOCK), 768 * MiB);
+	ck_assert_uint_eq(vmem_usable_for(900 * MiB, REGION, BLOCK), REGION); /* capped */
+	ck_assert_uint_eq(vmem_usable_for(2 * MiB, 64 * GiB, GiB), GiB);     /* block-aligned */
+	ck_assert_uint_eq(core.usable_size, 768 * MiB);
+	/* Growing requested grows usable (config change); shrinking keeps it. */
+	ck_assert_int_eq(vmem_set_requested(&core, 600 * MiB), 1);
+	ck_assert_uint_eq(core.usable_size, 856 * MiB);
+	ck_assert_int_eq(vmem_set_requested(&core, 0), 1);
+	ck_assert_uint_eq(core.usable_size, 856 * MiB);
+	ck_assert_int_eq(vmem_set_requested(&core, 0), 0);
+	/* UNPLUG_ALL is where it may shrink. */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(core.usable_size, 0);
+}
+END_TEST
+
+START_TEST(plug_write_unplug_replug_reads_zero)
+{
+	uint16_t state = 99;
+
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 64, NULL), VMEM_RESP_ACK); /* 128 MiB */
+	ck_assert_uint_eq(vmem_plugged_size(&core), 128 * MiB);
+	ck_assert_int_eq(adds, 1);
+	memset(backend.hva, 0x5a, 128 * MiB);
+	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR, 64, &state), VMEM_RESP_ACK);
+	ck_assert_uint_eq(state, VMEM_STATE_PLUGGED);
+	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR, 65, &state), VMEM_RESP_ACK);
+	ck_assert_uint_eq(state, VMEM_STATE_MIXED);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + BLOCK, 63, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(dels, 0); /* block 0 still plugged: the slot stays */
+	ck_assert_uint_eq(backend.hva[BLOCK], 0); /* discarded */
+	ck_assert_uint_eq(backend.hva[0], 0x5a);  /* plugged data untouched */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(dels, 1);
+	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR, 64, &state), VMEM_RESP_ACK);
+	ck_assert_uint_eq(state, VMEM_STATE_UNPLUGGED);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(backend.hva[0], 0);
+	ck_assert_uint_eq(core.counters.bytes_plugged, 130 * MiB);
+	ck_assert_uint_eq(core.counters.bytes_unplugged, 128 * MiB);
+}
+END_TEST
+
+START_TEST(errors_nacks_and_state)
+{
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 4096, 1, NULL), VMEM_RESP_ERROR); /* misaligned */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 0, NULL), VMEM_RESP_ERROR);	   /* empty */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR - BLOCK, 1, NULL), VMEM_RESP_ERROR); /* below */
+	/* Past the usable region (768 MiB), though inside the device. */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 768 * MiB, 1, NULL), VMEM_RESP_ERROR);
+	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR + 767 * MiB - MiB, 2, NULL), VMEM_RESP_ERROR);
+	/* addr near the top of the address space: no overflow into a "valid" range. */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, UINT64_MAX - BLOCK + 1, 65535, NULL), VMEM_RESP_ERROR);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 1, NULL), VMEM_RESP_ERROR); /* not plugged */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 256, NULL), VMEM_RESP_ACK);	 /* 512 MiB */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 1, NULL), VMEM_RESP_NACK);	 /* over requested */
+	ck_assert_int_eq(vmem_set_requested(&core, 768 * MiB), 1);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 510 * MiB, 2, NULL), VMEM_RESP_ERROR); /* plugged */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 510 * MiB, 2, NULL), VMEM_RESP_ERROR); /* mixed */
+	ck_assert_int_eq(req(7, ADDR, 1, NULL), VMEM_RESP_ERROR); /* unknown type */
+	ck_assert_uint_eq(core.counters.errors, 10);
+	ck_assert_uint_eq(core.counters.nacks, 1);
+	ck_assert_uint_eq(vmem_plugged_size(&core), 512 * MiB);
+}
+END_TEST
+
+START_TEST(unplug_all_and_system_reset)
+{
+	struct error err;
+
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 64, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 256 * MiB, 64, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(slots.nr_mapped, 2);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(vmem_plugged_size(&core), 0);
+	ck_assert_uint_eq(slots.nr_mapped, 0);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(vmem_system_reset(&core, &err), 0);
+	ck_assert_uint_eq(vmem_plugged_size(&core), 0);
+	ck_assert_uint_eq(slots.nr_mapped, 0);
+	ck_assert_uint_eq(core.usable_size, 768 * MiB);
+}
+END_TEST
+
+Suite *suite_main(void)
+{
+	Suite *s = suite_create("virtio_mem_core");
+	TCase *tc = tcase_create("requests");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, usable_region_policy);
+	tcase_add_test(tc, plug_write_unplug_replug_reads_zero);
+	tcase_add_test(tc, errors_nacks_and_state);
+	tcase_add_test(tc, unplug_all_and_system_reset);
+	suite_add_tcase(s, tc);
+	return s;
+}
