@@ -181,13 +181,29 @@ static void machine_teardown(struct machine *m)
 	io_bus_destroy(&m->mmio);
 }
 
-/* Waits for a stop request or SIGINT/SIGTERM (blocked in every thread, read here). */
-static void wait_for_stop(struct machine *m, int signal_fd)
+static bool read_stop_signal(int signal_fd)
+{
+	struct signalfd_siginfo info;
+
+	if (read(signal_fd, &info, sizeof(info)) != sizeof(info))
+		return false;
+	/* QEMU ends with status 0 when told to terminate, and so do we. */
+	log_warn("terminating on signal %u", info.ssi_signo);
+	return true;
+}
+
+/*
+ * Waits for a stop request or SIGINT/SIGTERM (blocked in every thread, read
+ * here). Returns true when a signal asked tide to end: that wins over a guest
+ * reset requested at the same moment, or tide would reboot on.
+ */
+static bool wait_for_stop(struct machine *m, int signal_fd)
 {
 	struct pollfd fds[2] = {
 		{ .fd = m->stop_eventfd, .events = POLLIN },
 		{ .fd = signal_fd, .events = POLLIN },
 	};
+	bool terminate = false;
 
 	while (atomic_load(&m->stop) == MACHINE_RUNNING) {
 		if (poll(fds, 2, -1) < 0) {
@@ -197,16 +213,14 @@ static void wait_for_stop(struct machine *m, int signal_fd)
 			machine_request_exit(m, 1);
 			break;
 		}
-		if (fds[1].revents & POLLIN) {
-			struct signalfd_siginfo info;
-
-			if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
-				/* QEMU ends with status 0 when told to terminate, and so do we. */
-				log_warn("terminating on signal %u", info.ssi_signo);
-				machine_request_exit(m, 0);
-			}
+		if ((fds[1].revents & POLLIN) && read_stop_signal(signal_fd)) {
+			terminate = true;
+			machine_request_exit(m, 0);
 		}
 	}
+	if (!terminate && poll(&fds[1], 1, 0) > 0 && (fds[1].revents & POLLIN))
+		terminate = read_stop_signal(signal_fd);
+	return terminate;
 }
 
 static int stop_signals_fd(struct error *err)
@@ -275,10 +289,14 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 			break;
 		}
 	}
-	wait_for_stop(m, signal_fd);
+	if (wait_for_stop(m, signal_fd)) {
+		result = MACHINE_EXIT;
+		*exit_status = 0;
+	} else {
+		result = atomic_load(&m->stop);
+		*exit_status = m->exit_status;
+	}
 	set_current(NULL);
-	result = atomic_load(&m->stop);
-	*exit_status = m->exit_status;
 out:
 	if (signal_fd >= 0)
 		close(signal_fd);
