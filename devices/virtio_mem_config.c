@@ -1,0 +1,179 @@
+#include "devices/virtio_mem_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86/layout.h"
+#include "vmm/size.h"
+
+static bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static int take_onoffauto(struct opts *opts, const char *key, enum vmem_onoffauto *out,
+			  struct error *err)
+{
+	const char *v = opts_take(opts, key);
+
+	*out = VMEM_AUTO;
+	if (!v || strcmp(v, "auto") == 0)
+		return 0;
+	if (strcmp(v, "on") == 0)
+		return (*out = VMEM_ON), 0;
+	if (strcmp(v, "off") == 0)
+		return (*out = VMEM_OFF), 0;
+	return error_set(err, "%s: property '%s' must be on, off or auto, not '%s'", opts->option,
+			 key, v);
+}
+
+/* addr=SLOT[.FN] as in QEMU (hex slot); only function 0 exists on tide's bus. */
+static int take_pci_addr(struct opts *opts, int *slot, struct error *err)
+{
+	const char *v = opts_take(opts, "addr");
+	unsigned s, fn = 0;
+	char tail;
+
+	*slot = -1;
+	if (!v)
+		return 0;
+	if (sscanf(v, "%x%c", &s, &tail) != 1 && sscanf(v, "%x.%x%c", &s, &fn, &tail) != 2)
+		return error_set(err, "%s: addr '%s' is not SLOT or SLOT.FN", opts->option, v);
+	if (s == 0 || s > 31)
+		return error_set(err, "%s: addr slot 0x%x is not in 1..0x1f (0 is the host bridge)",
+				 opts->option, s);
+	if (fn != 0)
+		return error_set(err, "%s: addr function %u: only function 0 is supported",
+				 opts->option, fn);
+	*slot = (int)s;
+	return 0;
+}
+
+int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *err)
+{
+	const char *memdev = opts_take(opts, "memdev");
+	const char *o = opts->option;
+
+	memset(vc, 0, sizeof(*vc));
+	if (!memdev || !*memdev)
+		return error_set(err, "%s: virtio-mem-pci needs memdev=ID", o);
+	if (strlen(memdev) >= sizeof(vc->memdev))
+		return error_set(err, "%s: memdev id '%s' is too long", o, memdev);
+	strcpy(vc->memdev, memdev);
+	if (opts_take_size(opts, "requested-size", &vc->requested_size, 0, err) ||
+	    opts_take_size(opts, "block-size", &vc->block_size, VMEM_DEFAULT_BLOCK_SIZE, err) ||
+	    opts_take_u64(opts, "node", &vc->node, 0, err) ||
+	    opts_take_u64(opts, "memaddr", &vc->memaddr, 0, err) ||
+	    take_pci_addr(opts, &vc->pci_slot, err) ||
+	    take_onoffauto(opts, "unplugged-inaccessible", &vc->unplugged_inaccessible, err) ||
+	    opts_take_bool(opts, "dynamic-memslots", &vc->dynamic_memslots, true, err) ||
+	    opts_take_u64(opts, "memslots", &vc->memslots, 0, err))
+		return -1;
+	if (!is_pow2(vc->block_size) || vc->block_size < VMEM_MIN_BLOCK_SIZE)
+		return error_set(err, "%s: block-size %llu must be a power of two of at least %llu "
+				      "(the THP size)",
+				 o, (unsigned long long)vc->block_size,
+				 (unsigned long long)VMEM_MIN_BLOCK_SIZE);
+	if (vc->requested_size % vc->block_size)
+		return error_set(err, "%s: requested-size %llu is not a multiple of block-size %llu",
+				 o, (unsigned long long)vc->requested_size,
+				 (unsigned long long)vc->block_size);
+	if (vc->memaddr % vc->block_size || vc->memaddr % (128ULL << 20))
+		return error_set(err, "%s: memaddr 0x%llx must be aligned to 128 MiB and to "
+				      "block-size",
+				 o, (unsigned long long)vc->memaddr);
+	if (opts_take(opts, "memslots") && (vc->memslots < 1 || vc->memslots > 1024))
+		return error_set(err, "%s: memslots=%llu is outside 1..1024", o,
+				 (unsigned long long)vc->memslots);
+	if (vc->node != 0)
+		return error_set(err, "%s: node=%llu: tide has one NUMA node (0)", o,
+				 (unsigned long long)vc->node);
+	return 0;
+}
+
+static struct memory_backend *find_backend(const struct vm_config *cfg, const char *id)
+{
+	for (size_t i = 0; i < cfg->nr_devices; i++) {
+		const struct device_instance *d = &cfg->devices[i];
+
+		if (d->type->kind == TYPE_OBJECT && d->id && strcmp(d->id, id) == 0 &&
+		    strncmp(d->type->name, "memory-backend-", 15) == 0)
+			return d->config;
+	}
+	return NULL;
+}
+
+/* The device memory area: from 4 GiB + high RAM, 1 GiB aligned, maxmem - ram bytes long. */
+static void device_area(const struct vm_config *cfg, uint64_t *start, uint64_t *end)
+{
+	uint64_t high = cfg->ram_size > LAYOUT_PCI_HOLE_START ? cfg->ram_size - LAYOUT_PCI_HOLE_START
+							       : 0;
+	uint64_t align = LAYOUT_DEVICE_MEMORY_ALIGN;
+
+	*start = (LAYOUT_4G + high + align - 1) / align * align;
+	*end = *start + (cfg->maxmem > cfg->ram_size ? cfg->maxmem - cfg->ram_size : 0);
+}
+
+int vmem_config_resolve(struct vmem_config **configs, unsigned count,
+			const struct vm_config *cfg, struct error *err)
+{
+	uint64_t area_start, area_end, next;
+
+	device_area(cfg, &area_start, &area_end);
+	next = area_start;
+	for (unsigned i = 0; i < count; i++) {
+		struct vmem_config *vc = configs[i];
+
+		vc->backend = find_backend(cfg, vc->memdev);
+		if (!vc->backend)
+			return error_set(err, "virtio-mem-pci: memdev '%s' is not a memory backend "
+					      "object",
+					 vc->memdev);
+		for (unsigned j = 0; j < i; j++)
+			if (configs[j]->backend == vc->backend)
+				return error_set(err, "virtio-mem-pci: memdev '%s' is used twice",
+						 vc->memdev);
+		vc->size = vc->backend->size;
+		if (vc->size % vc->block_size)
+			return error_set(err, "virtio-mem-pci: memdev '%s' size %llu is not a "
+					      "multiple of block-size %llu",
+					 vc->memdev, (unsigned long long)vc->size,
+					 (unsigned long long)vc->block_size);
+		if (vc->requested_size > vc->size)
+			return error_set(err, "virtio-mem-pci: requested-size %llu is above the size "
+					      "of memdev '%s' (%llu)",
+					 (unsigned long long)vc->requested_size, vc->memdev,
+					 (unsigned long long)vc->size);
+		if (vc->memslots && vc->size / vc->memslots < (128ULL << 20))
+			return error_set(err, "virtio-mem-pci: memslots=%llu would make memslots "
+					      "smaller than 128 MiB",
+					 (unsigned long long)vc->memslots);
+		if (!vc->memaddr) {
+			/* Next free place, aligned for 128 MiB memslots and the block size. */
+			uint64_t align = vc->block_size > (128ULL << 20) ? vc->block_size
+									 : (128ULL << 20);
+
+			vc->memaddr = (next + align - 1) / align * align;
+		}
+		if (vc->memaddr < area_start || vc->memaddr > area_end ||
+		    vc->size > area_end - vc->memaddr)
+			return error_set(err, "virtio-mem-pci: memdev '%s' (%llu bytes at 0x%llx) "
+					      "does not fit in the device memory area 0x%llx-0x%llx "
+					      "(raise -m maxmem)",
+					 vc->memdev, (unsigned long long)vc->size,
+					 (unsigned long long)vc->memaddr,
+					 (unsigned long long)area_start,
+					 (unsigned long long)area_end);
+		for (unsigned j = 0; j < i; j++) {
+			const struct vmem_config *o = configs[j];
+
+			if (vc->memaddr < o->memaddr + o->size && o->memaddr < vc->memaddr + vc->size)
+				return error_set(err, "virtio-mem-pci: memaddr 0x%llx overlaps memdev "
+						      "'%s'",
+						 (unsigned long long)vc->memaddr, o->memdev);
+		}
+		if (vc->memaddr + vc->size > next)
+			next = vc->memaddr + vc->size;
+	}
+	return 0;
+}

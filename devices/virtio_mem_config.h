@@ -1,0 +1,49 @@
+/*
+ * -device virtio-mem-pci properties (QEMU's names) and every check on them:
+ * per device at parse time, and across devices and backends once the whole
+ * command line is known. Not yet registered as a -device type: that comes
+ * with the virtio-pci transport.
+ */
+#ifndef TIDE_VIRTIO_MEM_CONFIG_H
+#define TIDE_VIRTIO_MEM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mm/backend.h"
+#include "vmm/config.h"
+#include "vmm/opts.h"
+
+#define VMEM_MIN_BLOCK_SIZE (2ULL << 20) /* the THP size on x86-64 */
+#define VMEM_DEFAULT_BLOCK_SIZE (2ULL << 20)
+
+enum vmem_onoffauto { VMEM_AUTO, VMEM_ON, VMEM_OFF };
+
+struct vmem_config {
+	char memdev[64];
+	uint64_t requested_size;
+	uint64_t block_size;
+	uint64_t node;
+	uint64_t memaddr; /* 0: placed by tide */
+	int pci_slot;	  /* -1: first free */
+	enum vmem_onoffauto unplugged_inaccessible;
+	bool dynamic_memslots;
+	uint64_t memslots; /* 0: chosen from the size */
+	/* Filled by vmem_config_resolve(): */
+	struct memory_backend *backend;
+	uint64_t size;
+};
+
+/* Parses and checks one device's own properties. */
+int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *err);
+
+/*
+ * Resolves memdev against the -object backends of cfg and checks what needs
+ * the whole picture: backend exists and is used once, size and requested-size
+ * against block-size, memaddr alignment and overlaps, everything under maxmem.
+ * configs[i] belongs to the i-th virtio-mem device of the command line.
+ */
+int vmem_config_resolve(struct vmem_config **configs, unsigned count,
+			const struct vm_config *cfg, struct error *err);
+
+#endif

@@ -1,0 +1,180 @@
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "devices/virtio_mem_config.h"
+#include "vmm/cmdline.h"
+#include "vmm/size.h"
+
+static const char *parse_error(const char *props)
+{
+	static struct error err;
+	struct vmem_config vc;
+	struct opts opts;
+
+	err.msg[0] = '\0';
+	ck_assert_int_eq(opts_parse(&opts, "-device", props, "driver", &err), 0);
+	opts_take(&opts, "driver");
+	ck_assert_int_eq(vmem_config_parse(&vc, &opts, &err), -1);
+	opts_free(&opts);
+	return err.msg;
+}
+
+START_TEST(defaults_and_properties)
+{
+	struct vmem_config vc;
+	struct opts opts;
+	struct error err = { "" };
+
+	ck_assert_int_eq(opts_parse(&opts, "-device",
+				    "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=1G,block-size=4M,"
+				    "memaddr=0x140000000,addr=0x5,unplugged-inaccessible=on,"
+				    "dynamic-memslots=off,memslots=8",
+				    "driver", &err), 0);
+	opts_take(&opts, "driver");
+	opts_take(&opts, "id");
+	ck_assert_int_eq(vmem_config_parse(&vc, &opts, &err), 0);
+	ck_assert_int_eq(opts_finish(&opts, "virtio-mem-pci", &err), 0);
+	ck_assert_str_eq(vc.memdev, "mem0");
+	ck_assert_uint_eq(vc.requested_size, GiB);
+	ck_assert_uint_eq(vc.block_size, 4 * MiB);
+	ck_assert_uint_eq(vc.memaddr, 0x140000000ULL);
+	ck_assert_int_eq(vc.pci_slot, 5);
+	ck_assert_int_eq(vc.unplugged_inaccessible, VMEM_ON);
+	ck_assert(!vc.dynamic_memslots);
+	ck_assert_uint_eq(vc.memslots, 8);
+	opts_free(&opts);
+
+	ck_assert_int_eq(opts_parse(&opts, "-device", "virtio-mem-pci,memdev=m", "driver", &err), 0);
+	opts_take(&opts, "driver");
+	ck_assert_int_eq(vmem_config_parse(&vc, &opts, &err), 0);
+	ck_assert_uint_eq(vc.block_size, 2 * MiB);
+	ck_assert_int_eq(vc.pci_slot, -1);
+	ck_assert_int_eq(vc.unplugged_inaccessible, VMEM_AUTO);
+	ck_assert(vc.dynamic_memslots); /* Tide's default */
+	opts_free(&opts);
+}
+END_TEST
+
+START_TEST(per_device_errors)
+{
+	ck_assert_str_eq(parse_error("virtio-mem-pci"), "-device: virtio-mem-pci needs memdev=ID");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,block-size=3M"),
+			 "-device: block-size 3145728 must be a power of two of at least 2097152 "
+			 "(the THP size)");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,block-size=1M"),
+			 "-device: block-size 1048576 must be a power of two of at least 2097152 "
+			 "(the THP size)");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,requested-size=3M"),
+			 "-device: requested-size 3145728 is not a multiple of block-size 2097152");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,memaddr=0x140100000"),
+			 "-device: memaddr 0x140100000 must be aligned to 128 MiB and to block-size");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,memslots=0"),
+			 "-device: memslots=0 is outside 1..1024");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,memslots=1025"),
+			 "-device: memslots=1025 is outside 1..1024");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,unplugged-inaccessible=yes"),
+			 "-device: property 'unplugged-inaccessible' must be on, off or auto, not "
+			 "'yes'");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,addr=0"),
+			 "-device: addr slot 0x0 is not in 1..0x1f (0 is the host bridge)");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,addr=4.1"),
+			 "-device: addr function 1: only function 0 is supported");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,addr=zz"),
+			 "-device: addr 'zz' is not SLOT or SLOT.FN");
+	ck_assert_str_eq(parse_error("virtio-mem-pci,memdev=m,node=1"),
+			 "-device: node=1: tide has one NUMA node (0)");
+	ck_assert_ptr_nonnull(strstr(parse_error("virtio-mem-pci,memdev=m,dynamic-memslots=2"),
+				     "dynamic-memslots"));
+}
+END_TEST
+
+/* Builds the command line's backends, then resolves the given virtio-mem device strings. */
+static int resolve(const char *mem, const char **objects, unsigned nobj, const char **devices,
+		   unsigned ndev, struct vmem_config *vcs, struct error *err)
+{
+	char *argv[32] = { "tide", "-kernel", "k", "-m", (char *)mem };
+	int argc = 5;
+	struct vm_config cfg;
+	struct vmem_config *ptrs[8];
+	FILE *out = fopen("/dev/null", "w");
+	int ret;
+
+	for (unsigned i = 0; i < nobj; i++) {
+		argv[argc++] = "-object";
+		argv[argc++] = (char *)objects[i];
+	}
+	ck_assert_int_eq(cmdline_parse(argc, argv, &cfg, out, err), CMDLINE_RUN);
+	fclose(out);
+	for (unsigned i = 0; i < ndev; i++) {
+		struct opts opts;
+
+		ck_assert_int_eq(opts_parse(&opts, "-device", devices[i], "driver", err), 0);
+		opts_take(&opts, "driver");
+		ck_assert_int_eq(vmem_config_parse(&vcs[i], &opts, err), 0);
+		opts_free(&opts);
+		ptrs[i] = &vcs[i];
+	}
+	ret = vmem_config_resolve(ptrs, ndev, &cfg, err);
+	cmdline_free(&cfg);
+	return ret;
+}
+
+START_TEST(cross_checks)
+{
+	const char *objs[] = { "memory-backend-ram,id=a,size=4G", "memory-backend-memfd,id=b,size=2G",
+			       "memory-backend-ram,id=c,size=3M" };
+	struct vmem_config vcs[4];
+	struct error err = { "" };
+
+	/* Two devices placed one after the other from 4 GiB (1 GiB of RAM: no high RAM). */
+	const char *two[] = { "virtio-mem-pci,memdev=a,requested-size=1G", "virtio-mem-pci,memdev=b" };
+	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, two, 2, vcs, &err), 0);
+	ck_assert_uint_eq(vcs[0].memaddr, 4 * GiB);
+	ck_assert_uint_eq(vcs[1].memaddr, 8 * GiB);
+	ck_assert_uint_eq(vcs[1].size, 2 * GiB);
+
+	ck_assert_int_eq(resolve("1G,maxmem=6G", objs, 3, two, 2, vcs, &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'b' (2147483648 bytes at 0x200000000) does "
+				  "not fit in the device memory area 0x100000000-0x240000000 (raise "
+				  "-m maxmem)");
+	const char *unknown[] = { "virtio-mem-pci,memdev=zz" };
+	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, unknown, 1, vcs, &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'zz' is not a memory backend object");
+	const char *twice[] = { "virtio-mem-pci,memdev=a", "virtio-mem-pci,memdev=a" };
+	ck_assert_int_eq(resolve("1G,maxmem=20G", objs, 3, twice, 2, vcs, &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'a' is used twice");
+	const char *odd[] = { "virtio-mem-pci,memdev=c" };
+	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, odd, 1, vcs, &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'c' size 3145728 is not a multiple of "
+				  "block-size 2097152");
+	const char *big[] = { "virtio-mem-pci,memdev=b,requested-size=3G" };
+	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, big, 1, vcs, &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: requested-size 3221225472 is above the size of "
+				  "memdev 'b' (2147483648)");
+	const char *overlap[] = { "virtio-mem-pci,memdev=a,memaddr=0x100000000",
+				  "virtio-mem-pci,memdev=b,memaddr=0x180000000" };
+	ck_assert_int_eq(resolve("1G,maxmem=20G", objs, 3, overlap, 2, vcs, &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: memaddr 0x180000000 overlaps memdev 'a'");
+	const char *tiny_slots[] = { "virtio-mem-pci,memdev=b,memslots=32" };
+	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, tiny_slots, 1, vcs, &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: memslots=32 would make memslots smaller than "
+				  "128 MiB");
+	/* With RAM above 4 GiB the area starts after it, 1 GiB aligned. */
+	const char *one[] = { "virtio-mem-pci,memdev=b" };
+	ck_assert_int_eq(resolve("3584M,maxmem=8G", objs, 3, one, 1, vcs, &err), 0);
+	ck_assert_uint_eq(vcs[0].memaddr, 5 * GiB);
+}
+END_TEST
+
+Suite *suite_main(void)
+{
+	Suite *s = suite_create("virtio_mem_config");
+	TCase *tc = tcase_create("properties");
+
+	tcase_add_test(tc, defaults_and_properties);
+	tcase_add_test(tc, per_device_errors);
+	tcase_add_test(tc, cross_checks);
+	suite_add_tcase(s, tc);
+	return s;
+}
