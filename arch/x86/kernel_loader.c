@@ -86,25 +86,3 @@ int kernel_check_image(const void *image, size_t len, struct error *err)
 		return pvh_find_entry(image, len, &entry, err);
 	return error_set(err, "not a bzImage or an ELF kernel with a PVH note");
 }
-
-int kernel_load(struct guest_mem *mem, const char *kernel_path, const char *initrd_path,
-		const char *cmdline, const struct e820_table *e820, struct boot_entry *out,
-		struct error *err)
-{
-	void *kernel = NULL, *initrd = NULL;
-	size_t kernel_len = 0, initrd_len = 0;
-	int ret = -1;
-
-	if (kernel_read_file(kernel_path, &kernel, &kernel_len, err))
-		return -1;
-	if (initrd_path && kernel_read_file(initrd_path, &initrd, &initrd_len, err))
-		goto out;
-	ret = kernel_load_image(mem, kernel, kernel_len, initrd, initrd_len, cmdline, e820, out,
-				err);
-	if (ret)
-		error_prefix(err, "%s", kernel_path);
-out:
-	free(initrd);
-	free(kernel);
-	return ret;
-}

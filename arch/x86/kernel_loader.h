@@ -11,15 +11,10 @@ struct guest_mem;
 struct e820_table;
 
 /*
- * Loads kernel_path (a bzImage, or an ELF kernel with a PVH entry note) with
- * the optional initrd_path (NULL = none) and command line (NULL = "") into
- * guest memory described by e820. Errors name the file.
+ * Loads a kernel image (a bzImage, or an ELF kernel with a PVH entry note)
+ * with an optional initrd (initrd_len 0 = none) and command line (NULL = "")
+ * into guest memory described by e820; the loader is picked from the contents.
  */
-int kernel_load(struct guest_mem *mem, const char *kernel_path, const char *initrd_path,
-		const char *cmdline, const struct e820_table *e820, struct boot_entry *out,
-		struct error *err);
-
-/* The same from memory (initrd_len 0 = none): what kernel_load() runs after reading. */
 int kernel_load_image(struct guest_mem *mem, const void *kernel, size_t kernel_len,
 		      const void *initrd, size_t initrd_len, const char *cmdline,
 		      const struct e820_table *e820, struct boot_entry *out, struct error *err);

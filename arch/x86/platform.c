@@ -136,24 +136,11 @@ int platform_create_devices(struct machine *m, struct error *err)
 	return platform_devices_create(m, err);
 }
 
-static int find_cpuid(const struct kvm_cpuid2 *c, uint32_t function, uint32_t *eax,
-		      uint32_t *edx)
-{
-	for (uint32_t i = 0; i < c->nent; i++) {
-		if (c->entries[i].function == function) {
-			*eax = c->entries[i].eax;
-			*edx = c->entries[i].edx;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 int platform_load_kernel(struct machine *m, struct error *err)
 {
 	struct x86_platform *x = m->arch;
 	struct e820_table e820;
-	uint32_t signature = 0, features = 0;
+	const struct kvm_cpuid_entry2 *leaf1 = cpuid_find(x->cpuid, 1, 0);
 	void *mp_area = guest_mem_ptr(&m->mem, LAYOUT_MPTABLE, LAYOUT_EBDA_END - LAYOUT_MPTABLE);
 
 	if (e820_build(&e820, m->mem.ram_size, err))
@@ -162,11 +149,10 @@ int platform_load_kernel(struct machine *m, struct error *err)
 			      m->cfg->boot.initrd, m->cfg->boot.initrd_len, m->cfg->append, &e820,
 			      &x->boot, err))
 		return error_prefix(err, "-kernel %s", m->cfg->kernel);
-	find_cpuid(x->cpuid, 1, &signature, &features);
 	if (!mp_area)
 		return error_set(err, "no RAM for the MP table");
 	if (mptable_write(mp_area, LAYOUT_EBDA_END - LAYOUT_MPTABLE, LAYOUT_MPTABLE, m->cfg->smp,
-			  signature, features, err) < 0)
+			  leaf1 ? leaf1->eax : 0, leaf1 ? leaf1->edx : 0, err) < 0)
 		return error_prefix(err, "-smp");
 	return 0;
 }

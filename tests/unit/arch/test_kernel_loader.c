@@ -7,6 +7,8 @@
 
 #include "arch/x86/e820.h"
 #include "arch/x86/kernel_loader.h"
+#include "arch/x86/platform.h"
+#include "vmm/config.h"
 #include "arch/x86/layout.h"
 #include "arch_test.h"
 #include "vmm/size.h"
@@ -87,55 +89,53 @@ static void vm_init(struct vm *vm)
 	ck_assert_int_eq(e820_build(&vm->e820, 32 * MiB, &err), 0);
 }
 
+/* The start-up path: read and check -kernel/-initrd as tide does before any VM exists. */
+static int read_boot(const char *kernel, const char *initrd, struct error *err)
+{
+	struct vm_config cfg = { .kernel = kernel, .initrd = initrd };
+	int ret = platform_read_boot_files(&cfg, err);
+
+	platform_free_boot_files(&cfg);
+	return ret;
+}
+
 START_TEST(missing_file)
 {
-	struct vm vm;
-	struct boot_entry entry;
 	struct error err = { "" };
 	char missing[128];
 
-	vm_init(&vm);
 	snprintf(missing, sizeof(missing), "%s/nope", dir);
-	ck_assert_int_eq(kernel_load(&vm.mem, missing, NULL, NULL, &vm.e820, &entry, &err), -1);
+	ck_assert_int_eq(read_boot(missing, NULL, &err), -1);
 	ck_assert_err_has(err, missing);
 	ck_assert_err_has(err, "No such file");
-	free(vm.ram);
 }
 END_TEST
 
 START_TEST(directory_and_empty)
 {
-	struct vm vm;
-	struct boot_entry entry;
 	struct error err = { "" };
 
-	vm_init(&vm);
-	ck_assert_int_eq(kernel_load(&vm.mem, dir, NULL, NULL, &vm.e820, &entry, &err), -1);
+	ck_assert_int_eq(read_boot(dir, NULL, &err), -1);
 	ck_assert_err_has(err, dir);
 	ck_assert_err_has(err, "is a directory");
 	file("empty", "", 0);
-	ck_assert_int_eq(kernel_load(&vm.mem, path, NULL, NULL, &vm.e820, &entry, &err), -1);
+	ck_assert_int_eq(read_boot(path, NULL, &err), -1);
 	ck_assert_err_has(err, path);
 	ck_assert_err_has(err, "file is empty");
-	ck_assert_int_eq(kernel_load(&vm.mem, "/dev/null", NULL, NULL, &vm.e820, &entry, &err), -1);
+	ck_assert_int_eq(read_boot("/dev/null", NULL, &err), -1);
 	ck_assert_err_has(err, "/dev/null: not a regular file");
-	free(vm.ram);
 }
 END_TEST
 
 START_TEST(not_a_kernel)
 {
-	struct vm vm;
-	struct boot_entry entry;
 	struct error err = { "" };
 	char msg[400];
 
-	vm_init(&vm);
 	file("junk", "#!/bin/sh\necho hello\n", 21);
-	ck_assert_int_eq(kernel_load(&vm.mem, path, NULL, NULL, &vm.e820, &entry, &err), -1);
-	snprintf(msg, sizeof(msg), "%s: not a bzImage or an ELF kernel with a PVH note", path);
+	ck_assert_int_eq(read_boot(path, NULL, &err), -1);
+	snprintf(msg, sizeof(msg), "-kernel %s: not a bzImage or an ELF kernel with a PVH note", path);
 	ck_assert_str_eq(err.msg, msg);
-	free(vm.ram);
 }
 END_TEST
 
@@ -152,8 +152,16 @@ START_TEST(loads_kernel_and_initrd)
 	vm_init(&vm);
 	strcpy(kpath, file("bzImage", kernel, len));
 	file("initrd", "INITRD-CONTENT", 14);
-	ck_assert_msg(kernel_load(&vm.mem, kpath, path, "quiet", &vm.e820, &entry, &err) == 0, "%s",
-		      err.msg);
+	{
+		struct vm_config cfg = { .kernel = kpath, .initrd = path };
+
+		ck_assert_msg(platform_read_boot_files(&cfg, &err) == 0, "%s", err.msg);
+		ck_assert_msg(kernel_load_image(&vm.mem, cfg.boot.kernel, cfg.boot.kernel_len,
+						cfg.boot.initrd, cfg.boot.initrd_len, "quiet",
+						&vm.e820, &entry, &err) == 0,
+			      "%s", err.msg);
+		platform_free_boot_files(&cfg);
+	}
 	ck_assert_int_eq(entry.mode, BOOT_LINUX64);
 	ck_assert_str_eq((const char *)vm.ram + LAYOUT_CMDLINE, "quiet");
 	memcpy(&rd_start, vm.ram + LAYOUT_ZERO_PAGE + 0x218, 4);
@@ -163,7 +171,7 @@ START_TEST(loads_kernel_and_initrd)
 
 	/* A bad initrd path is named in the error. */
 	snprintf(path, sizeof(path), "%s/missing-initrd", dir);
-	ck_assert_int_eq(kernel_load(&vm.mem, kpath, path, NULL, &vm.e820, &entry, &err), -1);
+	ck_assert_int_eq(read_boot(kpath, path, &err), -1);
 	ck_assert_err_has(err, path);
 	free(kernel);
 	free(vm.ram);
