@@ -211,9 +211,9 @@ START_TEST(stdio_output)
 }
 END_TEST
 
-START_TEST(stdio_pipe_input_until_eof)
+/* A stdio chardev reading a fresh pipe as stdin, feeding receive(); p[1] is the write end. */
+static struct chardev *start_pipe_input(int p[2])
 {
-	int p[2];
 	struct error err;
 	struct chardev *chr;
 
@@ -224,6 +224,15 @@ START_TEST(stdio_pipe_input_until_eof)
 	ck_assert_ptr_nonnull(chr);
 	chardev_set_receiver(chr, receive, got);
 	ck_assert_int_eq(chardev_start_input(chr, quit, &quits, &err), 0);
+	return chr;
+}
+
+START_TEST(stdio_pipe_input_until_eof)
+{
+	int p[2];
+	struct chardev *chr;
+
+	chr = start_pipe_input(p);
 	/* Not a terminal: bytes pass through untouched, Ctrl-A included. */
 	ck_assert_int_eq(write(p[1], "abc\001x\001\001", 7), 7);
 	wait_for(7, 0);
@@ -242,20 +251,13 @@ START_TEST(stdio_pipe_input_waits_for_room)
 {
 	uint8_t sent[200];
 	int p[2];
-	struct error err;
 	struct chardev *chr;
 
 	for (size_t i = 0; i < sizeof(sent); i++)
 		sent[i] = (uint8_t)('a' + i % 26);
 	per_call_limit = 3;
 	refusals_left = 5;
-	ck_assert_int_eq(pipe(p), 0);
-	dup2(p[0], STDIN_FILENO);
-	close(p[0]);
-	chr = chardev_open(CHARDEV_STDIO, NULL, &err);
-	ck_assert_ptr_nonnull(chr);
-	chardev_set_receiver(chr, receive, got);
-	ck_assert_int_eq(chardev_start_input(chr, quit, &quits, &err), 0);
+	chr = start_pipe_input(p);
 	ck_assert_int_eq(write(p[1], sent, sizeof(sent)), (ssize_t)sizeof(sent));
 	wait_for(sizeof(sent), 0);
 	ck_assert_uint_eq(got_len, sizeof(sent));
@@ -271,13 +273,7 @@ START_TEST(stdio_close_stops_an_idle_reader)
 	struct error err;
 	struct chardev *chr;
 
-	ck_assert_int_eq(pipe(p), 0);
-	dup2(p[0], STDIN_FILENO);
-	close(p[0]);
-	chr = chardev_open(CHARDEV_STDIO, NULL, &err);
-	ck_assert_ptr_nonnull(chr);
-	chardev_set_receiver(chr, receive, got);
-	ck_assert_int_eq(chardev_start_input(chr, quit, &quits, &err), 0);
+	chr = start_pipe_input(p);
 	ck_assert_int_eq(chardev_start_input(chr, quit, &quits, &err), 0); /* once is enough */
 	chardev_close(chr); /* the thread sits in poll(): must return, not hang */
 	close(p[1]);
@@ -301,15 +297,9 @@ END_TEST
 START_TEST(stdio_unset_receiver_drops)
 {
 	int p[2];
-	struct error err;
 	struct chardev *chr;
 
-	ck_assert_int_eq(pipe(p), 0);
-	dup2(p[0], STDIN_FILENO);
-	close(p[0]);
-	chr = chardev_open(CHARDEV_STDIO, NULL, &err);
-	chardev_set_receiver(chr, receive, got);
-	ck_assert_int_eq(chardev_start_input(chr, quit, &quits, &err), 0);
+	chr = start_pipe_input(p);
 	ck_assert_int_eq(write(p[1], "a", 1), 1);
 	wait_for(1, 0);
 	chardev_set_receiver(chr, NULL, NULL);
