@@ -7,17 +7,20 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "vmm/size.h"
 
 int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, bool share_default,
 				struct error *err)
 {
 	long page = sysconf(_SC_PAGESIZE);
 
-	if (!opts_take(opts, "size"))
+	const char *size = opts_take(opts, "size");
+
+	if (!size)
 		return error_set(err, "%s: %s needs size=SIZE", opts->option, b->type_name);
-	/* opts_take marked it used; read it again through the size parser. */
-	if (opts_take_size(opts, "size", &b->size, 0, err) ||
-	    opts_take_bool(opts, "share", &b->share, share_default, err) ||
+	if (parse_size(size, 1, &b->size, err))
+		return error_prefix(err, "%s: property 'size'", opts->option);
+	if (opts_take_bool(opts, "share", &b->share, share_default, err) ||
 	    opts_take_bool(opts, "reserve", &b->reserve, true, err))
 		return -1;
 	if (b->size == 0 || b->size % (uint64_t)page)

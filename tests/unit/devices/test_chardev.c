@@ -294,7 +294,7 @@ START_TEST(stdio_closed_stdin)
 }
 END_TEST
 
-START_TEST(stdio_unset_receiver_drops)
+START_TEST(stdio_unset_receiver_gets_nothing_more)
 {
 	int p[2];
 	struct chardev *chr;
@@ -403,7 +403,7 @@ Suite *suite_main(void)
 	tcase_add_test(stdio, stdio_pipe_input_waits_for_room);
 	tcase_add_test(stdio, stdio_close_stops_an_idle_reader);
 	tcase_add_test(stdio, stdio_closed_stdin);
-	tcase_add_test(stdio, stdio_unset_receiver_drops);
+	tcase_add_test(stdio, stdio_unset_receiver_gets_nothing_more);
 	tcase_add_test(stdio, terminal_raw_mode_and_escape);
 	suite_add_tcase(suite, stdio);
 	return suite;
