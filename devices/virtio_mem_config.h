@@ -1,8 +1,7 @@
 /*
  * -device virtio-mem-pci properties (QEMU's names) and every check on them:
  * per device at parse time, and across devices and backends once the whole
- * command line is known. Not yet registered as a -device type: that comes
- * with the virtio-pci transport.
+ * command line is known. The -device type itself is in virtio_mem.c.
  */
 #ifndef TIDE_VIRTIO_MEM_CONFIG_H
 #define TIDE_VIRTIO_MEM_CONFIG_H
@@ -30,6 +29,7 @@ struct vmem_config {
 	bool dynamic_memslots;
 	uint64_t memslots; /* 0: chosen from the size */
 	/* Filled by vmem_config_resolve(): */
+	char id[64]; /* id= of the -device, or the memdev when it has none (for messages) */
 	struct memory_backend *backend;
 	uint64_t size;
 };

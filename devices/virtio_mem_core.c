@@ -85,7 +85,7 @@ static int release(struct vmem_core *c, uint64_t first, uint64_t count, struct e
 	uint64_t offset = first * c->block_size, len = count * c->block_size;
 
 	plug_bitmap_clear(&c->plugged, first, count);
-	if (c->slots &&
+	if (c->slots && !c->keep_usable_mapped &&
 	    memslot_unmap_unplugged(c->slots, offset, len, &c->plugged, c->block_size, err))
 		return -1;
 	if (c->backend && memory_backend_discard(c->backend, offset, len, err))

@@ -7,6 +7,7 @@
 #ifndef TIDE_VIRTIO_MEM_CORE_H
 #define TIDE_VIRTIO_MEM_CORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mm/backend.h"
@@ -41,6 +42,11 @@ struct vmem_core {
 	struct plug_bitmap plugged;
 	struct memslot_region *slots;	  /* which parts of the region are in KVM */
 	struct memory_backend *backend;	  /* where unplugged memory is given back */
+	/*
+	 * Without UNPLUGGED_INACCESSIBLE the driver may read unplugged blocks of
+	 * the usable region, so their memslots stay mapped (reading zeros).
+	 */
+	bool keep_usable_mapped;
 	struct vmem_counters counters;
 };
 

@@ -142,3 +142,9 @@ void virtqueue_push(struct virtqueue *vq, uint16_t head, uint32_t written)
 	/* The element must be visible before the index that publishes it. */
 	__atomic_store_n((uint16_t *)(vq->used + USED_IDX_OFFSET), vq->used_idx, __ATOMIC_RELEASE);
 }
+
+bool virtqueue_wants_interrupt(const struct virtqueue *vq)
+{
+	/* avail->flags (the first u16); read after the used index was published. */
+	return !(__atomic_load_n(&vq->avail[0], __ATOMIC_ACQUIRE) & 1);
+}

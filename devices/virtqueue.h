@@ -64,5 +64,7 @@ int virtqueue_enable(struct virtqueue *vq, const struct guest_mem *mem, uint16_t
 int virtqueue_pop(struct virtqueue *vq, struct virtq_chain *chain, struct error *err);
 /* Returns a request to the guest with the number of bytes written into it. */
 void virtqueue_push(struct virtqueue *vq, uint16_t head, uint32_t written);
+/* Without EVENT_IDX: the driver wants an interrupt unless it set VIRTQ_AVAIL_F_NO_INTERRUPT. */
+bool virtqueue_wants_interrupt(const struct virtqueue *vq);
 
 #endif

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/log.h"
+
 int slot_id_pool_init(struct slot_id_pool *pool, uint32_t capacity)
 {
 	memset(pool, 0, sizeof(*pool));
@@ -146,6 +148,9 @@ static int map_slot(struct memslot_region *r, uint32_t slot, struct error *err)
 	r->kvm_id[slot] = id;
 	r->nr_mapped++;
 	r->counters.maps++;
+	log_info("%s: memslot %u mapped: gpa 0x%llx size 0x%llx kvm slot %u (%u mapped)",
+		 r->name ? r->name : "memslots", slot, (unsigned long long)(r->gpa + offset),
+		 (unsigned long long)r->slot_size, id, r->nr_mapped);
 	return 0;
 release:
 	slot_id_release(r->pool, id);
@@ -164,6 +169,9 @@ static int unmap_slot(struct memslot_region *r, uint32_t slot, struct error *err
 	r->nr_mapped--;
 	r->counters.unmaps++;
 	slot_id_release(r->pool, id);
+	log_info("%s: memslot %u unmapped: gpa 0x%llx kvm slot %u (%u mapped)",
+		 r->name ? r->name : "memslots", slot,
+		 (unsigned long long)(r->gpa + (uint64_t)slot * r->slot_size), id, r->nr_mapped);
 	return protect(r, slot, false, err);
 }
 

@@ -44,6 +44,7 @@ struct memslot_counters {
 };
 
 struct memslot_region {
+	const char *name; /* for the log lines: the owning device */
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva;

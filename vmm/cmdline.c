@@ -358,6 +358,21 @@ static void set_defaults(struct vm_config *cfg)
 	cfg->cpu.model = "host";
 }
 
+/* Each type with a check() runs it once, in the order its first instance appeared. */
+static int check_instances(struct vm_config *cfg, struct error *err)
+{
+	for (size_t i = 0; i < cfg->nr_devices; i++) {
+		const struct device_type *type = cfg->devices[i].type;
+		bool seen = false;
+
+		for (size_t j = 0; j < i; j++)
+			seen |= cfg->devices[j].type == type;
+		if (!seen && type->check && type->check(cfg, err))
+			return -1;
+	}
+	return 0;
+}
+
 enum cmdline_result cmdline_parse(int argc, char **argv, struct vm_config *cfg, FILE *out,
 				  struct error *err)
 {
@@ -391,6 +406,8 @@ enum cmdline_result cmdline_parse(int argc, char **argv, struct vm_config *cfg, 
 		error_set(err, "no kernel given: use -kernel PATH (see --help)");
 		return CMDLINE_ERROR;
 	}
+	if (check_instances(cfg, err))
+		return CMDLINE_ERROR;
 	return CMDLINE_RUN;
 }
 

@@ -13,6 +13,7 @@
 #include "vmm/opts.h"
 
 struct machine;
+struct vm_config;
 
 enum type_kind { TYPE_DEVICE, TYPE_OBJECT };
 
@@ -22,6 +23,11 @@ struct device_type {
 	const char *help; /* one line: properties and meaning, for -device help */
 	/* Validates the options and returns a config to realize later, or NULL with err set. */
 	void *(*parse)(struct opts *opts, struct error *err);
+	/*
+	 * Optional: once the whole command line is parsed, checks what needs every
+	 * device and object (e.g. a memdev reference). Called once per type in use.
+	 */
+	int (*check)(struct vm_config *cfg, struct error *err);
 	/* Builds the device in the machine; may run again after a reset. */
 	int (*realize)(struct machine *machine, void *config, struct error *err);
 	void (*free_config)(void *config);

@@ -137,11 +137,45 @@ static int create_vcpus(struct machine *m, struct error *err)
 	return 0;
 }
 
+/* Memslot ids: boot RAM took the first ones; devices share what is left, at most 2048. */
+static int init_memslot_ids(struct machine *m, struct error *err)
+{
+	int max = ioctl(m->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+
+	if (max <= (int)m->mem.count)
+		return error_set(err, "KVM offers %d memslots, boot RAM alone needs %u", max,
+				 m->mem.count);
+	if (slot_id_pool_init(&m->slot_ids, (uint32_t)max))
+		return error_set(err, "out of memory for memslot ids");
+	for (uint32_t id = 0; id < m->mem.count; id++)
+		slot_id_pool_reserve(&m->slot_ids, id);
+	m->device_slots_left = (uint32_t)max - m->mem.count;
+	if (m->device_slots_left > MACHINE_MAX_DEVICE_SLOTS)
+		m->device_slots_left = MACHINE_MAX_DEVICE_SLOTS;
+	return 0;
+}
+
+int machine_reserve_device_slots(struct machine *m, uint32_t count, const char *who,
+				 struct error *err)
+{
+	if (count > m->device_slots_left)
+		return error_set(err, "%s needs %u memslots but only %u are left (KVM's limit less "
+				      "boot RAM, at most %d for all devices); use fewer or larger "
+				      "memslots (memslots=N)",
+				 who, count, m->device_slots_left, MACHINE_MAX_DEVICE_SLOTS);
+	m->device_slots_left -= count;
+	return 0;
+}
+
 static int machine_build(struct machine *m, struct error *err)
 {
-	if (open_kvm(m, err) || platform_create_vm(m, err))
+	if (open_kvm(m, err))
 		return -1;
-	if (guest_mem_create_ram(&m->mem, m->vm_fd, m->cfg->ram_size, err))
+	msi_routes_init(&m->msi_routes, m->vm_fd);
+	if (platform_create_vm(m, err))
+		return -1;
+	if (guest_mem_create_ram(&m->mem, m->vm_fd, m->cfg->ram_size, err) ||
+	    init_memslot_ids(m, err))
 		return -1;
 	if (platform_create_devices(m, err) || realize_devices(m, err))
 		return -1;
@@ -170,8 +204,11 @@ static void machine_teardown(struct machine *m)
 		vcpu_destroy(&m->vcpus[i]);
 	free(m->vcpus);
 	platform_destroy(m);
-	if (m->vm_fd >= 0)
+	slot_id_pool_free(&m->slot_ids);
+	if (m->vm_fd >= 0) {
+		msi_routes_destroy(&m->msi_routes);
 		close(m->vm_fd);
+	}
 	guest_mem_destroy(&m->mem);
 	if (m->kvm_fd >= 0)
 		close(m->kvm_fd);
@@ -257,7 +294,7 @@ static void set_current(struct machine *m)
 }
 
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
-			      int *exit_status, struct error *err)
+			      struct event_loop *loop, int *exit_status, struct error *err)
 {
 	struct machine *m = calloc(1, sizeof(*m));
 	enum machine_stop result = MACHINE_EXIT;
@@ -270,6 +307,7 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	}
 	m->cfg = cfg;
 	m->console = console;
+	m->loop = loop;
 	m->kvm_fd = m->vm_fd = -1;
 	pthread_mutex_init(&m->stop_lock, NULL);
 	io_bus_init(&m->pio, "port I/O");

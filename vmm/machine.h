@@ -11,12 +11,17 @@
 #include <stdint.h>
 
 #include "mm/guest_mem.h"
+#include "mm/memslots.h"
+#include "vmm/msi_routes.h"
 #include "vmm/chardev.h"
 #include "vmm/config.h"
 #include "vmm/io_bus.h"
 
 struct vcpu;
 struct pci_bus;
+struct event_loop;
+
+#define MACHINE_MAX_DEVICE_SLOTS 2048
 
 enum machine_stop {
 	MACHINE_RUNNING,
@@ -33,6 +38,10 @@ struct machine {
 	bool emulating_host; /* kvm_pvm: guest kernel code runs in KVM's emulator */
 
 	struct guest_mem mem;
+	struct slot_id_pool slot_ids;	  /* KVM memslot ids; boot RAM holds the first ones */
+	uint32_t device_slots_left;	  /* memslots devices may still take (at most 2048) */
+	struct msi_routes msi_routes;
+	struct event_loop *loop;	  /* the I/O thread, owned by main, outlives resets */
 	struct io_bus pio;
 	struct io_bus mmio;
 	struct pci_bus *pci;
@@ -61,6 +70,10 @@ int machine_irq_set(struct machine *m, unsigned gsi, int level);
 /* Edge interrupt: raise then lower. */
 int machine_irq_pulse(struct machine *m, unsigned gsi);
 
+/* Devices take memslots here: -1 with err when KVM (or the 2048 cap) has too few left. */
+int machine_reserve_device_slots(struct machine *m, uint32_t count, const char *who,
+				 struct error *err);
+
 /* Runs fn(opaque) when the machine is torn down (reset or exit), last registered first. */
 int machine_add_cleanup(struct machine *m, void (*fn)(void *), void *opaque);
 
@@ -69,6 +82,6 @@ void machine_quit_current(void *unused);
 
 /* Builds the VM from cfg, runs it until a stop request, tears it down. Returns the stop kind. */
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
-			      int *exit_status, struct error *err);
+			      struct event_loop *loop, int *exit_status, struct error *err);
 
 #endif

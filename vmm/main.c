@@ -8,6 +8,7 @@
 #include "arch/x86/platform.h"
 #include "vmm/chardev.h"
 #include "vmm/cmdline.h"
+#include "vmm/event_loop.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu.h"
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	struct error err = { "" };
 	struct chardev *console = NULL;
+	struct event_loop *loop = NULL;
 	enum machine_stop stop;
 	int status = 1;
 
@@ -56,18 +58,23 @@ int main(int argc, char **argv)
 		goto fail;
 	if (chardev_start_input(console, machine_quit_current, NULL, &err))
 		goto fail;
+	loop = event_loop_new(&err);
+	if (!loop)
+		goto fail;
 	do {
 		err.msg[0] = '\0';
-		stop = machine_run(&cfg, console, &status, &err);
+		stop = machine_run(&cfg, console, loop, &status, &err);
 		if (err.msg[0])
 			goto fail;
 	} while (stop == MACHINE_RESET);
+	event_loop_free(loop);
 	chardev_close(console);
 	platform_free_boot_files(&cfg);
 	cmdline_free(&cfg);
 	return status;
 fail:
 	fprintf(stderr, "tide: %s\n", err.msg);
+	event_loop_free(loop);
 	if (console)
 		chardev_close(console);
 	platform_free_boot_files(&cfg);

@@ -1,0 +1,144 @@
+/* KVM GSI routing for x86: the in-kernel irqchip's default table plus MSI routes. */
+#include "vmm/msi_routes.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "vmm/log.h"
+
+#define IOAPIC_PINS 24
+#define PIC_PINS 16
+
+void msi_routes_init(struct msi_routes *r, int vm_fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->vm_fd = vm_fd;
+	r->first_gsi = IOAPIC_PINS;
+	pthread_mutex_init(&r->lock, NULL);
+}
+
+void msi_routes_destroy(struct msi_routes *r)
+{
+	pthread_mutex_destroy(&r->lock);
+}
+
+int msi_route_alloc(struct msi_routes *r, unsigned *gsi, struct error *err)
+{
+	pthread_mutex_lock(&r->lock);
+	for (unsigned i = 0; i < MSI_ROUTES_MAX; i++) {
+		if (!r->routes[i].used) {
+			r->routes[i] = (struct msi_route){ .used = true };
+			pthread_mutex_unlock(&r->lock);
+			*gsi = r->first_gsi + i;
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return error_set(err, "all %d MSI routes are in use", MSI_ROUTES_MAX);
+}
+
+static struct msi_route *route_of(struct msi_routes *r, unsigned gsi)
+{
+	if (gsi < r->first_gsi || gsi - r->first_gsi >= MSI_ROUTES_MAX)
+		return NULL;
+	return &r->routes[gsi - r->first_gsi];
+}
+
+/*
+ * The table KVM_CREATE_IRQCHIP starts with: GSI n goes to IOAPIC pin n, and
+ * GSIs 0-15 also to the PIC (master for 0-7, slave for 8-15).
+ */
+static unsigned add_irqchip_entries(struct kvm_irq_routing_entry *e)
+{
+	unsigned n = 0;
+
+	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
+		e[n++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi,
+			.type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi },
+		};
+		if (gsi < PIC_PINS)
+			e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi,
+				.type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+								  : KVM_IRQCHIP_PIC_SLAVE,
+					       .pin = gsi % 8 },
+			};
+	}
+	return n;
+}
+
+/* Caller holds the lock. */
+static int commit(struct msi_routes *r, struct error *err)
+{
+	size_t max = IOAPIC_PINS + PIC_PINS + MSI_ROUTES_MAX;
+	struct kvm_irq_routing *table =
+		calloc(1, sizeof(*table) + max * sizeof(struct kvm_irq_routing_entry));
+	unsigned n;
+	int ret = 0;
+
+	if (!table)
+		return error_set(err, "out of memory for the GSI routing table");
+	n = add_irqchip_entries(table->entries);
+	for (unsigned i = 0; i < MSI_ROUTES_MAX; i++) {
+		const struct msi_route *route = &r->routes[i];
+
+		if (!route->used || !route->valid)
+			continue;
+		table->entries[n++] = (struct kvm_irq_routing_entry){
+			.gsi = r->first_gsi + i,
+			.type = KVM_IRQ_ROUTING_MSI,
+			.u.msi = { .address_lo = (uint32_t)route->addr,
+				   .address_hi = (uint32_t)(route->addr >> 32),
+				   .data = route->data },
+		};
+	}
+	table->nr = n;
+	if (ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, table) < 0)
+		ret = error_set(err, "KVM_SET_GSI_ROUTING (%u entries): %s", n, strerror(errno));
+	free(table);
+	return ret;
+}
+
+void msi_route_free(struct msi_routes *r, unsigned gsi)
+{
+	struct msi_route *route = route_of(r, gsi);
+	struct error err;
+
+	if (!route)
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (route->valid) {
+		route->valid = false;
+		if (commit(r, &err))
+			log_warn("%s", err.msg);
+	}
+	route->used = false;
+	pthread_mutex_unlock(&r->lock);
+}
+
+int msi_route_set(struct msi_routes *r, unsigned gsi, uint64_t addr, uint32_t data,
+		  struct error *err)
+{
+	struct msi_route *route = route_of(r, gsi);
+	struct msi_route old;
+	int ret;
+
+	if (!route || !route->used)
+		return error_set(err, "GSI %u is not an allocated MSI route", gsi);
+	pthread_mutex_lock(&r->lock);
+	old = *route;
+	route->valid = true;
+	route->addr = addr;
+	route->data = data;
+	ret = commit(r, err);
+	if (ret)
+		*route = old;
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}

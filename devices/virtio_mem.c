@@ -1,0 +1,361 @@
+/*
+ * -device virtio-mem-pci: the virtio-mem device on the virtio-pci transport.
+ * A request travels: ioeventfd -> I/O thread -> virtio_pci.c (queue checks)
+ * -> vmem_process_queue() here (framing) -> virtio_mem_core.c (rules, plug
+ * bitmap) -> mm/memslots.c (KVM memslots) and mm/backend*.c (discard).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/virtio_mem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/pci.h"
+#include "devices/virtio_mem_config.h"
+#include "devices/virtio_mem_core.h"
+#include "devices/virtio_pci.h"
+#include "mm/memslots_kvm.h"
+#include "vmm/device.h"
+#include "vmm/latency.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+
+#define TYPE_NAME "virtio-mem-pci"
+#define VIRTIO_ID_MEM 24
+#define QUEUE_SIZE 128
+#define REQ_SIZE 24
+#define RESP_SIZE 10
+
+struct virtio_mem {
+	struct virtio_pci vp;
+	struct machine *machine;
+	const struct vmem_config *cfg;
+	char name[96];
+	struct memslot_region slots;
+	bool slots_ready;
+	struct vmem_core core;
+	bool core_ready;
+	bool transport_ready;
+	struct latency_log plug_ns, unplug_ns;
+};
+
+/* ---- virtio device ops ---- */
+
+static uint64_t vmem_features(void *opaque)
+{
+	struct virtio_mem *vm = opaque;
+
+	if (vm->cfg->unplugged_inaccessible == VMEM_OFF)
+		return 0;
+	return VIRTIO_FEATURE(VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
+}
+
+/* Which memslots the driver may reach depends on whether it promised not to read unplugged memory. */
+static bool vmem_features_ok(void *opaque, uint64_t accepted)
+{
+	struct virtio_mem *vm = opaque;
+	bool inaccessible = accepted & VIRTIO_FEATURE(VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
+	struct error err;
+
+	if (vm->cfg->unplugged_inaccessible == VMEM_ON && !inaccessible) {
+		log_info("%s: driver did not accept UNPLUGGED_INACCESSIBLE "
+			 "(unplugged-inaccessible=on): refusing FEATURES_OK",
+			 vm->name);
+		return false;
+	}
+	if (!vm->core.slots)
+		return true; /* dynamic-memslots=off: everything is mapped anyway */
+	vm->core.keep_usable_mapped = !inaccessible;
+	if (vm->core.keep_usable_mapped) {
+		if (vm->core.usable_size &&
+		    memslot_map_range(&vm->slots, 0, vm->core.usable_size, &err)) {
+			log_warn("%s: mapping the usable region for a legacy driver: %s", vm->name,
+				 err.msg);
+			return false;
+		}
+	} else if (memslot_unmap_unplugged(&vm->slots, 0, vm->core.region_size,
+					   &vm->core.plugged, vm->core.block_size, &err)) {
+		log_warn("%s: %s", vm->name, err.msg);
+	}
+	return true;
+}
+
+static void vmem_read_config(void *opaque, unsigned offset, uint8_t *data, unsigned len)
+{
+	struct virtio_mem *vm = opaque;
+	struct virtio_mem_config c = {
+		.block_size = vm->core.block_size,
+		.node_id = (uint16_t)vm->cfg->node,
+		.addr = vm->core.addr,
+		.region_size = vm->core.region_size,
+		.usable_region_size = vm->core.usable_size,
+		.plugged_size = vmem_plugged_size(&vm->core),
+		.requested_size = vm->core.requested_size,
+	};
+
+	memcpy(data, (uint8_t *)&c + offset, len);
+}
+
+/* Copies up to len bytes out of the chain's readable buffers; returns how many there were. */
+static size_t gather(const struct virtq_chain *chain, void *dst, size_t len)
+{
+	size_t total = 0;
+
+	for (unsigned i = 0; i < chain->nr_out; i++) {
+		const struct virtq_buf *b = &chain->bufs[i];
+
+		if (total < len) {
+			size_t n = b->len < len - total ? b->len : len - total;
+
+			memcpy((uint8_t *)dst + total, b->hva, n);
+		}
+		total += b->len;
+	}
+	return total;
+}
+
+/* Writes len bytes into the chain's writable buffers; returns the room there was. */
+static size_t scatter(const struct virtq_chain *chain, const void *src, size_t len)
+{
+	size_t total = 0;
+
+	for (unsigned i = chain->nr_out; i < chain->nr_out + chain->nr_in; i++) {
+		const struct virtq_buf *b = &chain->bufs[i];
+
+		if (total < len) {
+			size_t n = b->len < len - total ? b->len : len - total;
+
+			memcpy(b->hva, (const uint8_t *)src + total, n);
+		}
+		total += b->len;
+	}
+	return total;
+}
+
+static size_t writable_room(const struct virtq_chain *chain)
+{
+	size_t total = 0;
+
+	for (unsigned i = chain->nr_out; i < chain->nr_out + chain->nr_in; i++)
+		total += chain->bufs[i].len;
+	return total;
+}
+
+static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq,
+			      struct error *err)
+{
+	struct virtio_mem *vm = opaque;
+	struct virtq_chain chain;
+	int done = 0, ret;
+
+	(void)index;
+	while ((ret = virtqueue_pop(vq, &chain, err)) == 1) {
+		struct virtio_mem_req raw;
+		struct virtio_mem_resp resp = { 0 };
+		struct vmem_req req;
+		uint64_t start = latency_now_ns();
+		size_t readable = gather(&chain, &raw, sizeof(raw));
+
+		/* Framing errors are transport violations (QEMU: virtio_error), not ERROR. */
+		if (readable < REQ_SIZE)
+			return error_set(err, "request of %zu bytes, virtio-mem needs %d", readable,
+					 REQ_SIZE);
+		if (writable_room(&chain) < RESP_SIZE)
+			return error_set(err, "response room of %zu bytes, virtio-mem needs %d",
+					 writable_room(&chain), RESP_SIZE);
+		/* PLUG, UNPLUG and STATE share one layout; UNPLUG_ALL ignores it. */
+		req = (struct vmem_req){ .type = raw.type,
+					 .addr = raw.u.plug.addr,
+					 .nb_blocks = raw.u.plug.nb_blocks };
+		resp.type = (uint16_t)vmem_handle(&vm->core, &req, &resp.u.state.state);
+		if (resp.type != VIRTIO_MEM_RESP_ACK || raw.type != VIRTIO_MEM_REQ_STATE)
+			resp.u.state.state = 0;
+		scatter(&chain, &resp, RESP_SIZE);
+		virtqueue_push(vq, chain.head, RESP_SIZE);
+		done++;
+		if (raw.type == VIRTIO_MEM_REQ_PLUG)
+			latency_record(&vm->plug_ns, latency_now_ns() - start);
+		else if (raw.type == VIRTIO_MEM_REQ_UNPLUG)
+			latency_record(&vm->unplug_ns, latency_now_ns() - start);
+	}
+	return ret < 0 ? -1 : done;
+}
+
+static void vmem_reset(void *opaque)
+{
+	/* Device reset keeps every block as it is (virtio-mem.md §7); the transport forgets the ring. */
+	(void)opaque;
+}
+
+static const struct virtio_device_ops vmem_ops = {
+	.device_id = VIRTIO_ID_MEM,
+	.config_size = sizeof(struct virtio_mem_config),
+	.features = vmem_features,
+	.features_ok = vmem_features_ok,
+	.read_config = vmem_read_config,
+	.process_queue = vmem_process_queue,
+	.reset = vmem_reset,
+};
+
+/* ---- -device virtio-mem-pci ---- */
+
+static void *vmem_parse(struct opts *opts, struct error *err)
+{
+	struct vmem_config *vc = malloc(sizeof(*vc));
+
+	if (!vc) {
+		error_set(err, "%s: out of memory", opts->option);
+		return NULL;
+	}
+	if (vmem_config_parse(vc, opts, err) || opts_finish(opts, TYPE_NAME, err)) {
+		free(vc);
+		return NULL;
+	}
+	return vc;
+}
+
+static const struct device_type vmem_type;
+
+static int vmem_check(struct vm_config *cfg, struct error *err)
+{
+	struct vmem_config *configs[64];
+	unsigned count = 0;
+
+	for (size_t i = 0; i < cfg->nr_devices; i++) {
+		struct device_instance *d = &cfg->devices[i];
+		struct vmem_config *vc = d->config;
+
+		if (d->type != &vmem_type)
+			continue;
+		if (count == sizeof(configs) / sizeof(configs[0]))
+			return error_set(err, TYPE_NAME ": at most %zu devices",
+					 sizeof(configs) / sizeof(configs[0]));
+		snprintf(vc->id, sizeof(vc->id), "%s", d->id ? d->id : vc->memdev);
+		configs[count++] = vc;
+	}
+	return vmem_config_resolve(configs, count, cfg, err);
+}
+
+static void log_summary(struct virtio_mem *vm)
+{
+	const struct vmem_counters *c = &vm->core.counters;
+
+	log_info("%s: requests plug=%" PRIu64 " unplug=%" PRIu64 " unplug_all=%" PRIu64
+		 " state=%" PRIu64 "; plugged %" PRIu64 " B, unplugged %" PRIu64
+		 " B; errors=%" PRIu64 " nacks=%" PRIu64 " busy=%" PRIu64
+		 "; memslots mapped=%u maps=%" PRIu64 " unmaps=%" PRIu64,
+		 vm->name, c->plug_requests, c->unplug_requests, c->unplug_all_requests,
+		 c->state_requests, c->bytes_plugged, c->bytes_unplugged, c->errors, c->nacks,
+		 c->busy, vm->slots.nr_mapped, vm->slots.counters.maps, vm->slots.counters.unmaps);
+	if (vm->plug_ns.count || vm->unplug_ns.count)
+		log_info("%s: request time in tide (ns): plug n=%" PRIu64 " median=%" PRIu64
+			 " p99=%" PRIu64 "; unplug n=%" PRIu64 " median=%" PRIu64 " p99=%" PRIu64,
+			 vm->name, vm->plug_ns.count, latency_percentile(&vm->plug_ns, 50),
+			 latency_percentile(&vm->plug_ns, 99), vm->unplug_ns.count,
+			 latency_percentile(&vm->unplug_ns, 50),
+			 latency_percentile(&vm->unplug_ns, 99));
+}
+
+/* Undoes whatever realize got to, in reverse. */
+static void vmem_free(struct virtio_mem *vm)
+{
+	if (vm->transport_ready) {
+		pci_bus_remove(&vm->vp.pci);
+		virtio_pci_destroy(&vm->vp);
+	}
+	if (vm->core_ready)
+		vmem_core_destroy(&vm->core);
+	if (vm->slots_ready)
+		memslot_region_destroy(&vm->slots);
+	/* A system reset gives everything back: the next boot maps fresh, zeroed memory. */
+	memory_backend_unmap(vm->cfg->backend);
+	free(vm);
+}
+
+static void vmem_destroy(void *opaque)
+{
+	struct virtio_mem *vm = opaque;
+
+	log_summary(vm);
+	vmem_free(vm);
+}
+
+static int setup_memslots(struct virtio_mem *vm, struct machine *m, struct error *err)
+{
+	const struct vmem_config *vc = vm->cfg;
+	struct memory_backend *b = vc->backend;
+	uint64_t slot_size = vc->size;
+
+	if (vc->dynamic_memslots &&
+	    memslot_pick_size(vc->size, vc->block_size, (uint32_t)vc->memslots,
+			      MEMSLOT_MAX_PER_DEVICE, &slot_size, err))
+		return -1;
+	if (machine_reserve_device_slots(m, (uint32_t)(vc->size / slot_size), vm->name, err) ||
+	    memslot_region_init(&vm->slots, vc->memaddr, vc->size, b->hva, slot_size, &m->slot_ids,
+				&memslot_kvm_ops, memslot_kvm_opaque(m->vm_fd), err))
+		return -1;
+	vm->slots.name = vm->name;
+	vm->slots_ready = true;
+	log_info("%s: %" PRIu64 " bytes at 0x%" PRIx64 " in %u memslots of %" PRIu64 " MiB (%s)",
+		 vm->name, vc->size, vc->memaddr, vm->slots.nr_slots, slot_size >> 20,
+		 vc->dynamic_memslots ? "mapped as blocks are plugged" : "all mapped now");
+	if (!vc->dynamic_memslots)
+		return memslot_map_range(&vm->slots, 0, vc->size, err);
+	/* Out of KVM, out of reach: every slot starts unmapped and PROT_NONE. */
+	return memslot_kvm_ops.protect(NULL, b->hva, vc->size, false, err);
+}
+
+static int vmem_realize(struct machine *m, void *config, struct error *err)
+{
+	const struct vmem_config *vc = config;
+	struct virtio_mem *vm = calloc(1, sizeof(*vm));
+	struct virtio_pci_env env = {
+		.mem = &m->mem,
+		.vm_fd = m->vm_fd,
+		.loop = m->loop,
+		.routes = &m->msi_routes,
+	};
+
+	if (!vm)
+		return error_set(err, "out of memory");
+	vm->machine = m;
+	vm->cfg = vc;
+	snprintf(vm->name, sizeof(vm->name), TYPE_NAME " %s", vc->id);
+	if (memory_backend_map(vc->backend, err)) {
+		free(vm);
+		return -1;
+	}
+	if (setup_memslots(vm, m, err) ||
+	    vmem_core_init(&vm->core, vc->memaddr, vc->size, vc->block_size, vc->requested_size,
+			   vc->dynamic_memslots ? &vm->slots : NULL, vc->backend, err))
+		goto fail;
+	vm->core_ready = true;
+	if (virtio_pci_init(&vm->vp, vm->name, &vmem_ops, vm, 1, QUEUE_SIZE, &env, err))
+		goto fail;
+	vm->transport_ready = true;
+	if (pci_bus_add(m->pci, &vm->vp.pci, vc->pci_slot, err) < 0)
+		goto fail;
+	if (machine_add_cleanup(m, vmem_destroy, vm)) {
+		error_set(err, "cannot register the teardown");
+		goto fail;
+	}
+	return 0;
+fail:
+	vmem_free(vm);
+	return -1;
+}
+
+static const struct device_type vmem_type = {
+	.name = TYPE_NAME,
+	.kind = TYPE_DEVICE,
+	.help = "memdev=ID [requested-size=SIZE] [block-size=SIZE] [memaddr=GPA] [addr=SLOT] "
+		"[unplugged-inaccessible=on|off|auto] [dynamic-memslots=on|off] [memslots=N] "
+		"[node=0]: memory the guest plugs and unplugs in blocks",
+	.parse = vmem_parse,
+	.check = vmem_check,
+	.realize = vmem_realize,
+	.free_config = free,
+};
+
+DEVICE_TYPE_REGISTER(vmem_type)

@@ -1,0 +1,271 @@
+#include "vmm/event_loop.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/log.h"
+
+#define RING_ENTRIES 64
+/* user_data of requests that are not watches (watches use their address). */
+#define TAG_STOP 1
+#define TAG_POLL_REMOVE 2
+
+struct event_watch {
+	int fd;
+	event_fn fn;
+	void *opaque;
+	bool armed;	   /* a multishot poll is in the kernel (its last CQE not seen yet) */
+	bool removing;	   /* no more callbacks */
+	bool loop_frees;   /* removed from a callback: the loop thread frees it when idle */
+	unsigned busy;	   /* callbacks running */
+	struct event_watch *next;
+};
+
+struct event_loop {
+	struct io_uring ring;
+	pthread_mutex_t lock; /* the submission queue and every watch's fields */
+	pthread_cond_t idle;  /* a watch stopped being armed or busy */
+	pthread_t thread;
+	struct event_watch *watches;
+};
+
+/* Caller holds the lock. The ring never fills: at most one request per watch plus two. */
+static int submit_locked(struct event_loop *loop, void (*prep)(struct io_uring_sqe *, void *),
+			 void *arg, uint64_t user_data)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+	int ret;
+
+	if (!sqe) {
+		ret = io_uring_submit(&loop->ring);
+		if (ret < 0)
+			return ret;
+		sqe = io_uring_get_sqe(&loop->ring);
+		if (!sqe)
+			return -EBUSY;
+	}
+	prep(sqe, arg);
+	io_uring_sqe_set_data64(sqe, user_data);
+	ret = io_uring_submit(&loop->ring);
+	return ret < 0 ? ret : 0;
+}
+
+static void prep_poll(struct io_uring_sqe *sqe, void *arg)
+{
+	io_uring_prep_poll_multishot(sqe, ((struct event_watch *)arg)->fd, POLLIN);
+}
+
+static void prep_poll_remove(struct io_uring_sqe *sqe, void *arg)
+{
+	io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)arg);
+}
+
+static void prep_nop(struct io_uring_sqe *sqe, void *arg)
+{
+	(void)arg;
+	io_uring_prep_nop(sqe);
+}
+
+static int arm_locked(struct event_loop *loop, struct event_watch *w)
+{
+	int ret = submit_locked(loop, prep_poll, w, (uint64_t)(uintptr_t)w);
+
+	if (ret == 0)
+		w->armed = true;
+	return ret;
+}
+
+static void unlink_locked(struct event_loop *loop, struct event_watch *w)
+{
+	for (struct event_watch **p = &loop->watches; *p; p = &(*p)->next) {
+		if (*p == w) {
+			*p = w->next;
+			return;
+		}
+	}
+}
+
+/* A watch removed from a callback is freed once its poll is gone and nothing runs it. */
+static void maybe_free_locked(struct event_loop *loop, struct event_watch *w)
+{
+	if (w->loop_frees && !w->armed && !w->busy) {
+		unlink_locked(loop, w);
+		free(w);
+	}
+}
+
+static void handle_watch_cqe(struct event_loop *loop, struct event_watch *w, int res,
+			     unsigned flags)
+{
+	pthread_mutex_lock(&loop->lock);
+	if (!(flags & IORING_CQE_F_MORE)) {
+		/* The multishot poll ended (removed, or the kernel gave up on it): re-arm it. */
+		w->armed = false;
+		if (!w->removing) {
+			int ret = arm_locked(loop, w);
+
+			if (ret < 0)
+				log_error("event loop: cannot re-arm fd %d: %s", w->fd, strerror(-ret));
+		}
+	}
+	if (res > 0 && !w->removing) {
+		w->busy++;
+		pthread_mutex_unlock(&loop->lock);
+		w->fn(w->opaque);
+		pthread_mutex_lock(&loop->lock);
+		w->busy--;
+	} else if (res < 0 && res != -ECANCELED && res != -ENOENT) {
+		log_warn("event loop: poll on fd %d: %s", w->fd, strerror(-res));
+	}
+	pthread_cond_broadcast(&loop->idle);
+	maybe_free_locked(loop, w);
+	pthread_mutex_unlock(&loop->lock);
+}
+
+static void *loop_thread(void *opaque)
+{
+	struct event_loop *loop = opaque;
+
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		uint64_t tag;
+		unsigned flags;
+		int res, ret = io_uring_wait_cqe(&loop->ring, &cqe);
+
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0) {
+			log_error("event loop: io_uring_wait_cqe: %s", strerror(-ret));
+			return NULL;
+		}
+		tag = io_uring_cqe_get_data64(cqe);
+		res = cqe->res;
+		flags = cqe->flags;
+		io_uring_cqe_seen(&loop->ring, cqe);
+		if (tag == TAG_STOP)
+			return NULL;
+		if (tag == TAG_POLL_REMOVE)
+			continue;
+		handle_watch_cqe(loop, (struct event_watch *)(uintptr_t)tag, res, flags);
+	}
+}
+
+struct event_loop *event_loop_new(struct error *err)
+{
+	struct event_loop *loop = calloc(1, sizeof(*loop));
+	int ret;
+
+	if (!loop) {
+		error_set(err, "out of memory for the event loop");
+		return NULL;
+	}
+	ret = io_uring_queue_init(RING_ENTRIES, &loop->ring, 0);
+	if (ret < 0) {
+		error_set(err, "io_uring_queue_init: %s (tide's I/O thread needs io_uring)",
+			  strerror(-ret));
+		free(loop);
+		return NULL;
+	}
+	pthread_mutex_init(&loop->lock, NULL);
+	pthread_cond_init(&loop->idle, NULL);
+	ret = pthread_create(&loop->thread, NULL, loop_thread, loop);
+	if (ret) {
+		error_set(err, "cannot start the I/O thread: %s", strerror(ret));
+		io_uring_queue_exit(&loop->ring);
+		pthread_cond_destroy(&loop->idle);
+		pthread_mutex_destroy(&loop->lock);
+		free(loop);
+		return NULL;
+	}
+	return loop;
+}
+
+void event_loop_free(struct event_loop *loop)
+{
+	int ret;
+
+	if (!loop)
+		return;
+	pthread_mutex_lock(&loop->lock);
+	ret = submit_locked(loop, prep_nop, NULL, TAG_STOP);
+	pthread_mutex_unlock(&loop->lock);
+	if (ret < 0) {
+		/* Without the stop request the thread would never return: cancel it instead. */
+		log_error("event loop: cannot stop the I/O thread: %s", strerror(-ret));
+		pthread_cancel(loop->thread);
+	}
+	pthread_join(loop->thread, NULL);
+	io_uring_queue_exit(&loop->ring);
+	while (loop->watches) {
+		struct event_watch *w = loop->watches;
+
+		loop->watches = w->next;
+		if (!w->loop_frees)
+			log_warn("event loop: fd %d still watched at exit", w->fd);
+		free(w);
+	}
+	pthread_cond_destroy(&loop->idle);
+	pthread_mutex_destroy(&loop->lock);
+	free(loop);
+}
+
+struct event_watch *event_loop_add_fd(struct event_loop *loop, int fd, event_fn fn, void *opaque,
+				      struct error *err)
+{
+	struct event_watch *w = calloc(1, sizeof(*w));
+	int ret;
+
+	if (!w) {
+		error_set(err, "out of memory for an event watch");
+		return NULL;
+	}
+	*w = (struct event_watch){ .fd = fd, .fn = fn, .opaque = opaque };
+	pthread_mutex_lock(&loop->lock);
+	ret = arm_locked(loop, w);
+	if (ret == 0) {
+		w->next = loop->watches;
+		loop->watches = w;
+	}
+	pthread_mutex_unlock(&loop->lock);
+	if (ret < 0) {
+		error_set(err, "io_uring poll on fd %d: %s", fd, strerror(-ret));
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void event_loop_remove(struct event_loop *loop, struct event_watch *w)
+{
+	bool on_loop_thread = pthread_equal(pthread_self(), loop->thread);
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&loop->lock);
+	w->removing = true;
+	if (w->armed) {
+		int ret = submit_locked(loop, prep_poll_remove, w, TAG_POLL_REMOVE);
+
+		if (ret < 0)
+			log_error("event loop: cannot remove the poll on fd %d: %s", w->fd,
+				  strerror(-ret));
+	}
+	if (on_loop_thread) {
+		/* Inside a callback: the loop frees it once the kernel let go of it. */
+		w->loop_frees = true;
+		maybe_free_locked(loop, w);
+		pthread_mutex_unlock(&loop->lock);
+		return;
+	}
+	while (w->armed || w->busy)
+		pthread_cond_wait(&loop->idle, &loop->lock);
+	unlink_locked(loop, w);
+	pthread_mutex_unlock(&loop->lock);
+	free(w);
+}

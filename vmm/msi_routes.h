@@ -1,0 +1,41 @@
+/*
+ * MSI routes in KVM's GSI routing table. KVM_SET_GSI_ROUTING replaces the
+ * whole table, so one owner per VM keeps it: the irqchip's default entries
+ * (GSIs 0-23, from the architecture) plus one MSI entry per route that a
+ * device allocated. Devices deliver through an irqfd bound to the route's GSI.
+ */
+#ifndef TIDE_MSI_ROUTES_H
+#define TIDE_MSI_ROUTES_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/error.h"
+
+#define MSI_ROUTES_MAX 1024
+
+struct msi_route {
+	bool used;
+	bool valid; /* has a message; until then the GSI has no entry and fires nowhere */
+	uint64_t addr;
+	uint32_t data;
+};
+
+struct msi_routes {
+	int vm_fd;
+	unsigned first_gsi; /* above the irqchip's pins */
+	pthread_mutex_t lock;
+	struct msi_route routes[MSI_ROUTES_MAX];
+};
+
+void msi_routes_init(struct msi_routes *r, int vm_fd);
+void msi_routes_destroy(struct msi_routes *r);
+/* Reserves a GSI for an MSI route (no entry in KVM until msi_route_set()). */
+int msi_route_alloc(struct msi_routes *r, unsigned *gsi, struct error *err);
+void msi_route_free(struct msi_routes *r, unsigned gsi);
+/* Points the GSI at an MSI message (one KVM_SET_GSI_ROUTING). */
+int msi_route_set(struct msi_routes *r, unsigned gsi, uint64_t addr, uint32_t data,
+		  struct error *err);
+
+#endif
