@@ -118,6 +118,10 @@ class Console:
     def text(self):
         return self.output.decode(errors="replace")
 
+    def stderr_after_exit(self):
+        """tide's log; only once it has exited (stderr is read at the end)."""
+        return self.proc.stderr.read().decode(errors="replace")
+
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()

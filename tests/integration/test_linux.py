@@ -72,6 +72,32 @@ class Linux(unittest.TestCase):
         console.signal()
         self.assertEqual(console.wait(timeout=60), 0)
 
+    def memtotal_kb(self, extra, append=""):
+        console = harness.Console(["-nographic", "-no-reboot", "-m", "512M,maxmem=4G",
+                                   "-kernel", self.guest["KERNEL_VMLINUX"],
+                                   "-initrd", self.guest["INITRD"],
+                                   "-append", self.guest["CMDLINE"] + append] + extra)
+        self.addCleanup(console.kill)
+        return console, int(console.wait_for(r"MemTotal=(\d+) kB", BOOT_TIMEOUT).group(1))
+
+    def test_virtio_mem_requested_size_at_boot(self):
+        _, base_kb = self.memtotal_kb([])
+        console, _ = self.memtotal_kb(
+            ["-verbose", "-object", "memory-backend-ram,id=mem0,size=1G",
+             "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=256M"],
+            append=" tide.memwatch")
+        # The driver plugs in the background; /init reports each MemTotal change.
+        console.wait_for(rf"MemTotal={base_kb + 256 * 1024} kB", 120)
+        console.signal()
+        self.assertEqual(console.wait(timeout=60), 0)
+        log = console.stderr_after_exit()
+        self.assertRegex(console.text(), r"virtio_mem virtio\d+: requested size: 0x10000000")
+        self.assertRegex(log, r"requests plug=\d+ .*plugged 268435456 B.*errors=0 nacks=0")
+        # 256 MiB plugged from the start of the region: exactly the first two 128 MiB memslots.
+        mapped = re.findall(r"vm0: memslot (\d+) mapped: gpa (0x[0-9a-f]+)", log)
+        self.assertEqual([(int(s), int(g, 16)) for s, g in mapped],
+                         [(0, 0x100000000), (1, 0x108000000)], log)
+
 
 if __name__ == "__main__":
     harness.main()
