@@ -20,6 +20,15 @@ static const struct tg_scenario scenarios[] = {
 	{ "highmem", scenario_highmem, "fill+verify highmem=ADDR[:SIZE] (extends the map)" },
 	{ "reset", scenario_reset, "reset the VM (reset_via=kbd|cf9|triple)" },
 	{ "input", scenario_input, "read a line from the serial port, compare to expect_input=" },
+	{ "vmem_config", scenario_vmem_config, "virtio-mem-pci identity, caps, BARs, config" },
+	{ "vmem_features", scenario_vmem_features, "virtio-mem feature negotiation (vmem_ui=)" },
+	{ "vmem_plug", scenario_vmem_plug, "virtio-mem plug, pattern, unplug, replug reads 0" },
+	{ "vmem_errors", scenario_vmem_errors, "virtio-mem request rules: ERROR/NACK/MIXED" },
+	{ "vmem_unplug_all", scenario_vmem_unplug_all, "virtio-mem UNPLUG_ALL of two ranges" },
+	{ "vmem_reset", scenario_vmem_reset, "virtio-mem device reset keeps plugs+contents" },
+	{ "vmem_malformed", scenario_vmem_malformed, "virtio-mem queue violations -> NEEDS_RESET" },
+	{ "vmem_rss", scenario_vmem_rss, "virtio-mem plug+touch, unplug (host RSS)" },
+	{ "vmem_bench", scenario_vmem_bench, "virtio-mem PLUG/UNPLUG latency in TSC cycles" },
 };
 
 TG_NORETURN void tg_exit(unsigned code)

@@ -138,5 +138,14 @@ enum tg_result scenario_exit(void);
 enum tg_result scenario_highmem(void);
 enum tg_result scenario_reset(void);
 enum tg_result scenario_input(void);
+enum tg_result scenario_vmem_config(void);
+enum tg_result scenario_vmem_features(void);
+enum tg_result scenario_vmem_plug(void);
+enum tg_result scenario_vmem_errors(void);
+enum tg_result scenario_vmem_unplug_all(void);
+enum tg_result scenario_vmem_reset(void);
+enum tg_result scenario_vmem_malformed(void);
+enum tg_result scenario_vmem_rss(void);
+enum tg_result scenario_vmem_bench(void);
 
 #endif
