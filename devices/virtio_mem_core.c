@@ -90,7 +90,6 @@ static int release(struct vmem_core *c, uint64_t first, uint64_t count, struct e
 		return -1;
 	if (c->backend && memory_backend_discard(c->backend, offset, len, err))
 		return -1;
-	c->counters.bytes_unplugged += len;
 	return 0;
 }
 
@@ -100,6 +99,7 @@ static enum vmem_resp_type unplug(struct vmem_core *c, uint64_t first, uint64_t 
 
 	if (!plug_bitmap_all_set(&c->plugged, first, count))
 		return VMEM_RESP_ERROR;
+	c->counters.bytes_unplugged += count * c->block_size;
 	if (release(c, first, count, &err)) {
 		/* The blocks are unplugged for the guest either way; the host keeps the memory. */
 		log_warn("virtio-mem: unplug: %s", err.msg);
@@ -111,6 +111,7 @@ static enum vmem_resp_type unplug_all(struct vmem_core *c)
 {
 	struct error err;
 
+	c->counters.bytes_unplugged += vmem_plugged_size(c);
 	if (c->plugged.nr_blocks && release(c, 0, c->plugged.nr_blocks, &err))
 		log_warn("virtio-mem: unplug all: %s", err.msg);
 	/* The one place besides reset where the usable region may shrink (no config interrupt). */

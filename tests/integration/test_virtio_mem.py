@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""virtio-mem-pci on KVM, driven by the test guest's polling driver: one test per device rule.
+
+The guest prints `# vmem ...` facts and TAP; tide's -verbose log names every memslot it maps
+and unmaps, and its counters at exit.
+"""
+import re
+import time
+import unittest
+
+import harness
+from harness import GUEST_PASS, testguest
+
+GiB = 1 << 30
+MiB = 1 << 20
+REGION = 0x100000000  # the device area starts at 4 GiB when boot RAM is below the PCI hole
+
+
+def vmem_args(props="requested-size=128M", backend="memory-backend-ram", size="1G"):
+    return ["-verbose", "-m", "256M,maxmem=4G",
+            "-object", f"{backend},id=mem0,size={size}",
+            "-device", f"virtio-mem-pci,id=vm0,memdev=mem0,{props}"]
+
+
+def mapped_slots(log):
+    """The memslot events of vm0, in order: ('mapped'|'unmapped', slot index)."""
+    return [(what, int(slot)) for slot, what in
+            re.findall(r"vm0: memslot (\d+) (mapped|unmapped)", log)]
+
+
+class VirtioMem(unittest.TestCase):
+    def run_guest(self, append, **kw):
+        run = testguest(append, extra=vmem_args(**kw), timeout=120)
+        return run
+
+    def assert_passed(self, run, names):
+        results = run.tap()
+        self.assertEqual([n for _, _, n in results], names, run)
+        self.assertTrue(all(ok for _, ok, _ in results), run)
+        self.assertEqual(run.status, GUEST_PASS, run)
+
+    def test_config_space_and_pci_identity(self):
+        run = self.run_guest("tests=vmem_config vmem_block=0x200000 vmem_addr=0x100000000 "
+                             "vmem_region=0x40000000 vmem_requested=0x8000000 "
+                             "vmem_usable=0x18000000 vmem_plugged=0")
+        self.assert_passed(run, ["vmem_config"])
+        self.assertIn("# vmem identity vendor=1af4 device=1058 revision=1", run.stdout)
+        self.assertIn("# vmem cap msix cfg=0x98 table_size=2", run.stdout)
+        for cap in ("common", "notify", "isr", "device", "pci_cfg"):
+            self.assertRegex(run.stdout, rf"# vmem cap {cap} cfg=0x[0-9a-f]+ bar=0", run)
+
+    def test_usable_region_policy_requested_plus_256m_capped_at_region(self):
+        run = self.run_guest("tests=vmem_config vmem_usable=0x40000000 vmem_requested=0x38000000",
+                             props="requested-size=896M")
+        self.assert_passed(run, ["vmem_config"])
+        run = self.run_guest("tests=vmem_config vmem_usable=0 vmem_requested=0",
+                             props="requested-size=0")
+        self.assert_passed(run, ["vmem_config"])
+
+    def test_features_offered_and_refused(self):
+        run = self.run_guest("tests=vmem_features vmem_ui=auto")
+        self.assert_passed(run, ["vmem_features"])
+        self.assertRegex(run.stdout, r"attempt no_version_1 accepted=0x[0-9a-f]+ features_ok=0")
+        self.assertRegex(run.stdout, r"offered=0x110000002 ")
+
+    def test_unplugged_inaccessible_on_requires_the_feature(self):
+        run = self.run_guest("tests=vmem_features,vmem_plug vmem_ui=on",
+                             props="requested-size=128M,unplugged-inaccessible=on")
+        self.assert_passed(run, ["vmem_features", "vmem_plug"])
+        self.assertRegex(run.stdout, r"attempt no_ui accepted=0x100000000 features_ok=0")
+        self.assertIn("did not accept UNPLUGGED_INACCESSIBLE", run.stderr)
+
+    def test_unplugged_inaccessible_off_keeps_usable_region_mapped(self):
+        run = self.run_guest("tests=vmem_features,vmem_plug vmem_ui=off",
+                             props="requested-size=128M,unplugged-inaccessible=off")
+        self.assert_passed(run, ["vmem_features", "vmem_plug"])
+        self.assertRegex(run.stdout, r"offered=0x110000000 .*unplugged_inaccessible=0")
+        # A driver that may read unplugged memory gets the whole usable region (384 MiB = 3 slots)
+        # mapped at FEATURES_OK, and it stays mapped through unplugs.
+        events = mapped_slots(run.stderr)
+        self.assertEqual(events[:3], [("mapped", 0), ("mapped", 1), ("mapped", 2)], run)
+        self.assertNotIn(("unmapped", 0), events[:-3], run)
+
+    def test_plug_write_unplug_replug_reads_zeros(self):
+        run = self.run_guest("tests=vmem_plug vmem_blocks=8")
+        self.assert_passed(run, ["vmem_plug"])
+        self.assertIn("# vmem plug: pattern ok", run.stdout)
+        self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
+        # Only the memslot holding the blocks comes and goes: slot 0, twice.
+        self.assertEqual(mapped_slots(run.stderr),
+                         [("mapped", 0), ("unmapped", 0), ("mapped", 0), ("unmapped", 0)], run)
+        self.assertRegex(run.stderr, r"vm0: requests plug=2 unplug=2 .*plugged 33554432 B, "
+                                     r"unplugged 33554432 B; errors=0 nacks=0 busy=0; "
+                                     r"memslots mapped=0 maps=2 unmaps=2")
+
+    def test_memfd_backend_discards_by_punching_holes(self):
+        run = self.run_guest("tests=vmem_plug,vmem_unplug_all", backend="memory-backend-memfd")
+        self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
+        self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
+
+    def test_every_request_rule(self):
+        run = self.run_guest("tests=vmem_errors")
+        self.assert_passed(run, ["vmem_errors"])
+        cases = dict(re.findall(r"# vmem error-case (\S+): got (.+?) expected", run.stdout))
+        for name in ("misaligned", "zero-blocks", "past-usable", "below-addr", "wrap-2^64"):
+            for req in ("plug", "unplug", "state"):
+                self.assertEqual(cases[f"{name}-{req}"], "ERROR", run)
+        self.assertEqual(cases["plug-plugged"], "ERROR")
+        self.assertEqual(cases["unplug-unplugged"], "ERROR")
+        self.assertEqual(cases["plug-over-requested"], "NACK")
+        self.assertEqual(cases["state-mixed"], "ACK state=MIXED")
+        self.assertEqual(cases["unplug-all"], "ACK")
+
+    def test_unplug_all_and_device_reset(self):
+        run = self.run_guest("tests=vmem_unplug_all,vmem_reset")
+        self.assert_passed(run, ["vmem_unplug_all", "vmem_reset"])
+        self.assertIn("# vmem unplug_all: replug nonzero_words=0", run.stdout)
+        self.assertRegex(run.stdout, r"# vmem reset: plugged_size before=0x800000 after=0x800000")
+        self.assertIn("# vmem reset: pattern ok", run.stdout)
+
+    def test_malformed_queues_need_reset_and_tide_keeps_running(self):
+        run = self.run_guest("tests=vmem_malformed,vmem_plug")
+        self.assert_passed(run, ["vmem_malformed", "vmem_plug"])
+        results = re.findall(r"# vmem malformed (\S+): result=(\S+)", run.stdout)
+        self.assertEqual(len(results), 11, run)
+        for name, result in results:
+            self.assertEqual(result, "DEVICE_NEEDS_RESET", name)
+        self.assertEqual(len(re.findall(r"recovered=1 ok", run.stdout)), 11, run)
+        self.assertEqual(run.stderr.count("device needs reset"), 11, run)
+
+    def test_dynamic_memslots_off_maps_one_slot_for_the_whole_region(self):
+        run = self.run_guest("tests=vmem_plug", props="requested-size=128M,dynamic-memslots=off")
+        self.assert_passed(run, ["vmem_plug"])
+        self.assertIn("in 1 memslots of 1024 MiB (all mapped now)", run.stderr)
+        self.assertEqual(mapped_slots(run.stderr), [("mapped", 0), ("unmapped", 0)], run)
+
+    def test_memslots_follow_plugged_blocks_across_the_region(self):
+        # memslots=4: 256 MiB slots; blocks in slots 0 and 2 map exactly those two.
+        run = self.run_guest("tests=vmem_unplug_all vmem_blocks=4",
+                             props="requested-size=512M,memslots=4")
+        self.assert_passed(run, ["vmem_unplug_all"])
+        self.assertIn("in 4 memslots of 256 MiB", run.stderr)
+        slots = {s for what, s in mapped_slots(run.stderr) if what == "mapped"}
+        ranges = re.search(r"ranges 0x([0-9a-f]+)\+0x[0-9a-f]+ 0x([0-9a-f]+)", run.stdout)
+        expected = {(int(a, 16) - REGION) // (256 * MiB) for a in ranges.groups()}
+        self.assertEqual(slots, expected, run)
+
+    def test_system_reset_unplugs_everything(self):
+        # Boot 1 plugs and keeps 4 blocks, then resets the VM; boot 2 must find nothing plugged.
+        console = harness.Console(
+            ["-nographic", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+             "-kernel", harness.TESTGUEST,
+             "-append", "tests=vmem_config,vmem_plug,reset vmem_plugged=0 vmem_keep=1"]
+            + vmem_args())
+        self.addCleanup(console.kill)
+        console.wait_for(r"(?s)kept 4 blocks plugged.*TAP version 13.*ok 1 - vmem_config", 120)
+        self.assertNotIn("not ok", console.text())
+
+    def test_host_rss_follows_plugged_memory(self):
+        blocks = 128  # 256 MiB
+        console = harness.Console(["-nographic", "-no-reboot", "-device",
+                                   "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                                   "-kernel", harness.TESTGUEST,
+                                   "-append", f"tests=vmem_rss vmem_blocks={blocks} vmem_wait=1"]
+                                  + vmem_args(props="requested-size=512M"))
+        self.addCleanup(console.kill)
+
+        def rss_kb():
+            with open(f"/proc/{console.proc.pid}/status") as f:
+                return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+
+        console.wait_for(r"# vmem rss: plugged bytes=\d+\s+# vmem rss: waiting", 120)
+        plugged = rss_kb()
+        console.send("go\n")
+        console.wait_for(r"# vmem rss: unplugged\s+# vmem rss: waiting", 120)
+        time.sleep(0.2)
+        unplugged = rss_kb()
+        console.send("go\n")
+        self.assertEqual(console.wait(timeout=60), GUEST_PASS, console.text())
+        # Touched plugged memory is resident; after the unplug it went back to the host.
+        self.assertGreater(plugged - unplugged, 0.9 * blocks * 2 * 1024,
+                           f"RSS plugged {plugged} kB, unplugged {unplugged} kB")
+
+
+if __name__ == "__main__":
+    harness.main()
