@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""virtio-mem costs, driven by the test guest.
+
+1. Time tide spends per PLUG and per UNPLUG request (median, p99), for 2 MiB and 128 MiB
+   requests: the guest's vmem_bench scenario plugs and unplugs in a loop; tide records how long
+   each request takes from the moment it pops it until the response is in the used ring and
+   prints the median and p99 at exit (-verbose).
+2. Host memory for a 1 TiB device with 1 GiB plugged and touched, dynamic-memslots=on vs off:
+   host kernel memory (VmallocUsed + Slab in /proc/meminfo, where KVM's per-memslot arrays
+   live) and tide's RSS, sampled while the guest waits with the memory plugged, each as the
+   difference to the host before tide started.
+
+The 1 TiB device sits at 4 GiB, so its end needs more than 40 physical address bits. In the
+nested-KVM VM: TIDE_KVM_VM_CPU=max,phys-bits=48 tests/kvm-vm/run.sh --cpus 1 -- bench/virtio_mem.py
+Usage: bench/virtio_mem.py [--build build] [--iters 200] [--runs 3]
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MiB = 1 << 20
+
+
+def tide_cmd(opts, append, device_props, size="1G", maxmem="4G", memory="256M"):
+    return [os.path.join(opts.build, "tide"), "-verbose", "-nographic", "-no-reboot",
+            "-m", f"{memory},maxmem={maxmem}",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-object", f"memory-backend-ram,id=mem0,size={size},reserve=off",
+            "-device", f"virtio-mem-pci,id=vm0,memdev=mem0,{device_props}",
+            "-kernel", os.path.join(opts.build, "guests", "testguest", "tide-testguest.elf"),
+            "-append", append]
+
+
+def request_times(opts, blocks):
+    """(plug median, plug p99, unplug median, unplug p99) in microseconds, medians over runs."""
+    results = []
+    for _ in range(opts.runs):
+        proc = subprocess.run(
+            tide_cmd(opts, f"tests=vmem_bench vmem_bench_blocks={blocks} "
+                           f"vmem_bench_iters={opts.iters}", "requested-size=512M"),
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+        m = re.search(r"plug n=(\d+) median=(\d+) p99=(\d+); unplug n=(\d+) median=(\d+) "
+                      r"p99=(\d+)", proc.stderr)
+        if proc.returncode != 1 or not m:
+            raise SystemExit(f"vmem_bench failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}"
+                             f"\n{proc.stderr[-2000:]}")
+        n = [int(x) for x in m.groups()]
+        results.append((n[1], n[2], n[4], n[5]))
+    return [statistics.median(r[i] for r in results) / 1000 for i in range(4)]
+
+
+def meminfo_kb():
+    with open("/proc/meminfo") as f:
+        info = dict(re.findall(r"^(\w+):\s+(\d+) kB", f.read(), re.M))
+    return int(info["VmallocUsed"]), int(info["Slab"])
+
+
+def one_tib_device(opts, dynamic):
+    """(host kernel MiB, tide RSS MiB) with 1 GiB of a 1 TiB device plugged and touched."""
+    vmalloc0, slab0 = meminfo_kb()
+    proc = subprocess.Popen(
+        tide_cmd(opts, "tests=vmem_rss vmem_blocks=512 vmem_wait=1",
+                 f"requested-size=1G,dynamic-memslots={dynamic}", size="1T",
+                 maxmem=f"{1024 * 1024 + 256}M"),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sample = None
+    for line in proc.stdout:
+        if line.startswith("# vmem rss: waiting") and sample is None:
+            time.sleep(0.5)
+            vmalloc, slab = meminfo_kb()
+            with open(f"/proc/{proc.pid}/status") as f:
+                rss = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+            sample = ((vmalloc - vmalloc0 + slab - slab0) / 1024, rss / 1024)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        elif line.startswith("# vmem rss: waiting"):
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+    status = proc.wait()
+    if status != 1 or sample is None:
+        raise SystemExit(f"vmem_rss with dynamic-memslots={dynamic} failed (exit {status})")
+    return sample
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--iters", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=3)
+    opts = ap.parse_args()
+
+    print("time in tide per request (microseconds; median of the per-run medians/p99s, "
+          f"{opts.runs} runs x {opts.iters} requests)")
+    print(f"{'request size':>12} {'PLUG median':>12} {'PLUG p99':>9} {'UNPLUG median':>14} "
+          f"{'UNPLUG p99':>11}")
+    for blocks in (1, 64):
+        pm, pp, um, up = request_times(opts, blocks)
+        print(f"{blocks * 2:>8} MiB {pm:12.1f} {pp:9.1f} {um:14.1f} {up:11.1f}")
+    print()
+    print("1 TiB device, 1 GiB plugged and touched (MiB, change from before tide started)")
+    print(f"{'dynamic-memslots':>16} {'VmallocUsed+Slab':>17} {'tide RSS':>9}")
+    for dynamic in ("on", "off"):
+        kernel, rss = one_tib_device(opts, dynamic)
+        print(f"{dynamic:>16} {kernel:17.1f} {rss:9.1f}")
+
+
+if __name__ == "__main__":
+    main()
