@@ -30,6 +30,32 @@ class Errors(unittest.TestCase):
                                    "no property 'speed'")
         self.assert_one_line_error(["-m", "64M"], "no kernel given")
 
+    def test_bad_virtio_mem_configurations(self):
+        k = ["-kernel", harness.TESTGUEST, "-m", "1G,maxmem=9G"]
+        ram = lambda i, size="4G": ["-object", f"memory-backend-ram,id=m{i},size={size}"]
+        dev = lambda props: ["-device", "virtio-mem-pci," + props]
+        cases = [
+            (ram(0) + dev("memdev=m0,block-size=3M"), "must be a power of two"),
+            (ram(0) + dev("memdev=m0,block-size=1M"), "(the THP size)"),
+            (ram(0, "5M") + dev("memdev=m0,block-size=2M"), "not a multiple of block-size"),
+            (ram(0) + dev("memdev=m0,requested-size=5G"), "is above the size"),
+            (ram(0) + dev("memdev=m0,requested-size=3M"), "not a multiple of block-size"),
+            (ram(0) + dev("memdev=nope"), "memdev 'nope' is not a memory backend"),
+            (ram(0) + dev("requested-size=1G"), "needs memdev=ID"),
+            (ram(0) + dev("memdev=m0") + dev("memdev=m0"), "memdev 'm0' is used twice"),
+            (ram(0) + dev("memdev=m0,memaddr=0x100100000"), "must be aligned"),
+            (ram(0) + ram(1) + dev("memdev=m0,memaddr=0x100000000")
+             + dev("memdev=m1,memaddr=0x140000000"), "overlaps memdev 'm0'"),
+            (ram(0) + ram(1, "5G") + dev("memdev=m0") + dev("memdev=m1"),
+             "does not fit in the device memory area"),
+            (ram(0) + dev("memdev=m0,memslots=0"), "outside 1..1024"),
+            (ram(0) + dev("memdev=m0,memslots=1025"), "outside 1..1024"),
+            (ram(0) + dev("memdev=m0,unplugged-inaccessible=maybe"), "unplugged-inaccessible"),
+        ]
+        for args, fragment in cases:
+            with self.subTest(fragment=fragment):
+                self.assert_one_line_error(k + args, fragment)
+
     def test_missing_kernel(self):
         self.assert_one_line_error(["-kernel", "/nonexistent/vmlinuz"], "/nonexistent/vmlinuz")
 
