@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Set-up + build + boot the demo Linux guest to its shell (type into it; Ctrl-A x quits).
+# Set-up + build + boot the demo Linux guest, with a virtio-mem device, to its shell (type into
+# it; Ctrl-A x quits). `cat /proc/meminfo` in the guest shows the plugged memory.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh build
 eval "$(guests/linux/build.sh)"
 cmdline=$(cat guests/linux/cmdline.txt)
-tide=(build/tide -nographic -m 512M,maxmem=4G -smp 1 -kernel "$KERNEL_VMLINUX" -initrd "$INITRD")
+# 512 MiB of boot RAM plus a 3 GiB virtio-mem device of which the guest plugs 512 MiB at boot.
+tide=(build/tide -nographic -m 512M,maxmem=4G -smp 1 -kernel "$KERNEL_VMLINUX" -initrd "$INITRD"
+	-object memory-backend-ram,id=mem0,size=3G,reserve=off
+	-device virtio-mem-pci,id=vm0,memdev=mem0,requested-size=512M)
 if [ -e /dev/kvm ]; then
 	exec "${tide[@]}" -append "$cmdline"
 fi
