@@ -10,17 +10,22 @@
 #define REGION GiB
 #define BLOCK (2 * MiB)
 
-/* Fake KVM for the memslot manager: counts adds and deletes. */
+/* Fake KVM for the memslot manager: counts adds and deletes and logs them as "+N"/"-N" (slot N). */
 static int adds, dels;
+static char ioctls[512];
 
 static int fake_set_region(void *opaque, uint32_t id, uint64_t gpa, uint64_t size, void *hva,
 			   struct error *err)
 {
-	(void)opaque, (void)id, (void)gpa, (void)hva, (void)err;
+	size_t used = strlen(ioctls);
+
+	(void)opaque, (void)id, (void)hva, (void)err;
 	if (size)
 		adds++;
 	else
 		dels++;
+	snprintf(ioctls + used, sizeof(ioctls) - used, "%s%c%llu", used ? " " : "",
+		 size ? '+' : '-', (unsigned long long)((gpa - ADDR) / (128 * MiB)));
 	return 0;
 }
 
@@ -44,6 +49,7 @@ static void setup(void)
 	struct error err;
 
 	adds = dels = 0;
+	ioctls[0] = '\0';
 	ck_assert_int_eq(slot_id_pool_init(&pool, 100), 0);
 	ck_assert_int_eq(memslot_region_init(&slots, ADDR, REGION, NULL, 128 * MiB, &pool,
 					     &fake_ops, NULL, &err), 0);
@@ -159,6 +165,38 @@ START_TEST(unplug_all_and_system_reset)
 }
 END_TEST
 
+/* Exactly which memslots go in and out of KVM, for a sequence of requests. */
+START_TEST(memslots_follow_a_plug_unplug_sequence)
+{
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + MiB, 2, NULL), VMEM_RESP_ERROR); /* misaligned: no ioctl */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 126 * MiB, 2, NULL), VMEM_RESP_ACK); /* slots 0+1 */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 300 * MiB, 1, NULL), VMEM_RESP_ACK); /* slot 2 */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 310 * MiB, 1, NULL), VMEM_RESP_ACK); /* slot 2 */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 300 * MiB, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 126 * MiB, 1, NULL), VMEM_RESP_ACK); /* slot 0 empty */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 310 * MiB, 1, NULL), VMEM_RESP_ACK); /* slot 2 empty */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 600 * MiB, 1, NULL), VMEM_RESP_ACK); /* slot 4 */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
+	ck_assert_str_eq(ioctls, "+0 +1 +2 -0 -2 +4 -1 -4");
+	ck_assert_uint_eq(slots.nr_mapped, 0);
+}
+END_TEST
+
+/* A driver without UNPLUGGED_INACCESSIBLE may read unplugged memory: its slots stay mapped. */
+START_TEST(legacy_driver_keeps_usable_slots_mapped)
+{
+	struct error err;
+
+	ck_assert_int_eq(memslot_map_range(&slots, 0, core.usable_size, &err), 0);
+	core.keep_usable_mapped = true;
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 64, NULL), VMEM_RESP_ACK);
+	memset(backend.hva, 0x5a, 128 * MiB);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 64, NULL), VMEM_RESP_ACK);
+	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5");
+	ck_assert_uint_eq(backend.hva[0], 0); /* still discarded: reads zeros */
+}
+END_TEST
+
 Suite *suite_main(void)
 {
 	Suite *s = suite_create("virtio_mem_core");
@@ -169,6 +207,8 @@ Suite *suite_main(void)
 	tcase_add_test(tc, plug_write_unplug_replug_reads_zero);
 	tcase_add_test(tc, errors_nacks_and_state);
 	tcase_add_test(tc, unplug_all_and_system_reset);
+	tcase_add_test(tc, memslots_follow_a_plug_unplug_sequence);
+	tcase_add_test(tc, legacy_driver_keeps_usable_slots_mapped);
 	suite_add_tcase(s, tc);
 	return s;
 }
