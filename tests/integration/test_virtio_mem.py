@@ -156,6 +156,17 @@ class VirtioMem(unittest.TestCase):
         console.wait_for(r"(?s)kept 4 blocks plugged.*TAP version 13.*ok 1 - vmem_config", 120)
         self.assertNotIn("not ok", console.text())
 
+    def test_devices_share_at_most_2048_memslots(self):
+        # Three 128 GiB devices with 128 MiB memslots want 3 x 1024: the third is refused.
+        args = ["-m", "256M,maxmem=400G", "-kernel", harness.TESTGUEST]
+        for i in range(3):
+            args += ["-object", f"memory-backend-ram,id=m{i},size=128G,reserve=off",
+                     "-device", f"virtio-mem-pci,id=vm{i},memdev=m{i},memslots=1024"]
+        run = harness.tide(args, timeout=60)
+        self.assertEqual(run.status, 1, run)
+        self.assertIn("vm2 needs 1024 memslots but only 0 are left", run.stderr, run)
+        self.assertEqual(len(run.stderr.strip().splitlines()), 1, run)
+
     def test_host_rss_follows_plugged_memory(self):
         blocks = 128  # 256 MiB
         console = harness.Console(["-nographic", "-no-reboot", "-device",
