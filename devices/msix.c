@@ -120,8 +120,11 @@ static void table_access(struct msix *x, uint64_t offset, uint8_t *data, unsigne
 	/* Entries are dwords (or qwords) of the little-endian table, as the guest sees it. */
 	uint8_t *raw = (uint8_t *)x->table;
 
-	if (len > 8 || offset + len > msix_table_bytes(x->nr_vectors))
+	if (len > 8 || offset + len > msix_table_bytes(x->nr_vectors)) {
+		if (!is_write)
+			memset(data, 0, len); /* the caller reports the access as handled */
 		return;
+	}
 	if (!is_write) {
 		memcpy(data, raw + offset, len);
 		return;
@@ -145,6 +148,8 @@ bool msix_bar_access(struct msix *x, uint64_t offset, uint8_t *data, unsigned le
 			for (unsigned i = 0; i < 8; i++)
 				pba[i] = (uint8_t)(x->pending >> (8 * i));
 			memcpy(data, pba + off, len);
+		} else if (!is_write) {
+			memset(data, 0, len); /* runs past the PBA */
 		}
 		return true; /* the PBA is read-only */
 	}

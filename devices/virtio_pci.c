@@ -305,7 +305,6 @@ static const struct common_field {
 	FIELD(guest_feature, set_driver_feature, 0),
 	FIELD(msix_config, set_config_vector, 0),
 	FIELD(device_status, set_status, 0),
-	FIELD(queue_select, set_queue_select, 0),
 	FIELD(queue_size, set_queue_size, 0),
 	FIELD(queue_msix_vector, set_queue_vector, 0),
 	FIELD(queue_enable, set_queue_enable, 0),
@@ -315,6 +314,8 @@ static const struct common_field {
 	FIELD(queue_avail_hi, set_queue_address, RING_DRIVER * 2 + 1),
 	FIELD(queue_used_lo, set_queue_address, RING_DEVICE * 2),
 	FIELD(queue_used_hi, set_queue_address, RING_DEVICE * 2 + 1),
+	/* Last: a wide write that also covers queue fields meant the queue selected before it. */
+	FIELD(queue_select, set_queue_select, 0),
 #undef FIELD
 };
 

@@ -105,9 +105,14 @@ static void handle_watch_cqe(struct event_loop *loop, struct event_watch *w, int
 {
 	pthread_mutex_lock(&loop->lock);
 	if (!(flags & IORING_CQE_F_MORE)) {
-		/* The multishot poll ended (removed, or the kernel gave up on it): re-arm it. */
+		/*
+		 * The multishot poll ended (removed, or the kernel gave up on it, e.g.
+		 * -ECANCELED when the thread that submitted it exited): re-arm it. Not
+		 * after a poll error (a bad fd): re-arming would fail again at once and
+		 * spin the loop thread forever.
+		 */
 		w->armed = false;
-		if (!w->removing) {
+		if (!w->removing && (res >= 0 || res == -ECANCELED)) {
 			int ret = arm_locked(loop, w);
 
 			if (ret < 0)
