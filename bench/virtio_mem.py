@@ -35,13 +35,14 @@ def tide_cmd(opts, append, device_props, size="1G", maxmem="4G", memory="256M"):
             "-append", append]
 
 
-def request_times(opts, blocks):
+def request_times(opts, blocks, pin):
     """(plug median, plug p99, unplug median, unplug p99) in microseconds, medians over runs."""
     results = []
     for _ in range(opts.runs):
         proc = subprocess.run(
             tide_cmd(opts, f"tests=vmem_bench vmem_bench_blocks={blocks} "
-                           f"vmem_bench_iters={opts.iters}", "requested-size=512M"),
+                           f"vmem_bench_iters={opts.iters} vmem_bench_pin={pin}",
+                     "requested-size=512M"),
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
         m = re.search(r"plug n=(\d+) median=(\d+) p99=(\d+); unplug n=(\d+) median=(\d+) "
                       r"p99=(\d+)", proc.stderr)
@@ -95,11 +96,14 @@ def main():
 
     print("time in tide per request (microseconds; median of the per-run medians/p99s, "
           f"{opts.runs} runs x {opts.iters} requests)")
-    print(f"{'request size':>12} {'PLUG median':>12} {'PLUG p99':>9} {'UNPLUG median':>14} "
+    print(f"{'request':>34} {'PLUG median':>12} {'PLUG p99':>9} {'UNPLUG median':>14} "
           f"{'UNPLUG p99':>11}")
-    for blocks in (1, 64):
-        pm, pp, um, up = request_times(opts, blocks)
-        print(f"{blocks * 2:>8} MiB {pm:12.1f} {pp:9.1f} {um:14.1f} {up:11.1f}")
+    # 128 MiB memslots: a 2 MiB request maps/unmaps its memslot unless another block keeps it.
+    for blocks, pin, label in ((1, 1, "2 MiB, memslot stays mapped"),
+                               (1, 0, "2 MiB, maps/unmaps its memslot"),
+                               (64, 0, "128 MiB, one whole memslot")):
+        pm, pp, um, up = request_times(opts, blocks, pin)
+        print(f"{label:>34} {pm:12.1f} {pp:9.1f} {um:14.1f} {up:11.1f}")
     print()
     print("1 TiB device, 1 GiB plugged and touched (MiB, change from before tide started)")
     print(f"{'dynamic-memslots':>16} {'VmallocUsed+Slab':>17} {'tide RSS':>9}")

@@ -11,6 +11,8 @@
  *   # vmem bench unplug cycles c c c ...
  *   # vmem bench summary OP blocks=N iters=K median=C p99=C min=C max=C
  * median = sorted[(K-1)/2], p99 = sorted[ceil(0.99*K)-1].
+ * With vmem_bench_pin=1 one more block, right after the measured ones, stays
+ * plugged throughout: small requests then find their memslot already mapped.
  * Pass: every request ACKed.  SKIP when N blocks exceed requested_size.
  */
 #include "io.h"
@@ -83,6 +85,16 @@ enum tg_result scenario_vmem_bench(void)
 			  "vmem_bench_blocks <= min(65535, requested_size/block_size)\n",
 			  MAX_ITERS);
 		return TG_SKIP;
+	}
+	if (cmdline_get_u64("vmem_bench_pin", 0) == 1) {
+		uint16_t rt = 0xFFFF, st;
+		enum vpci_rc rc = vmem_request(VMEM_REQ_PLUG, vmem_cfg.addr + nb * vmem_cfg.block_size,
+					       1, &rt, &st);
+
+		if (rc != VPCI_DONE || rt != VMEM_RESP_ACK) {
+			tg_printf("# vmem bench: pin -> %s\n", vmem_outcome(rc, rt));
+			return TG_FAIL;
+		}
 	}
 	for (unsigned i = 0; i < k; i++)
 		if (!timed(VMEM_REQ_PLUG, (uint16_t)nb, &plug_cyc[i]) ||
