@@ -538,11 +538,14 @@ static void bar_map_hook(struct pci_device *dev, unsigned bar, uint64_t addr, bo
 		} else if (mapped) {
 			req.addr = addr + VIRTIO_PCI_NOTIFY_OFFSET + i * VIRTIO_PCI_NOTIFY_MULTIPLIER;
 			/* Without it, notifications still work through notify_access(). */
-			if (ioctl(vp->env.vm_fd, KVM_IOEVENTFD, &req) < 0)
+			if (ioctl(vp->env.vm_fd, KVM_IOEVENTFD, &req) < 0) {
 				log_warn("%s: ioeventfd for queue %u: %s", vp->name, i,
 					 strerror(errno));
-			else
+			} else {
 				q->ioeventfd_addr = req.addr;
+				log_info("%s: queue %u notifications at 0x%llx", vp->name, i,
+					 (unsigned long long)req.addr);
+			}
 		}
 	}
 }

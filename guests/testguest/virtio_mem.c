@@ -19,7 +19,8 @@ bool vmem_find(void)
 	size_t len;
 	int slot;
 
-	if (vmem_probed)
+	/* With vpci_bar0= every open probes again, so BAR0 can move between scenarios. */
+	if (vmem_probed && !cmdline_get("vpci_bar0", &len))
 		return vmem_dev.found;
 	vmem_probed = true;
 	vpci_timeout_cycles = cmdline_get_u64("vmem_timeout", vpci_timeout_cycles);

@@ -184,6 +184,46 @@ static void assign_bars(struct vpci_dev *d)
 	}
 }
 
+/*
+ * vpci_bar0=A1,A2,...: the n-th probe moves BAR0 to An before using it, as an
+ * OS may (the device must follow, notifications included).
+ */
+static void move_bar0_if_asked(struct vpci_dev *d)
+{
+	static unsigned probes;
+	const char *list, *end;
+	size_t len, n;
+	uint64_t a = 0;
+	uint16_t cmd;
+
+	list = cmdline_get("vpci_bar0", &len);
+	if (!list)
+		return;
+	end = list + len;
+	for (unsigned i = 0; i <= probes; i++) {
+		if (list >= end)
+			return; /* no address for this probe */
+		n = tg_parse_u64(list, (size_t)(end - list), 0, &a);
+		if (!n)
+			return;
+		list += n;
+		if (list < end && *list == ',')
+			list++;
+	}
+	probes++;
+	if (!a || (d->bar_type[0] != BAR_MEM32 && d->bar_type[0] != BAR_MEM64))
+		return;
+	cmd = pci_read16(d->bus, d->dev, d->fn, PCI_COMMAND);
+	pci_write16(d->bus, d->dev, d->fn, PCI_COMMAND, cmd & (uint16_t)~PCI_CMD_MEM);
+	pci_write32(d->bus, d->dev, d->fn, PCI_BAR0,
+		    (uint32_t)a | (pci_read32(d->bus, d->dev, d->fn, PCI_BAR0) & 0xFu));
+	if (d->bar_type[0] == BAR_MEM64)
+		pci_write32(d->bus, d->dev, d->fn, PCI_BAR0 + 4, (uint32_t)(a >> 32));
+	pci_write16(d->bus, d->dev, d->fn, PCI_COMMAND, cmd);
+	d->bar_addr[0] = a;
+	tg_printf("# virtio-pci: bar0 moved to 0x%llx\n", (unsigned long long)a);
+}
+
 static void walk_caps(struct vpci_dev *d)
 {
 	uint8_t ptr;
@@ -299,6 +339,7 @@ bool vpci_probe(struct vpci_dev *d, uint16_t vendor, uint16_t device, int slot)
 	d->found = true;
 	d->revision = pci_read8(d->bus, d->dev, d->fn, PCI_REVISION);
 	size_bars(d);
+	move_bar0_if_asked(d);
 	assign_bars(d);
 	walk_caps(d);
 	pci_write16(d->bus, d->dev, d->fn, PCI_COMMAND,

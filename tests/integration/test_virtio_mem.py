@@ -93,6 +93,16 @@ class VirtioMem(unittest.TestCase):
                                      r"unplugged 33554432 B; errors=0 nacks=0 busy=0; "
                                      r"memslots mapped=0 maps=2 unmaps=2")
 
+    def test_moved_bar_takes_its_notifications_along(self):
+        # The first scenario uses BAR0 where tide put it; the second moves it first.
+        run = self.run_guest("tests=vmem_plug,vmem_plug vpci_bar0=0xc0000000,0xd0000000")
+        self.assert_passed(run, ["vmem_plug", "vmem_plug"])
+        self.assertIn("# virtio-pci: bar0 moved to 0xd0000000", run.stdout)
+        # The ioeventfd followed BAR0 from its first place to the guest's choice (sizing
+        # in between turns decoding off and on, which re-registers it in place).
+        places = re.findall(r"vm0: queue 0 notifications at (0x[0-9a-f]+)", run.stderr)
+        self.assertEqual((places[0], places[-1]), ("0xc0003000", "0xd0003000"), run)
+
     def test_memfd_backend_discards_by_punching_holes(self):
         run = self.run_guest("tests=vmem_plug,vmem_unplug_all", backend="memory-backend-memfd")
         self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
