@@ -14,7 +14,7 @@
 enum tg_result scenario_input(void)
 {
 	static char line[MAX_LINE];
-	size_t elen, n = 0;
+	size_t elen, n;
 	const char *expect = cmdline_get("expect_input", &elen);
 
 	if (!expect) {
@@ -23,22 +23,7 @@ enum tg_result scenario_input(void)
 	}
 	tg_printf("# input: waiting for a line on the serial port (expect \"%.*s\")\n", (int)elen,
 		  expect);
-	for (;;) {
-		int c = serial_try_getc();
-
-		if (c < 0) {
-			cpu_relax();
-			continue;
-		}
-		if (c == '\r' || c == '\n') {
-			if (n)
-				break;
-			continue;
-		}
-		if (n < MAX_LINE - 1)
-			line[n++] = (char)c;
-	}
-	line[n] = '\0';
+	n = serial_read_line(line, sizeof(line));
 	tg_printf("# input: got \"%s\"\n", line);
 	return n == elen && !memcmp(line, expect, n) ? TG_PASS : TG_FAIL;
 }

@@ -48,3 +48,28 @@ int serial_try_getc(void)
 		return -1;
 	return inb(UART_THR);	/* RBR shares the offset with THR */
 }
+
+size_t serial_read_line(char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		int c = serial_try_getc();
+
+		if (c < 0) {
+			cpu_relax();
+			continue;
+		}
+		if (c == '\r' || c == '\n') {
+			if (n)
+				break;
+			continue; /* leading line ends: a harness may send CR LF */
+		}
+		if (n + 1 < cap)
+			buf[n] = (char)c;
+		n++;
+	}
+	if (cap)
+		buf[n < cap ? n : cap - 1] = '\0';
+	return n < cap ? n : cap - 1;
+}

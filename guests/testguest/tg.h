@@ -28,6 +28,9 @@ void serial_init(void);
 void serial_putc(char c);
 /* Received byte, or -1 when none is waiting (LSR.DR clear). */
 int serial_try_getc(void);
+/* Polls for one line (ends at CR or LF; leading CR/LF skipped; no timeout). Keeps at most
+ * cap - 1 bytes, NUL-terminated; returns how many it kept. */
+size_t serial_read_line(char *buf, size_t cap);
 
 /* ---- printf.c ----------------------------------------------------------- */
 /* %s %c %d %i %u %x %X %p %%, length l/ll/z, flags '-' '0', width (or *). */

@@ -320,22 +320,8 @@ uint64_t vmem_opt_blocks(const char *who, unsigned copies)
 
 void vmem_wait_line(void)
 {
-	bool got = false;
+	char ignored[2];
 
-	/* Same rules as scenario "input": a line ends at CR/LF, leading
-	 * CR/LF are skipped; no timeout (the harness owns it). */
-	for (;;) {
-		int c = serial_try_getc();
-
-		if (c < 0) {
-			cpu_relax();
-			continue;
-		}
-		if (c == '\r' || c == '\n') {
-			if (got)
-				return;
-			continue;
-		}
-		got = true;
-	}
+	/* Same rules as scenario "input"; no timeout (the harness owns it). */
+	serial_read_line(ignored, sizeof(ignored));
 }
