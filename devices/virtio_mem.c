@@ -322,6 +322,13 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 	vm->machine = m;
 	vm->cfg = vc;
 	snprintf(vm->name, sizeof(vm->name), TYPE_NAME " %s", vc->id);
+	if (m->phys_addr_limit && vc->memaddr + vc->size > m->phys_addr_limit) {
+		error_set(err, "%s: region 0x%" PRIx64 "-0x%" PRIx64 " ends above what the vCPUs can "
+			       "address (0x%" PRIx64 "); lower maxmem or the device size",
+			  vc->id, vc->memaddr, vc->memaddr + vc->size, m->phys_addr_limit);
+		free(vm);
+		return -1;
+	}
 	if (memory_backend_map(vc->backend, err)) {
 		free(vm);
 		return -1;

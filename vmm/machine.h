@@ -36,6 +36,7 @@ struct machine {
 	int kvm_fd;
 	int vm_fd;
 	bool emulating_host; /* kvm_pvm: guest kernel code runs in KVM's emulator */
+	uint64_t phys_addr_limit; /* first guest-physical address the vCPUs cannot reach */
 
 	struct guest_mem mem;
 	struct slot_id_pool slot_ids;	  /* KVM memslot ids; boot RAM holds the first ones */

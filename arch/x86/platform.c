@@ -128,7 +128,14 @@ int platform_create_vm(struct machine *m, struct error *err)
 		return error_set(err, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	if (ioctl(m->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return error_set(err, "KVM_CREATE_PIT2: %s", strerror(errno));
-	return prepare_cpuid(m, x, err);
+	if (prepare_cpuid(m, x, err))
+		return -1;
+	/* Guest-physical addresses the vCPUs can reach: CPUID 0x80000008 EAX[7:0]. */
+	const struct kvm_cpuid_entry2 *sizes = cpuid_find(x->cpuid, 0x80000008, 0);
+	unsigned bits = sizes && (sizes->eax & 0xff) ? sizes->eax & 0xff : 36;
+
+	m->phys_addr_limit = bits >= 64 ? UINT64_MAX : 1ULL << bits;
+	return 0;
 }
 
 int platform_create_devices(struct machine *m, struct error *err)

@@ -177,6 +177,15 @@ class VirtioMem(unittest.TestCase):
         self.assertIn("vm2 needs 1024 memslots but only 0 are left", run.stderr, run)
         self.assertEqual(len(run.stderr.strip().splitlines()), 1, run)
 
+    def test_region_beyond_the_vcpus_physical_address_bits_is_refused(self):
+        # 4 PiB from 4 GiB up ends above 2^52, more than any x86-64 CPU addresses.
+        run = harness.tide(["-m", "256M,maxmem=4097T", "-kernel", harness.TESTGUEST,
+                            "-object", "memory-backend-ram,id=m0,size=4P,reserve=off",
+                            "-device", "virtio-mem-pci,id=vm0,memdev=m0"], timeout=60)
+        self.assertEqual(run.status, 1, run)
+        self.assertIn("virtio-mem-pci: vm0: region 0x100000000-0x10000100000000 ends above what "
+                      "the vCPUs can address", run.stderr, run)
+
     def test_host_rss_follows_plugged_memory(self):
         blocks = 128  # 256 MiB
         console = harness.Console(["-nographic", "-no-reboot", "-device",
