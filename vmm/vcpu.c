@@ -84,14 +84,14 @@ static enum exit_action handle_mmio(struct vcpu *vcpu)
 	return EXIT_CONTINUE;
 }
 
-static void dump_registers(struct vcpu *vcpu)
+static void dump_registers(struct vcpu *vcpu, enum log_level level)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs))
 		return;
-	log_error("vCPU %u: rip=0x%llx rsp=0x%llx rax=0x%llx rflags=0x%llx cs=0x%x cr0=0x%llx "
+	log_msg(level, "vCPU %u: rip=0x%llx rsp=0x%llx rax=0x%llx rflags=0x%llx cs=0x%x cr0=0x%llx "
 		  "cr3=0x%llx cr4=0x%llx efer=0x%llx",
 		  vcpu->index, regs.rip, regs.rsp, regs.rax, regs.rflags, sregs.cs.selector,
 		  sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
@@ -107,7 +107,7 @@ static enum exit_action handle_internal_error(struct vcpu *vcpu)
 			  ? " (instruction emulation failed: the guest ran an instruction "
 			    "this host's KVM cannot emulate)"
 			  : "");
-	dump_registers(vcpu);
+	dump_registers(vcpu, LOG_ERROR);
 	machine_request_exit(vcpu->machine, 1);
 	return EXIT_STOP;
 }
@@ -116,7 +116,7 @@ static enum exit_action handle_fail_entry(struct vcpu *vcpu)
 {
 	log_error("vCPU %u: KVM could not enter the guest (hardware reason 0x%llx)", vcpu->index,
 		  (unsigned long long)vcpu->run->fail_entry.hardware_entry_failure_reason);
-	dump_registers(vcpu);
+	dump_registers(vcpu, LOG_ERROR);
 	machine_request_exit(vcpu->machine, 1);
 	return EXIT_STOP;
 }
@@ -125,6 +125,7 @@ static enum exit_action handle_shutdown(struct vcpu *vcpu)
 {
 	/* A triple fault: how a PC without firmware reboots (Linux reboot=t). */
 	log_info("vCPU %u: triple fault, resetting", vcpu->index);
+	dump_registers(vcpu, LOG_DEBUG); /* where it died, for -verbose -verbose */
 	machine_guest_reset(vcpu->machine);
 	return EXIT_STOP;
 }
@@ -189,7 +190,7 @@ static void *vcpu_thread(void *arg)
 				continue;
 			}
 			log_error("vCPU %u: KVM_RUN: %s", vcpu->index, strerror(errno));
-			dump_registers(vcpu);
+			dump_registers(vcpu, LOG_ERROR);
 			machine_request_exit(vcpu->machine, 1);
 			break;
 		}
@@ -197,7 +198,7 @@ static void *vcpu_thread(void *arg)
 		if (reason >= sizeof(exit_handlers) / sizeof(exit_handlers[0]) ||
 		    !exit_handlers[reason]) {
 			log_error("vCPU %u: unexpected KVM exit reason %u", vcpu->index, reason);
-			dump_registers(vcpu);
+			dump_registers(vcpu, LOG_ERROR);
 			machine_request_exit(vcpu->machine, 1);
 			break;
 		}

@@ -89,7 +89,7 @@ static int prepare_cpuid(struct machine *m, struct x86_platform *x, struct error
 	m->emulating_host = host_kvm_is_emulating();
 	if (m->emulating_host) {
 		hidden = cpuid_hide_for_emulator(x->cpuid);
-		log_warn("KVM here runs guest kernel code in its instruction emulator (kvm_pvm): "
+		log_info("KVM here runs guest kernel code in its instruction emulator (kvm_pvm): "
 			 "hiding %u CPUID features it cannot execute (XSAVE and dependants, "
 			 "CMPXCHG16B, ...)",
 			 hidden);

@@ -1,5 +1,7 @@
-/* Tide test guest: port I/O and other tiny CPU helpers (usable at CPL3
- * because the guest runs with IOPL=3). */
+/* Tide test guest: port I/O and other tiny CPU helpers.  Port I/O works at
+ * CPL3: with IOPL=3 it runs directly, and where the host ignores IOPL
+ * (kvm_pvm) start.S's #GP handler performs it.  That handler decodes exactly
+ * the encodings these helpers emit: keep them to plain in/out. */
 #ifndef TG_IO_H
 #define TG_IO_H
 

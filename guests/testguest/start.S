@@ -8,7 +8,7 @@
  * Everything this file runs before the `iretq` executes at CPL0, and on the
  * kvm_pvm host every CPL0 instruction goes through KVM's instruction
  * emulator (about 3000x slower than native, and without xsave, cmpxchg16b,
- * x87 or int3).  So the CPL0 part is kept to a straight line of ~37 simple
+ * x87 or int3).  So the CPL0 part is kept to a straight line of ~50 simple
  * instructions with no loops:
  *
  *   - the GDT and all page tables are fully pre-built at link time (no fill
@@ -22,22 +22,24 @@
  *     both map every page present, writable and user-accessible (U=1), so
  *     CPL3 code can reach all of guest-physical memory, including the page
  *     tables themselves (paging.c uses that to extend the map later);
- *   - PAE, EFER.LME, paging, far jump to 64-bit code, a stack, and `iretq`
- *     to CPL3 with IOPL=3 (RFLAGS=0x3002, IF=0), so in/out work from CPL3.
+ *   - PAE, EFER.LME, paging, far jump to 64-bit code, a stack, the TSS
+ *     (RSP0) and the #GP gate, and `iretq` to CPL3 with IOPL=3
+ *     (RFLAGS=0x3002, IF=0), so in/out work from CPL3 where IOPL is
+ *     honoured; kvm_pvm ignores it and raises #GP, which tg_gp_handler
+ *     turns into the port access at CPL0.
  *
  * Everything after that (bss clearing, C code, all tests) runs natively at
- * CPL3 and polls; the guest never takes an interrupt, exception or system
- * call (those would need a CPL3 -> CPL0 transition, which the kvm_pvm host
- * cannot do).  The stub loads an empty IDT, so any CPL3 fault ends
- * deterministically as a triple fault (VM shutdown).  C is entered as
+ * CPL3 and polls; the guest never takes an interrupt or system call.  The
+ * IDT has the #GP gate only, so any other CPL3 fault ends deterministically
+ * as a triple fault (VM shutdown).  C is entered as
  *     void tg_main(struct hvm_start_info *si, uint64_t cr3, uint32_t cpuid_80000008_eax);
  *
  * CPL0 hook for later: if a strong symbol `tg_cpl0_hook` is linked in, it is
  * called at CPL0 in 64-bit mode before the drop to CPL3 as
  *     void tg_cpl0_hook(struct hvm_start_info *si, uint64_t cr3);
- * (kernel stack of KSTACK_SIZE bytes, flat kernel segments 0x08/0x10, no
- * IDT yet).  A scenario that must see an interrupt (e.g. MSI-X) can install
- * an IDT there and wait with `sti; hlt` at CPL0; if it returns, boot goes on
+ * (kernel stack of KSTACK_SIZE bytes, flat kernel segments 0x08/0x10, the
+ * IDT with only the #GP gate).  A scenario that must see an interrupt (e.g.
+ * MSI-X) can install its own IDT there and wait with `sti; hlt` at CPL0; if it returns, boot goes on
  * to CPL3 as usual.  Without the hook this costs three emulated instructions.
  */
 
@@ -45,6 +47,7 @@
 #define KERNEL_DS	0x10
 #define USER_DS		0x18
 #define USER_CS		0x20
+#define TSS_SEL		0x28
 
 #define PTE_TABLE	0x007		/* P | RW | US */
 #define PTE_LARGE	0x087		/* P | RW | US | PS */
@@ -86,7 +89,7 @@
 pvh_start32:
 	mov	%ebx, %edi			/* arg0: start_info (cpuid clobbers ebx) */
 	lgdt	gdt_ptr
-	lidt	idt_null			/* any exception -> triple fault */
+	lidt	idt_ptr				/* only #GP has a gate (port I/O, below) */
 	mov	$0x80000008, %eax
 	cpuid
 	mov	%eax, %ebp			/* arg2: CPUID 0x80000008 EAX (phys bits) */
@@ -118,6 +121,21 @@ long64:
 	mov	%eax, %es
 	mov	%eax, %ss
 	mov	$kstack_top, %esp
+	/*
+	 * The TSS (for RSP0) and the #GP gate hold addresses the assembler
+	 * cannot split into descriptor fields; patch them in (9 instructions).
+	 */
+	mov	$tss, %eax
+	mov	%ax, gdt_tss + 2
+	shr	$16, %eax
+	mov	%al, gdt_tss + 4
+	mov	%ah, gdt_tss + 7
+	mov	$TSS_SEL, %ax
+	ltr	%ax
+	mov	$tg_gp_handler, %eax
+	mov	%ax, idt + 13 * 16
+	shr	$16, %eax
+	mov	%ax, idt + 13 * 16 + 6
 
 	.weak	tg_cpl0_hook
 	mov	$tg_cpl0_hook, %eax		/* 0 unless someone links a hook in */
@@ -136,6 +154,75 @@ long64:
 	push	$(USER_CS | 3)			/* CS */
 	push	$user_entry			/* RIP */
 	iretq
+
+/* ------------------------------------------------------------------ */
+/* #GP handler (CPL0, emulated): port I/O from CPL3.                   */
+/*                                                                     */
+/* kvm_pvm runs guest CPL3 code as host user code, where in/out fault  */
+/* whatever IOPL says; so an in/out at CPL3 raises #GP and this        */
+/* handler performs it at CPL0 and skips the instruction.  It knows    */
+/* exactly the encodings io.h emits: optional 0x66, then e4-e7 (imm8   */
+/* port) or ec-ef (port in %dx).  Anything else ends the guest with a  */
+/* triple fault, as before.  On hosts that honour IOPL=3 it never runs. */
+/* ------------------------------------------------------------------ */
+	.globl tg_gp_handler
+tg_gp_handler:
+	push	%rcx
+	push	%rsi
+	push	%rdi
+	push	%rdx
+	/* 0 rdx, 8 rdi, 16 rsi, 24 rcx, 32 error code, 40 rip, 48 cs */
+	testb	$3, 48(%rsp)
+	jz	gp_fatal			/* a #GP in CPL0 code: a bug */
+	mov	40(%rsp), %rsi
+	xor	%edi, %edi
+	cmpb	$0x66, (%rsi)
+	jne	1f
+	inc	%rsi
+	inc	%edi				/* 16-bit operand */
+1:	movzbl	(%rsi), %ecx
+	inc	%rsi
+	mov	%ecx, %edx
+	and	$0xf4, %edx
+	cmp	$0xe4, %edx			/* e4-e7 or ec-ef */
+	jne	gp_fatal
+	mov	(%rsp), %rdx			/* port in %dx ... */
+	test	$8, %cl
+	jnz	2f
+	movzbl	(%rsi), %edx			/* ... or an imm8 */
+	inc	%rsi
+2:	mov	%rsi, 40(%rsp)			/* resume after the instruction */
+	test	$2, %cl
+	jz	4f
+	test	$1, %cl				/* out */
+	jz	3f
+	test	%edi, %edi
+	jnz	5f
+	outl	%eax, %dx
+	jmp	gp_done
+5:	outw	%ax, %dx
+	jmp	gp_done
+3:	outb	%al, %dx
+	jmp	gp_done
+4:	test	$1, %cl				/* in */
+	jz	6f
+	test	%edi, %edi
+	jnz	7f
+	inl	%dx, %eax
+	jmp	gp_done
+7:	inw	%dx, %ax
+	jmp	gp_done
+6:	inb	%dx, %al
+gp_done:
+	pop	%rdx
+	pop	%rdi
+	pop	%rsi
+	pop	%rcx
+	add	$8, %rsp			/* error code */
+	iretq
+gp_fatal:
+	lidt	idt_null			/* no gates: the next fault is a triple fault */
+	ud2
 
 /* ------------------------------------------------------------------ */
 /* CPL3 from here on: native speed.                                    */
@@ -164,7 +251,7 @@ user_entry:
 /* pre-set so loading a selector never writes the GDT.  No TSS: no     */
 /* CPL3 -> CPL0 transition ever happens (see the header comment).      */
 /* ------------------------------------------------------------------ */
-	.section .rodata
+	.section .data			/* written: TSS base and busy bit */
 	.balign 16
 gdt:
 	.quad 0
@@ -172,6 +259,9 @@ gdt:
 	.quad 0x00CF93000000FFFF		/* 0x10 kernel data */
 	.quad 0x00CFF3000000FFFF		/* 0x18 user data, DPL3 */
 	.quad 0x00AFFB000000FFFF		/* 0x20 user code64, DPL3 */
+gdt_tss:				/* 0x28 64-bit TSS; base patched at CPL0 */
+	.quad 0x0000890000000000 + (tss_end - tss - 1)
+	.quad 0
 gdt_end:
 	.balign 8
 	.globl gdt_ptr
@@ -182,6 +272,32 @@ gdt_ptr:
 idt_null:				/* empty IDT: no gates at all */
 	.word 0
 	.quad 0
+	.balign 8
+idt_ptr:
+	.word idt_end - idt - 1
+	.quad idt
+
+/*
+ * IDT with one gate, #GP (13): interrupt gate, DPL0, selector 0x08; the
+ * handler's offset is patched in at CPL0.  Every other vector is absent,
+ * so any other exception still ends as a triple fault.  Writable data:
+ * the CPU sets the TSS busy bit in the GDT on ltr, too.
+ */
+	.section .data
+	.balign 16
+idt:
+	.fill 13 * 2, 8, 0
+	.quad 0x00008E0000080000		/* #GP: present, interrupt gate, cs 0x08 */
+	.quad 0
+idt_end:
+	.balign 16
+tss:					/* 64-bit TSS: only RSP0 is used */
+	.long 0
+	.quad kstack_top			/* RSP0 */
+	.fill 11, 8, 0
+	.word 0
+	.word tss_end - tss			/* I/O map base: none */
+tss_end:
 
 /* ------------------------------------------------------------------ */
 /* Pre-built identity page tables (in .data so they are in the file).  */
