@@ -135,6 +135,11 @@ static const struct hidden hidden_for_emulator[] = {
 	{ 7, 1, CPUID_EAX, B(4) | B(5) | B(21) | B(23) },
 	/* XOP, FMA4 (AMD): VEX-like encodings on AVX state. */
 	{ 0x80000001, 0, CPUID_ECX, B(11) | B(16) },
+	/* KVM's PV_UNHALT, PV_SEND_IPI, PV_SCHED_YIELD: each is a hypercall, and a
+	 * hypercall from emulated kernel code never completes there (measured: a
+	 * Linux guest's second vCPU re-executed the VMCALL of its first PV IPI
+	 * forever). Without them Linux kicks, IPIs and yields through the APIC. */
+	{ 0x40000001, 0, CPUID_EAX, B(7) | B(11) | B(13) },
 };
 
 static unsigned clear_bits(uint32_t *reg, uint32_t mask)

@@ -59,6 +59,10 @@ static void make_table(const char *cpu_vendor, bool leaf_b_core_level)
 	add(0xd, 0, SIG_INDEX, 0x2e7, 0x988, 0xa88, 0);
 	add(0xd, 1, SIG_INDEX, BIT(0) | BIT(1) | BIT(2) | BIT(3), 0, 0, 0);
 	add(0xd, 2, SIG_INDEX, 0x100, 0x240, 0, 0);
+	/* KVM's paravirt leaves: CLOCKSOURCE2, ASYNC_PF, STEAL_TIME, PV_EOI, PV_UNHALT,
+	 * PV_TLB_FLUSH, PV_SEND_IPI, PV_SCHED_YIELD, ... (0x40000001 EAX). */
+	add(0x40000000, 0, 0, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d);
+	add(0x40000001, 0, 0, 0x01007afb, 0, 0, 0);
 	add(0x80000000, 0, 0, 0x80000021, 0, 0, 0);
 	add(0x80000001, 0, 0, 0, 0, BIT(0) | BIT(5) | BIT(6) | BIT(11) | BIT(16) | BIT(22),
 	    BIT(11) | BIT(20) | BIT(26) | BIT(27) | BIT(29));
@@ -333,12 +337,15 @@ START_TEST(hide_for_emulator)
 	ck_assert_uint_eq(entry(0xd, 1)->eax, 0);
 	ck_assert_uint_eq(entry(0xd, 2)->eax, 0);
 	ck_assert_uint_eq(entry(0xd, 2)->ebx, 0);
+	/* KVM PV features that are hypercalls (7, 11, 13) go; the rest stays. */
+	ck_assert_uint_eq(entry(0x40000001, 0)->eax, 0x01007afb & ~(BIT(7) | BIT(11) | BIT(13)));
 	/*
 	 * Bits that were set and got cleared: leaf 1 ECX 12,13,23,26,28,29 (6);
 	 * 7.0 EBX 0,5,9,14,16,17,20,30,31 (9); 7.0 ECX 3,4 (2); 7.0 EDX 4 (1);
-	 * 7.1 EAX 4,5 (2); 0x8000_0001 ECX 11,16 (2); 0xD.0 EAX 0x2e4 (5); 0xD.1 (4).
+	 * 7.1 EAX 4,5 (2); 0x8000_0001 ECX 11,16 (2); 0x4000_0001 EAX 7,11,13 (3);
+	 * 0xD.0 EAX 0x2e4 (5); 0xD.1 (4).
 	 */
-	ck_assert_uint_eq(n, 6 + 9 + 2 + 1 + 2 + 2 + 5 + 4);
+	ck_assert_uint_eq(n, 6 + 9 + 2 + 1 + 2 + 2 + 3 + 5 + 4);
 	ck_assert_uint_eq(cpuid_hide_for_emulator(c), 0); /* idempotent */
 	free_table();
 }
