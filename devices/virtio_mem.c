@@ -285,12 +285,8 @@ static int setup_memslots(struct virtio_mem *vm, struct machine *m, struct error
 {
 	const struct vmem_config *vc = vm->cfg;
 	struct memory_backend *b = vc->backend;
-	uint64_t slot_size = vc->size;
+	uint64_t slot_size = vc->slot_size; /* checked by vmem_config_resolve() */
 
-	if (vc->dynamic_memslots &&
-	    memslot_pick_size(vc->size, vc->block_size, (uint32_t)vc->memslots,
-			      MEMSLOT_MAX_PER_DEVICE, &slot_size, err))
-		return -1;
 	if (machine_reserve_device_slots(m, (uint32_t)(vc->size / slot_size), vm->name, err) ||
 	    memslot_region_init(&vm->slots, vc->memaddr, vc->size, b->hva, slot_size, &m->slot_ids,
 				&memslot_kvm_ops, memslot_kvm_opaque(m->vm_fd), err))

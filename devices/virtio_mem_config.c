@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arch/x86/layout.h"
+#include "mm/memslots.h"
 #include "vmm/size.h"
 
 static bool is_pow2(uint64_t v)
@@ -114,6 +115,23 @@ static void device_area(const struct vm_config *cfg, uint64_t *start, uint64_t *
 	*end = *start + (cfg->maxmem > cfg->ram_size ? cfg->maxmem - cfg->ram_size : 0);
 }
 
+/* How the region splits into memslots; every problem is found here, before KVM is opened. */
+static int resolve_memslots(struct vmem_config *vc, struct error *err)
+{
+	if (!vc->dynamic_memslots) {
+		if (vc->memslots)
+			return error_set(err, "virtio-mem-pci: memdev '%s': memslots=%llu needs "
+					      "dynamic-memslots=on (off maps the region as one memslot)",
+					 vc->memdev, (unsigned long long)vc->memslots);
+		vc->slot_size = vc->size;
+		return 0;
+	}
+	if (memslot_pick_size(vc->size, vc->block_size, (uint32_t)vc->memslots,
+			      MEMSLOT_MAX_PER_DEVICE, &vc->slot_size, err))
+		return error_prefix(err, "virtio-mem-pci: memdev '%s'", vc->memdev);
+	return 0;
+}
+
 int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 			const struct vm_config *cfg, struct error *err)
 {
@@ -144,10 +162,8 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 					      "of memdev '%s' (%llu)",
 					 (unsigned long long)vc->requested_size, vc->memdev,
 					 (unsigned long long)vc->size);
-		if (vc->memslots && vc->size / vc->memslots < (128ULL << 20))
-			return error_set(err, "virtio-mem-pci: memslots=%llu would make memslots "
-					      "smaller than 128 MiB",
-					 (unsigned long long)vc->memslots);
+		if (resolve_memslots(vc, err))
+			return -1;
 		if (!vc->memaddr) {
 			/* Next free place, aligned for 128 MiB memslots and the block size. */
 			uint64_t align = vc->block_size > (128ULL << 20) ? vc->block_size

@@ -32,6 +32,7 @@ struct vmem_config {
 	char id[64]; /* id= of the -device, or the memdev when it has none (for messages) */
 	struct memory_backend *backend;
 	uint64_t size;
+	uint64_t slot_size; /* the region's memslot size (the whole region with dynamic-memslots=off) */
 };
 
 /* Parses and checks one device's own properties. */
@@ -40,7 +41,8 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 /*
  * Resolves memdev against the -object backends of cfg and checks what needs
  * the whole picture: backend exists and is used once, size and requested-size
- * against block-size, memaddr alignment and overlaps, everything under maxmem.
+ * against block-size, the memslot split, memaddr alignment and overlaps,
+ * everything under maxmem.
  * configs[i] belongs to the i-th virtio-mem device of the command line.
  */
 int vmem_config_resolve(struct vmem_config **configs, unsigned count,

@@ -83,10 +83,18 @@ int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_slots, uin
 		*slot_size = size / nr_slots;
 		return 0;
 	}
-	while (size / s > max_slots || size % s)
-		s *= 2;
-	*slot_size = s;
-	return 0;
+	/*
+	 * The most slots (so the smallest ones) that tile the region in equal granule
+	 * multiples without exceeding max_slots. Usually a power of two, but a region of
+	 * 1025 granules, say, gets 205 slots of 5 granules.
+	 */
+	for (uint64_t n = size / s < max_slots ? size / s : max_slots; n >= 1; n--) {
+		if ((size / s) % n == 0) {
+			*slot_size = size / n;
+			return 0;
+		}
+	}
+	return error_set(err, "no memslot size fits"); /* not reached: n = 1 always divides */
 }
 
 int memslot_region_init(struct memslot_region *r, uint64_t gpa, uint64_t size, void *hva,

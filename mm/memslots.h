@@ -59,9 +59,10 @@ struct memslot_region {
 };
 
 /*
- * Slot size for a device: at least 128 MiB and a multiple of block_size (both
- * powers of two), doubled until at most max_slots slots cover size; nr_slots
- * > 0 asks for that many instead (memslots=N). size must be a multiple of it.
+ * Slot size for a device: a multiple of the granule max(128 MiB, block_size),
+ * the smallest that tiles size with at most max_slots equal slots; nr_slots
+ * > 0 asks for that many instead (memslots=N). size must be a multiple of the
+ * granule.
  */
 int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_slots, uint32_t max_slots,
 		      uint64_t *slot_size, struct error *err);

@@ -51,6 +51,15 @@ class Errors(unittest.TestCase):
             (ram(0) + dev("memdev=m0,memslots=0"), "outside 1..1024"),
             (ram(0) + dev("memdev=m0,memslots=1025"), "outside 1..1024"),
             (ram(0) + dev("memdev=m0,unplugged-inaccessible=maybe"), "unplugged-inaccessible"),
+            # memaddr on 128 MiB but not on a 1 GiB block; memaddr below the device area.
+            (ram(0) + dev("memdev=m0,block-size=1G,memaddr=0x108000000"), "must be aligned"),
+            (ram(0) + dev("memdev=m0,memaddr=0x80000000"),
+             "does not fit in the device memory area"),
+            # The memslot split is checked before KVM is opened.
+            (ram(0, "130M") + dev("memdev=m0"), "memdev 'm0': size 136314880 is not a multiple"),
+            (ram(0) + dev("memdev=m0,memslots=3"), "memdev 'm0': memslots=3 does not split"),
+            (ram(0) + dev("memdev=m0,dynamic-memslots=off,memslots=4"),
+             "memslots=4 needs dynamic-memslots=on"),
         ]
         for args, fragment in cases:
             with self.subTest(fragment=fragment):

@@ -144,6 +144,17 @@ class VirtioMem(unittest.TestCase):
         self.assertIn("in 1 memslots of 1024 MiB (all mapped now)", run.stderr)
         self.assertEqual(mapped_slots(run.stderr), [("mapped", 0), ("unmapped", 0)], run)
 
+    def test_region_of_1025_slot_granules_gets_equal_larger_memslots(self):
+        # No power of two tiles 1025 x 128 MiB in at most 1024 slots; 205 slots of 640 MiB do.
+        # (The test guest's config scenario: it cannot identity-map 128 GiB to plug in it.)
+        run = testguest("tests=vmem_config vmem_region=0x2008000000 vmem_requested=0x8000000",
+                        timeout=120, extra=[
+                            "-verbose", "-m", "256M,maxmem=140G",
+                            "-object", "memory-backend-ram,id=mem0,size=131200M,reserve=off",
+                            "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=128M"])
+        self.assert_passed(run, ["vmem_config"])
+        self.assertIn("in 205 memslots of 640 MiB", run.stderr, run)
+
     def test_memslots_follow_plugged_blocks_across_the_region(self):
         # memslots=4: 256 MiB slots; blocks in slots 0 and 2 map exactly those two.
         run = self.run_guest("tests=vmem_unplug_all vmem_blocks=4",

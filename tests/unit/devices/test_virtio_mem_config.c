@@ -158,8 +158,25 @@ START_TEST(cross_checks)
 	ck_assert_str_eq(err.msg, "virtio-mem-pci: memaddr 0x180000000 overlaps memdev 'a'");
 	const char *tiny_slots[] = { "virtio-mem-pci,memdev=b,memslots=32" };
 	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, tiny_slots, 1, vcs, &err), -1);
-	ck_assert_str_eq(err.msg, "virtio-mem-pci: memslots=32 would make memslots smaller than "
-				  "128 MiB");
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'b': memslots=32 does not split "
+				  "2147483648 bytes into equal slots of a multiple of 134217728 bytes");
+	/* The memslot split is decided here, before KVM is opened. */
+	const char *split[] = { "virtio-mem-pci,memdev=a", "virtio-mem-pci,memdev=b,memslots=2" };
+	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, split, 2, vcs, &err), 0);
+	ck_assert_uint_eq(vcs[0].slot_size, 128 * MiB);
+	ck_assert_uint_eq(vcs[1].slot_size, GiB);
+	const char *off_slots[] = { "virtio-mem-pci,memdev=b,dynamic-memslots=off,memslots=2" };
+	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, off_slots, 1, vcs, &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'b': memslots=2 needs dynamic-memslots=on "
+				  "(off maps the region as one memslot)");
+	const char *off[] = { "virtio-mem-pci,memdev=b,dynamic-memslots=off" };
+	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, off, 1, vcs, &err), 0);
+	ck_assert_uint_eq(vcs[0].slot_size, 2 * GiB);
+	const char *objs130[] = { "memory-backend-ram,id=d,size=130M" };
+	const char *unaligned[] = { "virtio-mem-pci,memdev=d" };
+	ck_assert_int_eq(resolve("1G,maxmem=7G", objs130, 1, unaligned, 1, vcs, &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'd': size 136314880 is not a multiple of "
+				  "the 134217728-byte memslot granule");
 	/* With RAM above 4 GiB the area starts after it, 1 GiB aligned. */
 	const char *one[] = { "virtio-mem-pci,memdev=b" };
 	ck_assert_int_eq(resolve("3584M,maxmem=8G", objs, 3, one, 1, vcs, &err), 0);

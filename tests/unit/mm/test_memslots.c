@@ -181,6 +181,19 @@ START_TEST(slot_size_choice)
 	ck_assert_int_eq(memslot_pick_size(4 * GiB, 2 * MiB, 2000, 1024, &s, &err), -1);
 	ck_assert_int_eq(memslot_pick_size(100 * MiB, 2 * MiB, 0, 1024, &s, &err), -1);
 	ck_assert_int_eq(memslot_pick_size(GiB, 3 * MiB, 0, 1024, &s, &err), -1);
+	/* 1025 granules: no power of two tiles it; 205 slots of 640 MiB do (was a SIGFPE). */
+	ck_assert_int_eq(memslot_pick_size(1025 * 128 * MiB, 2 * MiB, 0, 1024, &s, &err), 0);
+	ck_assert_uint_eq(s, 5 * 128 * MiB);
+	/* A prime number of granules above the limit: one slot for all of it. */
+	ck_assert_int_eq(memslot_pick_size(1031 * 128 * MiB, 2 * MiB, 0, 1024, &s, &err), 0);
+	ck_assert_uint_eq(s, 1031 * 128 * MiB);
+	ck_assert_int_eq(memslot_pick_size(TiB + 128 * MiB, 2 * MiB, 0, 1024, &s, &err), 0);
+	ck_assert_uint_eq((TiB + 128 * MiB) % s, 0);
+	ck_assert_uint_le((TiB + 128 * MiB) / s, 1024);
+	ck_assert_uint_eq(s % (128 * MiB), 0);
+	/* 1536 granules: 768 slots of 256 MiB, as doubling gave. */
+	ck_assert_int_eq(memslot_pick_size(192 * GiB, 2 * MiB, 0, 1024, &s, &err), 0);
+	ck_assert_uint_eq(s, 256 * MiB);
 }
 END_TEST
 
