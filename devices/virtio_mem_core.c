@@ -56,41 +56,57 @@ static bool range_ok(const struct vmem_core *c, const struct vmem_req *req, uint
 	return true;
 }
 
-/* Plug order: memslot (and host access) first, then the bitmap; nothing to undo on failure. */
+/*
+ * Plug order: memslot (and host access) first, then the bitmap. A memslot that
+ * fails to map answers BUSY, and slots this request mapped are unmapped again.
+ */
 static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t count)
 {
-	struct error err;
+	uint64_t offset = first * c->block_size, len = count * c->block_size;
+	struct error err, ignored;
 
-	if (vmem_plugged_size(c) + count * c->block_size > c->requested_size)
+	if (vmem_plugged_size(c) + len > c->requested_size)
 		return VMEM_RESP_NACK;
 	if (!plug_bitmap_all_clear(&c->plugged, first, count))
 		return VMEM_RESP_ERROR;
-	if (c->slots &&
-	    memslot_map_range(c->slots, first * c->block_size, count * c->block_size, &err)) {
+	if (c->slots && memslot_map_range(c->slots, offset, len, &err)) {
 		log_warn("virtio-mem: plug: %s", err.msg);
+		if (!c->keep_usable_mapped)
+			memslot_unmap_unplugged(c->slots, offset, len, &c->plugged, c->block_size,
+						&ignored);
 		return VMEM_RESP_BUSY;
 	}
 	plug_bitmap_set(&c->plugged, first, count);
-	c->counters.bytes_plugged += count * c->block_size;
+	c->counters.bytes_plugged += len;
 	return VMEM_RESP_ACK;
 }
 
 /*
  * Unplug order: bitmap, then the memslot if it became empty (and its host range
  * protected), then discard. The guest can no longer reach the memory when it
- * is discarded, so it never faults discarded pages back in.
+ * is discarded, so it never faults discarded pages back in. When a step fails
+ * the blocks are plugged and mapped again, their data intact (discard is the
+ * last step), and the guest gets BUSY.
  */
 static int release(struct vmem_core *c, uint64_t first, uint64_t count, struct error *err)
 {
 	uint64_t offset = first * c->block_size, len = count * c->block_size;
+	struct error again;
 
 	plug_bitmap_clear(&c->plugged, first, count);
 	if (c->slots && !c->keep_usable_mapped &&
 	    memslot_unmap_unplugged(c->slots, offset, len, &c->plugged, c->block_size, err))
-		return -1;
+		goto undo;
 	if (c->backend && memory_backend_discard(c->backend, offset, len, err))
-		return -1;
+		goto undo;
 	return 0;
+undo:
+	plug_bitmap_set(&c->plugged, first, count);
+	if (c->slots && memslot_map_range(c->slots, offset, len, &again))
+		log_error("virtio-mem: plugged blocks at offset 0x%llx are out of the guest's "
+			  "reach: %s",
+			  (unsigned long long)offset, again.msg);
+	return -1;
 }
 
 static enum vmem_resp_type unplug(struct vmem_core *c, uint64_t first, uint64_t count)
@@ -99,23 +115,46 @@ static enum vmem_resp_type unplug(struct vmem_core *c, uint64_t first, uint64_t 
 
 	if (!plug_bitmap_all_set(&c->plugged, first, count))
 		return VMEM_RESP_ERROR;
-	c->counters.bytes_unplugged += count * c->block_size;
 	if (release(c, first, count, &err)) {
-		/* The blocks are unplugged for the guest either way; the host keeps the memory. */
 		log_warn("virtio-mem: unplug: %s", err.msg);
+		return VMEM_RESP_BUSY;
 	}
+	c->counters.bytes_unplugged += count * c->block_size;
 	return VMEM_RESP_ACK;
 }
 
-static enum vmem_resp_type unplug_all(struct vmem_core *c)
+/* A legacy driver's slots past a shrunk usable region are out of its reach now. */
+static void unmap_beyond_usable(struct vmem_core *c)
 {
+	uint64_t from;
 	struct error err;
 
-	c->counters.bytes_unplugged += vmem_plugged_size(c);
-	if (c->plugged.nr_blocks && release(c, 0, c->plugged.nr_blocks, &err))
+	if (!c->slots || !c->keep_usable_mapped)
+		return;
+	from = (c->usable_size + c->slots->slot_size - 1) / c->slots->slot_size *
+	       c->slots->slot_size;
+	if (from < c->region_size &&
+	    memslot_unmap_unplugged(c->slots, from, c->region_size - from, &c->plugged,
+				    c->block_size, &err))
 		log_warn("virtio-mem: unplug all: %s", err.msg);
+}
+
+/* Run by run; a run that fails stops here with BUSY (the driver retries, the rest stays). */
+static enum vmem_resp_type unplug_all(struct vmem_core *c)
+{
+	uint64_t first, count;
+	struct error err;
+
+	while (plug_bitmap_next_run(&c->plugged, 0, &first, &count)) {
+		if (release(c, first, count, &err)) {
+			log_warn("virtio-mem: unplug all: %s", err.msg);
+			return VMEM_RESP_BUSY;
+		}
+		c->counters.bytes_unplugged += count * c->block_size;
+	}
 	/* The one place besides reset where the usable region may shrink (no config interrupt). */
 	c->usable_size = vmem_usable_for(c->requested_size, c->region_size, c->block_size);
+	unmap_beyond_usable(c);
 	return VMEM_RESP_ACK;
 }
 
@@ -170,14 +209,4 @@ int vmem_set_requested(struct vmem_core *c, uint64_t requested)
 		changed = 1;
 	}
 	return changed;
-}
-
-int vmem_system_reset(struct vmem_core *c, struct error *err)
-{
-	int ret = 0;
-
-	if (c->plugged.nr_blocks)
-		ret = release(c, 0, c->plugged.nr_blocks, err);
-	c->usable_size = vmem_usable_for(c->requested_size, c->region_size, c->block_size);
-	return ret;
 }

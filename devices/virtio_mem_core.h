@@ -73,7 +73,4 @@ enum vmem_resp_type vmem_handle(struct vmem_core *c, const struct vmem_req *req,
  */
 int vmem_set_requested(struct vmem_core *c, uint64_t requested);
 
-/* System reset: everything unplugged and discarded, usable region recomputed (may shrink). */
-int vmem_system_reset(struct vmem_core *c, struct error *err);
-
 #endif

@@ -134,3 +134,32 @@ void plug_bitmap_clear_all(struct plug_bitmap *bm)
 	if (bm->nr_blocks)
 		plug_bitmap_clear(bm, 0, bm->nr_blocks);
 }
+
+/* First bit >= from whose value is `set`, or nr_blocks; a word at a time. */
+static uint64_t find_next(const struct plug_bitmap *bm, uint64_t from, bool set)
+{
+	while (from < bm->nr_blocks) {
+		uint64_t word = bm->words[from / 64] ^ (set ? 0 : ~0ULL);
+
+		word &= ~0ULL << (from % 64);
+		if (word) {
+			uint64_t bit = from / 64 * 64 + (uint64_t)__builtin_ctzll(word);
+
+			return bit < bm->nr_blocks ? bit : bm->nr_blocks;
+		}
+		from = (from / 64 + 1) * 64;
+	}
+	return bm->nr_blocks;
+}
+
+bool plug_bitmap_next_run(const struct plug_bitmap *bm, uint64_t from, uint64_t *first,
+			  uint64_t *count)
+{
+	uint64_t start = find_next(bm, from, true);
+
+	if (start >= bm->nr_blocks)
+		return false;
+	*first = start;
+	*count = find_next(bm, start, false) - start;
+	return true;
+}

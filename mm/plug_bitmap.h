@@ -33,5 +33,11 @@ void plug_bitmap_clear(struct plug_bitmap *bm, uint64_t first, uint64_t count);
 void plug_bitmap_clear_all(struct plug_bitmap *bm);
 /* Plugged blocks inside the range (for memslot decisions: "did this slot become empty?"). */
 uint64_t plug_bitmap_count(const struct plug_bitmap *bm, uint64_t first, uint64_t count);
+/*
+ * The first run of plugged blocks at or after `from`: true with [*first, *first + *count),
+ * false when nothing from `from` on is plugged (UNPLUG_ALL works run by run).
+ */
+bool plug_bitmap_next_run(const struct plug_bitmap *bm, uint64_t from, uint64_t *first,
+			  uint64_t *count);
 
 #endif

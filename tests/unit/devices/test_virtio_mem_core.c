@@ -10,26 +10,51 @@
 #define REGION GiB
 #define BLOCK (2 * MiB)
 
-/* Fake KVM for the memslot manager: counts adds and deletes and logs them as "+N"/"-N" (slot N). */
-static int adds, dels;
-static char ioctls[512];
+/*
+ * Fake KVM for the memslot manager: counts adds and deletes and logs them as "+N"/"-N" (slot N)
+ * in ioctls. events logs everything in order: those, host protection ("rwN", "noneN") and
+ * discards ("dN", by the slot the range starts in). fail_set_region_in fails the Nth next
+ * ioctl (1 = the next one); fail_discard fails discards.
+ */
+static int adds, dels, fail_set_region_in;
+static bool fail_discard;
+static char ioctls[512], events[1024];
+
+static void log_to(char *log, size_t size, const char *fmt, unsigned long long slot)
+{
+	size_t used = strlen(log);
+
+	snprintf(log + used, size - used, used ? " " : "");
+	used = strlen(log);
+	snprintf(log + used, size - used, fmt, slot);
+}
 
 static int fake_set_region(void *opaque, uint32_t id, uint64_t gpa, uint64_t size, void *hva,
 			   struct error *err)
 {
-	size_t used = strlen(ioctls);
+	unsigned long long slot = (gpa - ADDR) / (128 * MiB);
 
-	(void)opaque, (void)id, (void)hva, (void)err;
+	(void)opaque, (void)id, (void)hva;
+	if (fail_set_region_in && --fail_set_region_in == 0)
+		return error_set(err, "injected KVM_SET_USER_MEMORY_REGION failure");
 	if (size)
 		adds++;
 	else
 		dels++;
-	snprintf(ioctls + used, sizeof(ioctls) - used, "%s%c%llu", used ? " " : "",
-		 size ? '+' : '-', (unsigned long long)((gpa - ADDR) / (128 * MiB)));
+	log_to(ioctls, sizeof(ioctls), size ? "+%llu" : "-%llu", slot);
+	log_to(events, sizeof(events), size ? "+%llu" : "-%llu", slot);
 	return 0;
 }
 
-static const struct memslot_ops fake_ops = { fake_set_region, NULL };
+static int fake_protect(void *opaque, void *hva, uint64_t size, bool accessible, struct error *err)
+{
+	(void)opaque, (void)size, (void)err;
+	log_to(events, sizeof(events), accessible ? "rw%llu" : "none%llu",
+	       (unsigned long long)((uintptr_t)hva / (128 * MiB)));
+	return 0;
+}
+
+static const struct memslot_ops fake_ops = { fake_set_region, fake_protect };
 
 static struct slot_id_pool pool;
 static struct memslot_region slots;
@@ -38,7 +63,9 @@ static struct vmem_core core;
 
 static int discard(struct memory_backend *b, uint64_t offset, uint64_t len, struct error *err)
 {
-	(void)err;
+	if (fail_discard)
+		return error_set(err, "injected discard failure");
+	log_to(events, sizeof(events), "d%llu", (unsigned long long)(offset / (128 * MiB)));
 	return madvise(b->hva + offset, len, MADV_DONTNEED);
 }
 
@@ -48,8 +75,9 @@ static void setup(void)
 {
 	struct error err;
 
-	adds = dels = 0;
-	ioctls[0] = '\0';
+	adds = dels = fail_set_region_in = 0;
+	fail_discard = false;
+	ioctls[0] = events[0] = '\0';
 	ck_assert_int_eq(slot_id_pool_init(&pool, 100), 0);
 	ck_assert_int_eq(memslot_region_init(&slots, ADDR, REGION, NULL, 128 * MiB, &pool,
 					     &fake_ops, NULL, &err), 0);
@@ -147,21 +175,74 @@ START_TEST(errors_nacks_and_state)
 }
 END_TEST
 
-START_TEST(unplug_all_and_system_reset)
+START_TEST(unplug_all)
 {
-	struct error err;
-
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 64, NULL), VMEM_RESP_ACK);
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 256 * MiB, 64, NULL), VMEM_RESP_ACK);
 	ck_assert_uint_eq(slots.nr_mapped, 2);
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
 	ck_assert_uint_eq(vmem_plugged_size(&core), 0);
 	ck_assert_uint_eq(slots.nr_mapped, 0);
-	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
-	ck_assert_int_eq(vmem_system_reset(&core, &err), 0);
-	ck_assert_uint_eq(vmem_plugged_size(&core), 0);
-	ck_assert_uint_eq(slots.nr_mapped, 0);
+	ck_assert_uint_eq(core.counters.bytes_unplugged, 256 * MiB);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK); /* nothing plugged */
+	ck_assert_str_eq(ioctls, "+0 +2 -0 -2");
+}
+END_TEST
+
+/* Unplug: bitmap, memslot out of KVM, host range protected, and only then discarded. */
+START_TEST(unplug_removes_and_protects_before_discarding)
+{
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 2, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + BLOCK, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
+	/* Plug: accessible, then into KVM. The first unplug keeps the slot (block 0 is in it). */
+	ck_assert_str_eq(events, "rw0 +0 d0 -0 none0 d0");
+}
+END_TEST
+
+/* A discard that fails leaves the blocks plugged, mapped and intact, and answers BUSY. */
+START_TEST(failed_discard_answers_busy_and_keeps_the_blocks)
+{
+	uint16_t state = 99;
+
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 64, NULL), VMEM_RESP_ACK);
+	memset(backend.hva, 0x5a, 128 * MiB);
+	fail_discard = true;
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + BLOCK, 1, NULL), VMEM_RESP_BUSY);
+	/* The whole slot: it leaves KVM, the discard fails, it comes back. */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 64, NULL), VMEM_RESP_BUSY);
+	ck_assert_str_eq(events, "rw0 +0 -0 none0 rw0 +0");
+	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR, 64, &state), VMEM_RESP_ACK);
+	ck_assert_uint_eq(state, VMEM_STATE_PLUGGED);
+	ck_assert_uint_eq(vmem_plugged_size(&core), 128 * MiB);
+	ck_assert(memslot_is_mapped(&slots, 0));
+	ck_assert_uint_eq(backend.hva[BLOCK], 0x5a);
+	ck_assert_uint_eq(backend.hva[128 * MiB - 1], 0x5a);
+	ck_assert_uint_eq(core.counters.busy, 2);
+	ck_assert_uint_eq(core.counters.bytes_unplugged, 0);
+	/* UNPLUG_ALL too; once discards work again the retry succeeds. */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_BUSY);
+	ck_assert_uint_eq(vmem_plugged_size(&core), 128 * MiB);
 	ck_assert_uint_eq(core.usable_size, 768 * MiB);
+	fail_discard = false;
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + BLOCK, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(vmem_plugged_size(&core), 0);
+	ck_assert_uint_eq(backend.hva[0], 0);
+}
+END_TEST
+
+/* A PLUG whose second memslot cannot be added answers BUSY and leaves no slot behind. */
+START_TEST(failed_memslot_answers_busy_and_maps_nothing)
+{
+	fail_set_region_in = 2;
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 126 * MiB, 2, NULL), VMEM_RESP_BUSY);
+	ck_assert_str_eq(ioctls, "+0 -0");
+	ck_assert_uint_eq(slots.nr_mapped, 0);
+	ck_assert_uint_eq(vmem_plugged_size(&core), 0);
+	ck_assert_uint_eq(core.counters.busy, 1);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 126 * MiB, 2, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(slots.nr_mapped, 2);
 }
 END_TEST
 
@@ -194,6 +275,11 @@ START_TEST(legacy_driver_keeps_usable_slots_mapped)
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 64, NULL), VMEM_RESP_ACK);
 	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5");
 	ck_assert_uint_eq(backend.hva[0], 0); /* still discarded: reads zeros */
+	/* UNPLUG_ALL shrinks the usable region to 128 + 256 MiB: slots 3-5 leave its reach. */
+	vmem_set_requested(&core, 128 * MiB);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(core.usable_size, 384 * MiB);
+	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5 -3 -4 -5");
 }
 END_TEST
 
@@ -206,7 +292,10 @@ Suite *suite_main(void)
 	tcase_add_test(tc, usable_region_policy);
 	tcase_add_test(tc, plug_write_unplug_replug_reads_zero);
 	tcase_add_test(tc, errors_nacks_and_state);
-	tcase_add_test(tc, unplug_all_and_system_reset);
+	tcase_add_test(tc, unplug_all);
+	tcase_add_test(tc, unplug_removes_and_protects_before_discarding);
+	tcase_add_test(tc, failed_discard_answers_busy_and_keeps_the_blocks);
+	tcase_add_test(tc, failed_memslot_answers_busy_and_maps_nothing);
 	tcase_add_test(tc, memslots_follow_a_plug_unplug_sequence);
 	tcase_add_test(tc, legacy_driver_keeps_usable_slots_mapped);
 	suite_add_tcase(s, tc);

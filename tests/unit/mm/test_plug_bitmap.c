@@ -82,6 +82,22 @@ START_TEST(matches_a_naive_reference)
 		ck_assert_uint_eq(plug_bitmap_count(&bm, first, count), set);
 		ck_assert(plug_bitmap_all_set(&bm, first, count) == (set == count));
 		ck_assert(plug_bitmap_all_clear(&bm, first, count) == (set == 0));
+		/* The next plugged run from `first`, against a scan of the reference. */
+		{
+			uint64_t run_first = 0, run_count = 0;
+			unsigned a = first, b;
+
+			while (a < N && !ref[a])
+				a++;
+			for (b = a; b < N && ref[b]; b++)
+				;
+			ck_assert(plug_bitmap_next_run(&bm, first, &run_first, &run_count) ==
+				  (a < N));
+			if (a < N) {
+				ck_assert_uint_eq(run_first, a);
+				ck_assert_uint_eq(run_count, b - a);
+			}
+		}
 	}
 	ck_assert_uint_eq(bm.nr_plugged, plug_bitmap_count(&bm, 0, N));
 	plug_bitmap_free(&bm);
