@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "devices/pci.h"
+#include "devices/virtio_mem.h"
 #include "devices/virtio_mem_config.h"
 #include "devices/virtio_mem_core.h"
 #include "devices/virtio_pci.h"
@@ -30,7 +31,7 @@
 struct virtio_mem {
 	struct virtio_pci vp;
 	struct machine *machine;
-	const struct vmem_config *cfg;
+	struct vmem_config *cfg; /* requested_size follows resizes, so a reboot keeps it (QEMU) */
 	char name[96];
 	struct memslot_region slots;
 	bool slots_ready;
@@ -154,7 +155,7 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 		struct virtio_mem_req raw;
 		struct virtio_mem_resp resp = { 0 };
 		struct vmem_req req;
-		uint64_t start = latency_now_ns();
+		uint64_t plugged, usable, start = latency_now_ns();
 		size_t readable = gather(&chain, &raw, sizeof(raw));
 
 		/* Framing errors are transport violations (QEMU: virtio_error), not ERROR. */
@@ -168,7 +169,12 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 		req = (struct vmem_req){ .type = raw.type,
 					 .addr = raw.u.plug.addr,
 					 .nb_blocks = raw.u.plug.nb_blocks };
+		plugged = vmem_plugged_size(&vm->core);
+		usable = vm->core.usable_size;
 		resp.type = (uint16_t)vmem_handle(&vm->core, &req, &resp.u.state.state);
+		/* plugged_size and usable_region_size are config fields: a new generation. */
+		if (plugged != vmem_plugged_size(&vm->core) || usable != vm->core.usable_size)
+			virtio_pci_config_updated(&vm->vp);
 		if (resp.type != VIRTIO_MEM_RESP_ACK || raw.type != VIRTIO_MEM_REQ_STATE)
 			resp.u.state.state = 0;
 		scatter(&chain, &resp, RESP_SIZE);
@@ -186,6 +192,22 @@ static void vmem_reset(void *opaque)
 {
 	/* Device reset keeps every block as it is (virtio-mem.md §7); the transport forgets the ring. */
 	(void)opaque;
+}
+
+int virtio_mem_set_requested_size(struct virtio_mem *vm, uint64_t size, struct error *err)
+{
+	int changed;
+
+	virtio_pci_lock(&vm->vp);
+	changed = vmem_set_requested(&vm->core, size, err);
+	if (changed > 0) {
+		vm->cfg->requested_size = size;
+		virtio_pci_config_changed(&vm->vp);
+	}
+	virtio_pci_unlock(&vm->vp);
+	if (changed < 0)
+		return error_prefix(err, "%s", vm->name);
+	return 0;
 }
 
 static const struct virtio_device_ops vmem_ops = {
@@ -304,7 +326,7 @@ static int setup_memslots(struct virtio_mem *vm, struct machine *m, struct error
 
 static int vmem_realize(struct machine *m, void *config, struct error *err)
 {
-	const struct vmem_config *vc = config;
+	struct vmem_config *vc = config;
 	struct virtio_mem *vm = calloc(1, sizeof(*vm));
 	struct virtio_pci_env env = {
 		.mem = &m->mem,

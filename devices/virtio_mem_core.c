@@ -198,13 +198,28 @@ enum vmem_resp_type vmem_handle(struct vmem_core *c, const struct vmem_req *req,
 	return resp;
 }
 
-int vmem_set_requested(struct vmem_core *c, uint64_t requested)
+int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *err)
 {
 	uint64_t usable = vmem_usable_for(requested, c->region_size, c->block_size);
 	int changed = requested != c->requested_size;
+	struct error map_err;
 
+	if (requested % c->block_size)
+		return error_set(err, "requested-size %llu is not a multiple of block-size %llu",
+				 (unsigned long long)requested, (unsigned long long)c->block_size);
+	if (requested > c->region_size)
+		return error_set(err, "requested-size %llu is above the device size %llu",
+				 (unsigned long long)requested, (unsigned long long)c->region_size);
 	c->requested_size = requested;
 	if (usable > c->usable_size) {
+		/* A legacy driver may read all of the usable region: its new slots go in now. */
+		if (c->slots && c->keep_usable_mapped &&
+		    memslot_map_range(c->slots, c->usable_size / c->slots->slot_size *
+							c->slots->slot_size,
+				      usable - c->usable_size / c->slots->slot_size *
+						       c->slots->slot_size,
+				      &map_err))
+			log_warn("virtio-mem: growing the usable region: %s", map_err.msg);
 		c->usable_size = usable;
 		changed = 1;
 	}

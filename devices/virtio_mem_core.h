@@ -67,10 +67,11 @@ static inline uint64_t vmem_plugged_size(const struct vmem_core *c)
 enum vmem_resp_type vmem_handle(struct vmem_core *c, const struct vmem_req *req, uint16_t *state);
 
 /*
- * A new requested_size (validated by the caller: block multiple, <= region).
- * The usable region only grows here. Returns 1 when the config changed (the
- * transport then raises a config interrupt), 0 otherwise.
+ * A new requested_size (QMP's qom-set). The usable region only grows here.
+ * Returns 1 when the config changed (the transport then raises a config
+ * interrupt), 0 when it did not, -1 with err when the size is not a block
+ * multiple or above the region (nothing changes then).
  */
-int vmem_set_requested(struct vmem_core *c, uint64_t requested);
+int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *err);
 
 #endif

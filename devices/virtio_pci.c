@@ -70,6 +70,11 @@ static void send_queue_interrupt(struct virtio_pci *vp, struct virtio_pci_queue 
 	}
 }
 
+void virtio_pci_config_updated(struct virtio_pci *vp)
+{
+	vp->generation++;
+}
+
 void virtio_pci_config_changed(struct virtio_pci *vp)
 {
 	/* A new generation tells a driver in the middle of a multi-read to read again. */

@@ -107,6 +107,8 @@ void virtio_pci_lock(struct virtio_pci *vp);
 void virtio_pci_unlock(struct virtio_pci *vp);
 /* Device config changed (caller holds the lock): new generation and a config interrupt. */
 void virtio_pci_config_changed(struct virtio_pci *vp);
+/* A config field the driver caused to change (plugged_size): new generation, no interrupt. */
+void virtio_pci_config_updated(struct virtio_pci *vp);
 /* The negotiated features (caller holds the lock). */
 static inline bool virtio_pci_has_feature(const struct virtio_pci *vp, unsigned bit)
 {

@@ -60,6 +60,7 @@ static struct slot_id_pool pool;
 static struct memslot_region slots;
 static struct memory_backend backend;
 static struct vmem_core core;
+static struct error set_err; /* what vmem_set_requested() said last */
 
 static int discard(struct memory_backend *b, uint64_t offset, uint64_t len, struct error *err)
 {
@@ -114,11 +115,18 @@ START_TEST(usable_region_policy)
 	ck_assert_uint_eq(vmem_usable_for(2 * MiB, 64 * GiB, GiB), GiB);     /* block-aligned */
 	ck_assert_uint_eq(core.usable_size, 768 * MiB);
 	/* Growing requested grows usable (config change); shrinking keeps it. */
-	ck_assert_int_eq(vmem_set_requested(&core, 600 * MiB), 1);
+	ck_assert_int_eq(vmem_set_requested(&core, 600 * MiB, &set_err), 1);
 	ck_assert_uint_eq(core.usable_size, 856 * MiB);
-	ck_assert_int_eq(vmem_set_requested(&core, 0), 1);
+	ck_assert_int_eq(vmem_set_requested(&core, 0, &set_err), 1);
 	ck_assert_uint_eq(core.usable_size, 856 * MiB);
-	ck_assert_int_eq(vmem_set_requested(&core, 0), 0);
+	ck_assert_int_eq(vmem_set_requested(&core, 0, &set_err), 0);
+	/* QMP's bad sizes: refused, nothing changes. */
+	ck_assert_int_eq(vmem_set_requested(&core, 3 * MiB, &set_err), -1);
+	ck_assert_str_eq(set_err.msg, "requested-size 3145728 is not a multiple of block-size 2097152");
+	ck_assert_int_eq(vmem_set_requested(&core, REGION + BLOCK, &set_err), -1);
+	ck_assert_str_eq(set_err.msg, "requested-size 1075838976 is above the device size 1073741824");
+	ck_assert_uint_eq(core.requested_size, 0);
+	ck_assert_uint_eq(core.usable_size, 856 * MiB);
 	/* UNPLUG_ALL is where it may shrink. */
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
 	ck_assert_uint_eq(core.usable_size, 0);
@@ -165,7 +173,7 @@ START_TEST(errors_nacks_and_state)
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 1, NULL), VMEM_RESP_ERROR); /* not plugged */
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 256, NULL), VMEM_RESP_ACK);	 /* 512 MiB */
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 1, NULL), VMEM_RESP_NACK);	 /* over requested */
-	ck_assert_int_eq(vmem_set_requested(&core, 768 * MiB), 1);
+	ck_assert_int_eq(vmem_set_requested(&core, 768 * MiB, &set_err), 1);
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 510 * MiB, 2, NULL), VMEM_RESP_ERROR); /* plugged */
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 510 * MiB, 2, NULL), VMEM_RESP_ERROR); /* mixed */
 	ck_assert_int_eq(req(7, ADDR, 1, NULL), VMEM_RESP_ERROR); /* unknown type */
@@ -276,10 +284,14 @@ START_TEST(legacy_driver_keeps_usable_slots_mapped)
 	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5");
 	ck_assert_uint_eq(backend.hva[0], 0); /* still discarded: reads zeros */
 	/* UNPLUG_ALL shrinks the usable region to 128 + 256 MiB: slots 3-5 leave its reach. */
-	vmem_set_requested(&core, 128 * MiB);
+	ck_assert_int_eq(vmem_set_requested(&core, 128 * MiB, &set_err), 1);
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
 	ck_assert_uint_eq(core.usable_size, 384 * MiB);
 	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5 -3 -4 -5");
+	/* Growing it again (700 + 256 MiB) maps the slots it reaches now, before the interrupt. */
+	ck_assert_int_eq(vmem_set_requested(&core, 700 * MiB, &set_err), 1);
+	ck_assert_uint_eq(core.usable_size, 956 * MiB);
+	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5 -3 -4 -5 +3 +4 +5 +6 +7");
 }
 END_TEST
 
