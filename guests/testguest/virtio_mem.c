@@ -95,11 +95,20 @@ bool vmem_init(void)
 	}
 	if (!vmem_read_config(&vmem_cfg))
 		return false;
+	/*
+	 * Without 1 GiB pages the map extends by about 60 GiB at most: a larger region
+	 * gets its usable part mapped (the only part a driver may plug).
+	 */
 	if (vmem_cfg.region_size && !paging_map_identity(vmem_cfg.addr, vmem_cfg.region_size)) {
-		tg_printf("# vmem: cannot identity-map the region 0x%llx+0x%llx\n",
-			  (unsigned long long)vmem_cfg.addr,
-			  (unsigned long long)vmem_cfg.region_size);
-		return false;
+		if (!vmem_cfg.usable_region_size ||
+		    !paging_map_identity(vmem_cfg.addr, vmem_cfg.usable_region_size)) {
+			tg_printf("# vmem: cannot identity-map the region 0x%llx+0x%llx\n",
+				  (unsigned long long)vmem_cfg.addr,
+				  (unsigned long long)vmem_cfg.region_size);
+			return false;
+		}
+		tg_printf("# vmem: identity-mapped the usable region only (0x%llx bytes)\n",
+			  (unsigned long long)vmem_cfg.usable_region_size);
 	}
 	return true;
 }
