@@ -62,7 +62,7 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 		return error_set(err, "%s: memdev id '%s' is too long", o, memdev);
 	strcpy(vc->memdev, memdev);
 	if (opts_take_size(opts, "requested-size", &vc->requested_size, 0, err) ||
-	    opts_take_size(opts, "block-size", &vc->block_size, VMEM_DEFAULT_BLOCK_SIZE, err) ||
+	    opts_take_size(opts, "block-size", &vc->block_size, host_thp_size(), err) ||
 	    opts_take_u64(opts, "node", &vc->node, 0, err) ||
 	    opts_take_u64(opts, "memaddr", &vc->memaddr, 0, err) ||
 	    take_pci_addr(opts, &vc->pci_slot, err) ||
@@ -70,11 +70,11 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 	    opts_take_bool(opts, "dynamic-memslots", &vc->dynamic_memslots, true, err) ||
 	    opts_take_u64(opts, "memslots", &vc->memslots, 0, err))
 		return -1;
-	if (!is_pow2(vc->block_size) || vc->block_size < VMEM_MIN_BLOCK_SIZE)
+	if (!is_pow2(vc->block_size) || vc->block_size < host_thp_size())
 		return error_set(err, "%s: block-size %llu must be a power of two of at least %llu "
 				      "(the THP size)",
 				 o, (unsigned long long)vc->block_size,
-				 (unsigned long long)VMEM_MIN_BLOCK_SIZE);
+				 (unsigned long long)host_thp_size());
 	if (vc->requested_size % vc->block_size)
 		return error_set(err, "%s: requested-size %llu is not a multiple of block-size %llu",
 				 o, (unsigned long long)vc->requested_size,
@@ -89,6 +89,21 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 	if (vc->node != 0)
 		return error_set(err, "%s: node=%llu: tide has one NUMA node (0)", o,
 				 (unsigned long long)vc->node);
+	return 0;
+}
+
+int vmem_check_block_size(uint64_t block_size, uint64_t thp_size, const struct memory_backend *b,
+			  const char *memdev, struct error *err)
+{
+	if (!is_pow2(block_size) || block_size < thp_size)
+		return error_set(err, "virtio-mem-pci: block-size %llu must be a power of two of at "
+				      "least %llu (the THP size)",
+				 (unsigned long long)block_size, (unsigned long long)thp_size);
+	if (block_size < b->page_size)
+		return error_set(err, "virtio-mem-pci: block-size %llu is below the %llu-byte pages "
+				      "of memdev '%s'",
+				 (unsigned long long)block_size, (unsigned long long)b->page_size,
+				 memdev);
 	return 0;
 }
 
@@ -151,6 +166,9 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 			if (configs[j]->backend == vc->backend)
 				return error_set(err, "virtio-mem-pci: memdev '%s' is used twice",
 						 vc->memdev);
+		if (vmem_check_block_size(vc->block_size, host_thp_size(), vc->backend, vc->memdev,
+					  err))
+			return -1;
 		vc->size = vc->backend->size;
 		if (vc->size % vc->block_size)
 			return error_set(err, "virtio-mem-pci: memdev '%s' size %llu is not a "

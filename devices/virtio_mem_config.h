@@ -13,8 +13,6 @@
 #include "vmm/config.h"
 #include "vmm/opts.h"
 
-#define VMEM_MIN_BLOCK_SIZE (2ULL << 20) /* the THP size on x86-64 */
-#define VMEM_DEFAULT_BLOCK_SIZE (2ULL << 20)
 
 enum vmem_onoffauto { VMEM_AUTO, VMEM_ON, VMEM_OFF };
 
@@ -35,7 +33,14 @@ struct vmem_config {
 	uint64_t slot_size; /* the region's memslot size (the whole region with dynamic-memslots=off) */
 };
 
-/* Parses and checks one device's own properties. */
+/*
+ * block-size is a power of two of at least the THP size and the backend's page
+ * size (QEMU's rule: a block must be discardable and mappable on its own).
+ */
+int vmem_check_block_size(uint64_t block_size, uint64_t thp_size, const struct memory_backend *b,
+			  const char *memdev, struct error *err);
+
+/* Parses and checks one device's own properties (block-size defaults to the THP size). */
 int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *err);
 
 /*

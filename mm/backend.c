@@ -1,6 +1,7 @@
 #include "mm/backend.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -23,6 +24,7 @@ int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, boo
 	if (opts_take_bool(opts, "share", &b->share, share_default, err) ||
 	    opts_take_bool(opts, "reserve", &b->reserve, true, err))
 		return -1;
+	b->page_size = (uint64_t)page;
 	if (b->size == 0 || b->size % (uint64_t)page)
 		return error_set(err, "%s: %s size must be a non-zero multiple of %ld bytes",
 				 opts->option, b->type_name, page);
@@ -60,6 +62,22 @@ void memory_backend_free(void *config)
 	if (b)
 		memory_backend_unmap(b);
 	free(b);
+}
+
+uint64_t host_thp_size(void)
+{
+	unsigned long long size = 0;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &size) != 1)
+			size = 0;
+		fclose(f);
+	}
+	/* A power of two of at least a page, or the x86-64 value. */
+	if (size < 4096 || (size & (size - 1)))
+		size = 2ULL << 20;
+	return size;
 }
 
 int memory_backend_map(struct memory_backend *b, struct error *err)

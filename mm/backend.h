@@ -28,6 +28,7 @@ struct memory_backend {
 	uint64_t size;
 	bool share;   /* MAP_SHARED */
 	bool reserve; /* off: MAP_NORESERVE, for devices larger than host RAM */
+	uint64_t page_size; /* the host page size backing it (huge pages: theirs) */
 	int fd;	      /* -1 for anonymous memory */
 	uint8_t *hva; /* NULL until mapped */
 };
@@ -36,6 +37,8 @@ struct memory_backend {
 int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, bool share_default,
 				struct error *err);
 int memory_backend_map(struct memory_backend *b, struct error *err);
+/* The host's transparent huge page size (sysfs), 2 MiB where it cannot be read. */
+uint64_t host_thp_size(void);
 int memory_backend_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
 			   struct error *err);
 /* Unmaps and closes; the backend can be mapped again (after a reset). */

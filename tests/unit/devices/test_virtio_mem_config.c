@@ -184,6 +184,26 @@ START_TEST(cross_checks)
 }
 END_TEST
 
+START_TEST(block_size_against_thp_and_backend_pages)
+{
+	struct memory_backend huge = { .size = 4 * GiB, .page_size = GiB };
+	struct memory_backend small = { .size = 4 * GiB, .page_size = 4096 };
+	struct error err = { "" };
+
+	ck_assert_int_eq(vmem_check_block_size(2 * MiB, 2 * MiB, &small, "s", &err), 0);
+	ck_assert_int_eq(vmem_check_block_size(MiB, 2 * MiB, &small, "s", &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: block-size 1048576 must be a power of two of at "
+				  "least 2097152 (the THP size)");
+	/* A backend of 1 GiB pages (hugetlb): a block must hold whole pages. */
+	ck_assert_int_eq(vmem_check_block_size(2 * MiB, 2 * MiB, &huge, "h", &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci: block-size 2097152 is below the 1073741824-byte "
+				  "pages of memdev 'h'");
+	ck_assert_int_eq(vmem_check_block_size(GiB, 2 * MiB, &huge, "h", &err), 0);
+	ck_assert_uint_eq(host_thp_size() & (host_thp_size() - 1), 0);
+	ck_assert_uint_ge(host_thp_size(), 4096);
+}
+END_TEST
+
 Suite *suite_main(void)
 {
 	Suite *s = suite_create("virtio_mem_config");
@@ -192,6 +212,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, defaults_and_properties);
 	tcase_add_test(tc, per_device_errors);
 	tcase_add_test(tc, cross_checks);
+	tcase_add_test(tc, block_size_against_thp_and_backend_pages);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -159,6 +159,26 @@ BROKEN_CASE(indirect_inside_chain, "virtqueue: indirect descriptor inside a chai
 	    set_desc(DESC, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 1);
 	    set_desc(DESC, 1, TABLE, 16, VIRTQ_DESC_F_INDIRECT, 0); offer(0))
 
+BROKEN_CASE(indirect_zero_length, "virtqueue: bad indirect table length (0)",
+	    set_desc(DESC, 0, TABLE, 0, VIRTQ_DESC_F_INDIRECT, 0); offer(0))
+BROKEN_CASE(indirect_table_outside_ram, "virtqueue: indirect table outside guest RAM (0)",
+	    set_desc(DESC, 0, RAM_GPA + RAM_SIZE - 16, 32, VIRTQ_DESC_F_INDIRECT, 0); offer(0))
+BROKEN_CASE(indirect_next_out_of_range, "virtqueue: indirect next out of range (2)",
+	    set_desc(TABLE, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 2);
+	    set_desc(DESC, 0, TABLE, 32, VIRTQ_DESC_F_INDIRECT, 0); offer(0))
+
+/* An indirect table may hold more buffers than the device takes in one chain. */
+START_TEST(chain_longer_than_the_device_accepts)
+{
+	for (unsigned i = 0; i <= VIRTQ_MAX_CHAIN; i++)
+		set_desc(TABLE, i, DATA, 8, VIRTQ_DESC_F_NEXT, (uint16_t)(i + 1));
+	set_desc(TABLE, VIRTQ_MAX_CHAIN, DATA, 8, 0, 0);
+	set_desc(DESC, 0, TABLE, (VIRTQ_MAX_CHAIN + 1) * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	offer(0);
+	ck_assert_str_eq(pop_error(), "virtqueue: chain longer than the device accepts (64)");
+}
+END_TEST
+
 START_TEST(indirect_needs_the_feature)
 {
 	struct error err;
@@ -207,6 +227,10 @@ Suite *suite_main(void)
 	tcase_add_test(tc, indirect_loop);
 	tcase_add_test(tc, indirect_inside_chain);
 	tcase_add_test(tc, indirect_needs_the_feature);
+	tcase_add_test(tc, indirect_zero_length);
+	tcase_add_test(tc, indirect_table_outside_ram);
+	tcase_add_test(tc, indirect_next_out_of_range);
+	tcase_add_test(tc, chain_longer_than_the_device_accepts);
 	tcase_add_test(tc, enable_checks_the_rings);
 	suite_add_tcase(s, tc);
 	return s;
