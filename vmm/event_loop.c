@@ -14,14 +14,26 @@
 #define RING_ENTRIES 64
 /* user_data of requests that are not watches (watches use their address). */
 #define TAG_STOP 1
-#define TAG_POLL_REMOVE 2
+#define TAG_WAKE 3
+/* A watch's poll remove: its address with the low bit set (watches are 8-byte aligned). */
+#define TAG_REMOVE_BIT 1ULL
+
+/*
+ * Polls are armed and removed by the loop thread only. io_uring completes a
+ * poll through task work of the thread that submitted it; had another thread
+ * submitted it, its completions would wait on that thread (and die with it).
+ * Other threads only queue a NOP (it completes at once, on their own call) to
+ * wake the loop, which then looks at what the watches want.
+ */
 
 struct event_watch {
 	int fd;
 	event_fn fn;
 	void *opaque;
 	bool armed;	   /* a multishot poll is in the kernel (its last CQE not seen yet) */
-	bool removing;	   /* no more callbacks */
+	bool remove_sent;  /* its poll remove is submitted (and its CQE not seen yet) */
+	bool removing;	   /* no more callbacks; the loop takes the poll out */
+	bool failed;	   /* its poll ended with an error (a bad fd): not re-armed */
 	bool loop_frees;   /* removed from a callback: the loop thread frees it when idle */
 	unsigned busy;	   /* callbacks running */
 	struct event_watch *next;
@@ -94,10 +106,57 @@ static void unlink_locked(struct event_loop *loop, struct event_watch *w)
 /* A watch removed from a callback is freed once its poll is gone and nothing runs it. */
 static void maybe_free_locked(struct event_loop *loop, struct event_watch *w)
 {
-	if (w->loop_frees && !w->armed && !w->busy) {
+	if (w->loop_frees && !w->armed && !w->busy && !w->remove_sent) {
 		unlink_locked(loop, w);
 		free(w);
 	}
+}
+
+static int send_remove_locked(struct event_loop *loop, struct event_watch *w)
+{
+	int ret = submit_locked(loop, prep_poll_remove, w, (uint64_t)(uintptr_t)w | TAG_REMOVE_BIT);
+
+	w->remove_sent = ret == 0;
+	return ret;
+}
+
+/*
+ * -EALREADY: the poll was completing at that moment and stays armed (seen under
+ * load as a remove that never finished): ask again.
+ */
+static void handle_remove_cqe(struct event_loop *loop, struct event_watch *w, int res)
+{
+	pthread_mutex_lock(&loop->lock);
+	w->remove_sent = false;
+	if (res == -EALREADY && w->armed && send_remove_locked(loop, w) < 0)
+		log_error("event loop: cannot remove the poll on fd %d", w->fd);
+	pthread_cond_broadcast(&loop->idle);
+	maybe_free_locked(loop, w);
+	pthread_mutex_unlock(&loop->lock);
+}
+
+/* On the loop thread: arm what is new, take out the polls of removed watches. */
+static void sync_watches_locked(struct event_loop *loop)
+{
+	for (struct event_watch *w = loop->watches; w; w = w->next) {
+		int ret = 0;
+
+		if (!w->removing && !w->armed && !w->failed)
+			ret = arm_locked(loop, w);
+		else if (w->removing && w->armed && !w->remove_sent)
+			ret = send_remove_locked(loop, w);
+		if (ret < 0)
+			log_error("event loop: fd %d: %s", w->fd, strerror(-ret));
+	}
+}
+
+/* From any thread but the loop's: the loop wakes up and syncs the watches. */
+static void wake_locked(struct event_loop *loop)
+{
+	int ret = submit_locked(loop, prep_nop, NULL, TAG_WAKE);
+
+	if (ret < 0)
+		log_error("event loop: cannot wake the I/O thread: %s", strerror(-ret));
 }
 
 static void handle_watch_cqe(struct event_loop *loop, struct event_watch *w, int res,
@@ -112,7 +171,9 @@ static void handle_watch_cqe(struct event_loop *loop, struct event_watch *w, int
 		 * spin the loop thread forever.
 		 */
 		w->armed = false;
-		if (!w->removing && (res >= 0 || res == -ECANCELED)) {
+		if (res < 0 && res != -ECANCELED)
+			w->failed = true;
+		else if (!w->removing) {
 			int ret = arm_locked(loop, w);
 
 			if (ret < 0)
@@ -155,8 +216,17 @@ static void *loop_thread(void *opaque)
 		io_uring_cqe_seen(&loop->ring, cqe);
 		if (tag == TAG_STOP)
 			return NULL;
-		if (tag == TAG_POLL_REMOVE)
+		if (tag & TAG_REMOVE_BIT && tag > TAG_WAKE) {
+			handle_remove_cqe(loop, (struct event_watch *)(uintptr_t)(tag & ~TAG_REMOVE_BIT),
+					  res);
 			continue;
+		}
+		if (tag == TAG_WAKE) {
+			pthread_mutex_lock(&loop->lock);
+			sync_watches_locked(loop);
+			pthread_mutex_unlock(&loop->lock);
+			continue;
+		}
 		handle_watch_cqe(loop, (struct event_watch *)(uintptr_t)tag, res, flags);
 	}
 }
@@ -232,7 +302,10 @@ struct event_watch *event_loop_add_fd(struct event_loop *loop, int fd, event_fn 
 	}
 	*w = (struct event_watch){ .fd = fd, .fn = fn, .opaque = opaque };
 	pthread_mutex_lock(&loop->lock);
-	ret = arm_locked(loop, w);
+	if (pthread_equal(pthread_self(), loop->thread))
+		ret = arm_locked(loop, w);
+	else
+		ret = submit_locked(loop, prep_nop, NULL, TAG_WAKE); /* the loop arms it */
 	if (ret == 0) {
 		w->next = loop->watches;
 		loop->watches = w;
@@ -254,13 +327,10 @@ void event_loop_remove(struct event_loop *loop, struct event_watch *w)
 		return;
 	pthread_mutex_lock(&loop->lock);
 	w->removing = true;
-	if (w->armed) {
-		int ret = submit_locked(loop, prep_poll_remove, w, TAG_POLL_REMOVE);
-
-		if (ret < 0)
-			log_error("event loop: cannot remove the poll on fd %d: %s", w->fd,
-				  strerror(-ret));
-	}
+	if (on_loop_thread)
+		sync_watches_locked(loop);
+	else if (w->armed)
+		wake_locked(loop);
 	if (on_loop_thread) {
 		/* Inside a callback: the loop frees it once the kernel let go of it. */
 		w->loop_frees = true;
@@ -268,7 +338,7 @@ void event_loop_remove(struct event_loop *loop, struct event_watch *w)
 		pthread_mutex_unlock(&loop->lock);
 		return;
 	}
-	while (w->armed || w->busy)
+	while (w->armed || w->busy || w->remove_sent)
 		pthread_cond_wait(&loop->idle, &loop->lock);
 	unlink_locked(loop, w);
 	pthread_mutex_unlock(&loop->lock);
