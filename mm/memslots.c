@@ -97,6 +97,18 @@ int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_slots, uin
 	return error_set(err, "no memslot size fits"); /* not reached: n = 1 always divides */
 }
 
+int memslot_device_budget(int kvm_nr_memslots, uint32_t boot_slots, uint32_t max_for_devices,
+			  uint32_t *budget, struct error *err)
+{
+	if (kvm_nr_memslots <= (int64_t)boot_slots)
+		return error_set(err, "KVM offers %d memslots, boot RAM alone needs %u",
+				 kvm_nr_memslots, boot_slots);
+	*budget = (uint32_t)kvm_nr_memslots - boot_slots;
+	if (*budget > max_for_devices)
+		*budget = max_for_devices;
+	return 0;
+}
+
 int memslot_region_init(struct memslot_region *r, uint64_t gpa, uint64_t size, void *hva,
 			uint64_t slot_size, struct slot_id_pool *pool, const struct memslot_ops *ops,
 			void *ops_opaque, struct error *err)

@@ -67,6 +67,13 @@ struct memslot_region {
 int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_slots, uint32_t max_slots,
 		      uint64_t *slot_size, struct error *err);
 
+/*
+ * How many memslots all devices together may use: what KVM offers
+ * (KVM_CAP_NR_MEMSLOTS) less boot RAM's, at most max_for_devices.
+ */
+int memslot_device_budget(int kvm_nr_memslots, uint32_t boot_slots, uint32_t max_for_devices,
+			  uint32_t *budget, struct error *err);
+
 int memslot_region_init(struct memslot_region *r, uint64_t gpa, uint64_t size, void *hva,
 			uint64_t slot_size, struct slot_id_pool *pool, const struct memslot_ops *ops,
 			void *ops_opaque, struct error *err);

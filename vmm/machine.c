@@ -142,16 +142,13 @@ static int init_memslot_ids(struct machine *m, struct error *err)
 {
 	int max = ioctl(m->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
 
-	if (max <= (int)m->mem.count)
-		return error_set(err, "KVM offers %d memslots, boot RAM alone needs %u", max,
-				 m->mem.count);
+	if (memslot_device_budget(max, m->mem.count, MACHINE_MAX_DEVICE_SLOTS,
+				  &m->device_slots_left, err))
+		return -1;
 	if (slot_id_pool_init(&m->slot_ids, (uint32_t)max))
 		return error_set(err, "out of memory for memslot ids");
 	for (uint32_t id = 0; id < m->mem.count; id++)
 		slot_id_pool_reserve(&m->slot_ids, id);
-	m->device_slots_left = (uint32_t)max - m->mem.count;
-	if (m->device_slots_left > MACHINE_MAX_DEVICE_SLOTS)
-		m->device_slots_left = MACHINE_MAX_DEVICE_SLOTS;
 	return 0;
 }
 

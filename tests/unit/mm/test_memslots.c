@@ -197,6 +197,21 @@ START_TEST(slot_size_choice)
 }
 END_TEST
 
+START_TEST(device_budget_is_kvms_limit_less_boot_ram)
+{
+	struct error err = { "" };
+	uint32_t budget = 0;
+
+	ck_assert_int_eq(memslot_device_budget(32764, 2, 2048, &budget, &err), 0);
+	ck_assert_uint_eq(budget, 2048); /* capped for all devices together */
+	ck_assert_int_eq(memslot_device_budget(40, 2, 2048, &budget, &err), 0);
+	ck_assert_uint_eq(budget, 38);
+	ck_assert_int_eq(memslot_device_budget(2, 2, 2048, &budget, &err), -1);
+	ck_assert_str_eq(err.msg, "KVM offers 2 memslots, boot RAM alone needs 2");
+	ck_assert_int_eq(memslot_device_budget(-1, 1, 2048, &budget, &err), -1);
+}
+END_TEST
+
 START_TEST(slot_ids_are_reused_lowest_first)
 {
 	struct slot_id_pool p;
@@ -230,6 +245,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, destroy_unmaps_what_is_left);
 	tcase_add_test(tc, slot_size_choice);
 	tcase_add_test(tc, slot_ids_are_reused_lowest_first);
+	tcase_add_test(tc, device_budget_is_kvms_limit_less_boot_ram);
 	suite_add_tcase(s, tc);
 	return s;
 }
