@@ -65,19 +65,10 @@ static bool vmem_features_ok(void *opaque, uint64_t accepted)
 			 vm->name);
 		return false;
 	}
-	if (!vm->core.slots)
-		return true; /* dynamic-memslots=off: everything is mapped anyway */
-	vm->core.keep_usable_mapped = !inaccessible;
-	if (vm->core.keep_usable_mapped) {
-		if (vm->core.usable_size &&
-		    memslot_map_range(&vm->slots, 0, vm->core.usable_size, &err)) {
-			log_warn("%s: mapping the usable region for a legacy driver: %s", vm->name,
-				 err.msg);
-			return false;
-		}
-	} else if (memslot_unmap_unplugged(&vm->slots, 0, vm->core.region_size,
-					   &vm->core.plugged, vm->core.block_size, &err)) {
+	if (vmem_set_legacy_driver(&vm->core, !inaccessible, &err)) {
 		log_warn("%s: %s", vm->name, err.msg);
+		/* A legacy driver without its slots is refused; a failed unmap costs host memory only. */
+		return inaccessible;
 	}
 	return true;
 }

@@ -225,3 +225,23 @@ int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *er
 	}
 	return changed;
 }
+
+int vmem_set_legacy_driver(struct vmem_core *c, bool legacy, struct error *err)
+{
+	struct error ignored;
+
+	if (!c->slots)
+		return 0; /* dynamic-memslots=off: everything is mapped anyway */
+	c->keep_usable_mapped = legacy;
+	if (!legacy)
+		return memslot_unmap_unplugged(c->slots, 0, c->region_size, &c->plugged,
+					       c->block_size, err);
+	if (c->usable_size && memslot_map_range(c->slots, 0, c->usable_size, err)) {
+		/* Refused: leave no slot mapped that holds no plugged block. */
+		c->keep_usable_mapped = false;
+		memslot_unmap_unplugged(c->slots, 0, c->region_size, &c->plugged, c->block_size,
+					&ignored);
+		return -1;
+	}
+	return 0;
+}

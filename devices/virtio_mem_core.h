@@ -74,4 +74,13 @@ enum vmem_resp_type vmem_handle(struct vmem_core *c, const struct vmem_req *req,
  */
 int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *err);
 
+/*
+ * FEATURES_OK: a legacy driver (it did not accept UNPLUGGED_INACCESSIBLE) may
+ * read unplugged memory, so every slot of the usable region is mapped for it;
+ * for one that did, slots holding no plugged block leave KVM (a device reset
+ * may bring either after the other). -1 with err: FEATURES_OK is refused and
+ * no slot without a plugged block stays mapped.
+ */
+int vmem_set_legacy_driver(struct vmem_core *c, bool legacy, struct error *err);
+
 #endif

@@ -295,6 +295,25 @@ START_TEST(legacy_driver_keeps_usable_slots_mapped)
 }
 END_TEST
 
+/* FEATURES_OK with and without UNPLUGGED_INACCESSIBLE, one after the other (a device reset between). */
+START_TEST(features_ok_maps_for_legacy_drivers_and_unmaps_after)
+{
+	struct error err;
+
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(vmem_set_legacy_driver(&core, true, &err), 0);
+	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5"); /* the 768 MiB usable region */
+	ck_assert_int_eq(vmem_set_legacy_driver(&core, false, &err), 0);
+	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5 -1 -2 -3 -4 -5"); /* slot 0 holds a block */
+	/* The third slot cannot be added: refused, and the two it added leave again. */
+	fail_set_region_in = 3;
+	ck_assert_int_eq(vmem_set_legacy_driver(&core, true, &err), -1);
+	ck_assert(!core.keep_usable_mapped);
+	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5 -1 -2 -3 -4 -5 +1 +2 -1 -2");
+	ck_assert_uint_eq(slots.nr_mapped, 1);
+}
+END_TEST
+
 Suite *suite_main(void)
 {
 	Suite *s = suite_create("virtio_mem_core");
@@ -310,6 +329,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, failed_memslot_answers_busy_and_maps_nothing);
 	tcase_add_test(tc, memslots_follow_a_plug_unplug_sequence);
 	tcase_add_test(tc, legacy_driver_keeps_usable_slots_mapped);
+	tcase_add_test(tc, features_ok_maps_for_legacy_drivers_and_unmaps_after);
 	suite_add_tcase(s, tc);
 	return s;
 }
