@@ -2,11 +2,12 @@
  *
  * Plugs vmem_blocks= blocks (default 4) at the start of the region with one
  * request, checks STATE and plugged_size, writes and verifies the
- * address-derived pattern, unplugs (STATE, plugged_size), plugs again and
+ * address-derived pattern (after checking that the fresh blocks read 0), unplugs (STATE, plugged_size), plugs again and
  * requires every 8-byte word to read 0 (no stale data after unplug), then
  * unplugs again (with vmem_keep=1 it writes the pattern again and leaves the
  * blocks plugged instead, for system-reset tests).  Prints
  *   # vmem plug: blocks=N addr=0x.. bytes=N
+ *   # vmem plug: first plug reads zeros
  *   # vmem plug: pattern ok|bad
  *   # vmem plug: replug nonzero_words=N
  * SKIP when the blocks do not fit requested_size.
@@ -32,6 +33,12 @@ enum tg_result scenario_vmem_plug(void)
 	    !vmem_state_is("state after plug", a, nb, VMEM_STATE_PLUGGED) ||
 	    !vmem_check_plugged("after plug", size))
 		return TG_FAIL;
+	/* A freshly plugged block reads zeros, also after a reboot that found data in it. */
+	if (vmem_count_nonzero("first plug", a, size)) {
+		tg_printf("# vmem plug: first plug is not zero\n");
+		return TG_FAIL;
+	}
+	tg_printf("# vmem plug: first plug reads zeros\n");
 	vmem_fill(a, size);
 	if (!vmem_verify("plug pattern", a, size)) {
 		tg_printf("# vmem plug: pattern bad\n");
