@@ -35,7 +35,9 @@ struct vmem_config {
 
 /*
  * block-size is a power of two of at least the THP size and the backend's page
- * size (QEMU's rule: a block must be discardable and mappable on its own).
+ * size (the issue's rule; QEMU takes the larger of the two as its default and
+ * accepts down to 1 MiB): a block is then discarded and mapped in whole pages
+ * and never splits a transparent huge page.
  */
 int vmem_check_block_size(uint64_t block_size, uint64_t thp_size, const struct memory_backend *b,
 			  const char *memdev, struct error *err);

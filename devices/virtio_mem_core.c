@@ -142,10 +142,11 @@ static void unmap_beyond_usable(struct vmem_core *c)
 /* Run by run; a run that fails stops here with BUSY (the driver retries, the rest stays). */
 static enum vmem_resp_type unplug_all(struct vmem_core *c)
 {
-	uint64_t first, count;
+	uint64_t first, count, from = 0;
 	struct error err;
 
-	while (plug_bitmap_next_run(&c->plugged, 0, &first, &count)) {
+	while (plug_bitmap_next_run(&c->plugged, from, &first, &count)) {
+		from = first + count;
 		if (release(c, first, count, &err)) {
 			log_warn("virtio-mem: unplug all: %s", err.msg);
 			return VMEM_RESP_BUSY;
@@ -202,7 +203,6 @@ int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *er
 {
 	uint64_t usable = vmem_usable_for(requested, c->region_size, c->block_size);
 	int changed = requested != c->requested_size;
-	struct error map_err;
 
 	if (requested % c->block_size)
 		return error_set(err, "requested-size %llu is not a multiple of block-size %llu",
@@ -210,19 +210,29 @@ int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *er
 	if (requested > c->region_size)
 		return error_set(err, "requested-size %llu is above the device size %llu",
 				 (unsigned long long)requested, (unsigned long long)c->region_size);
-	c->requested_size = requested;
 	if (usable > c->usable_size) {
-		/* A legacy driver may read all of the usable region: its new slots go in now. */
-		if (c->slots && c->keep_usable_mapped &&
-		    memslot_map_range(c->slots, c->usable_size / c->slots->slot_size *
-							c->slots->slot_size,
-				      usable - c->usable_size / c->slots->slot_size *
-						       c->slots->slot_size,
-				      &map_err))
-			log_warn("virtio-mem: growing the usable region: %s", map_err.msg);
+		/* A legacy driver may read all of the usable region: its new slots go in first. */
+		if (c->slots && c->keep_usable_mapped) {
+			uint64_t from = c->usable_size / c->slots->slot_size * c->slots->slot_size;
+
+			if (memslot_map_range(c->slots, from, usable - from, err)) {
+				/* Take out what this call mapped: slots wholly past the old region. */
+				uint64_t new_from = from == c->usable_size
+							    ? from
+							    : from + c->slots->slot_size;
+				struct error ignored;
+
+				if (new_from < c->region_size)
+					memslot_unmap_unplugged(c->slots, new_from,
+								c->region_size - new_from,
+								&c->plugged, c->block_size, &ignored);
+				return error_prefix(err, "growing the usable region");
+			}
+		}
 		c->usable_size = usable;
 		changed = 1;
 	}
+	c->requested_size = requested;
 	return changed;
 }
 

@@ -67,7 +67,7 @@ void memory_backend_free(void *config)
 uint64_t host_thp_size(void)
 {
 	unsigned long long size = 0;
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
 
 	if (f) {
 		if (fscanf(f, "%llu", &size) != 1)

@@ -43,13 +43,14 @@ static int memfd_discard(struct memory_backend *b, uint64_t offset, uint64_t len
 	/*
 	 * A private mapping also needs the hole punch: its copy-on-write faults filled the
 	 * file's page cache with zero pages that MADV_DONTNEED alone leaves resident. The
-	 * memfd is ours and only ever holds zeros, so punching it changes no data.
+	 * memfd is ours and then only holds zeros, so the punch goes first: if it fails,
+	 * the guest's private pages are still there and the unplug can be undone (BUSY).
 	 */
-	if (!b->share && madvise(b->hva + offset, len, MADV_DONTNEED))
-		return error_set(err, "memory-backend-memfd: discard: %s", strerror(errno));
 	if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
 		      (off_t)len))
 		return error_set(err, "memory-backend-memfd: hole punch: %s", strerror(errno));
+	if (!b->share && madvise(b->hva + offset, len, MADV_DONTNEED))
+		return error_set(err, "memory-backend-memfd: discard: %s", strerror(errno));
 	return 0;
 }
 

@@ -248,8 +248,8 @@ user_entry:
 /* ------------------------------------------------------------------ */
 /* GDT: null, kernel code64, kernel data, user data (DPL3),            */
 /* user code64 (DPL3) -- the syscall/sysret order.  Accessed bits are  */
-/* pre-set so loading a selector never writes the GDT.  No TSS: no     */
-/* CPL3 -> CPL0 transition ever happens (see the header comment).      */
+/* pre-set so loading a selector never writes the GDT.  Then the TSS,  */
+/* for the one CPL3 -> CPL0 transition there is: #GP on port I/O.      */
 /* ------------------------------------------------------------------ */
 	.section .data			/* written: TSS base and busy bit */
 	.balign 16

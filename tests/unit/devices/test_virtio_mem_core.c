@@ -292,6 +292,19 @@ START_TEST(legacy_driver_keeps_usable_slots_mapped)
 	ck_assert_int_eq(vmem_set_requested(&core, 700 * MiB, &set_err), 1);
 	ck_assert_uint_eq(core.usable_size, 956 * MiB);
 	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5 -3 -4 -5 +3 +4 +5 +6 +7");
+	/* Back to 384 MiB (UNPLUG_ALL), then a growth whose second new slot fails: refused,
+	 * nothing changes, the slot it did add leaves again, the old usable slots stay. */
+	ck_assert_int_eq(vmem_set_requested(&core, 128 * MiB, &set_err), 1);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
+	ioctls[0] = '\0';
+	fail_set_region_in = 2;
+	ck_assert_int_eq(vmem_set_requested(&core, 700 * MiB, &set_err), -1);
+	ck_assert_str_eq(set_err.msg, "growing the usable region: injected "
+				      "KVM_SET_USER_MEMORY_REGION failure");
+	ck_assert_str_eq(ioctls, "+3 -3");
+	ck_assert_uint_eq(core.usable_size, 384 * MiB);
+	ck_assert_uint_eq(core.requested_size, 128 * MiB);
+	ck_assert(memslot_is_mapped(&slots, 2));
 }
 END_TEST
 
