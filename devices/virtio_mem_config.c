@@ -5,6 +5,7 @@
 
 #include "arch/x86/layout.h"
 #include "mm/memslots.h"
+#include "vmm/machine.h"
 #include "vmm/size.h"
 
 static bool is_pow2(uint64_t v)
@@ -150,7 +151,7 @@ static int resolve_memslots(struct vmem_config *vc, struct error *err)
 int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 			const struct vm_config *cfg, struct error *err)
 {
-	uint64_t area_start, area_end, next;
+	uint64_t area_start, area_end, next, slots_left = MACHINE_MAX_DEVICE_SLOTS;
 
 	device_area(cfg, &area_start, &area_end);
 	next = area_start;
@@ -182,6 +183,15 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 					 (unsigned long long)vc->size);
 		if (resolve_memslots(vc, err))
 			return -1;
+		/* KVM's own limit is known once it is open (machine_reserve_device_slots()). */
+		if (vc->size / vc->slot_size > slots_left)
+			return error_set(err, "virtio-mem-pci %s needs %llu memslots but only %llu are "
+					      "left (at most %d for all devices); use fewer or larger "
+					      "memslots (memslots=N)",
+					 vc->id[0] ? vc->id : vc->memdev,
+					 (unsigned long long)(vc->size / vc->slot_size),
+					 (unsigned long long)slots_left, MACHINE_MAX_DEVICE_SLOTS);
+		slots_left -= vc->size / vc->slot_size;
 		if (!vc->memaddr) {
 			/* Next free place, aligned for 128 MiB memslots and the block size. */
 			uint64_t align = vc->block_size > (128ULL << 20) ? vc->block_size

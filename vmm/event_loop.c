@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmm/log.h"
 
@@ -47,7 +48,13 @@ struct event_loop {
 	struct event_watch *watches;
 };
 
-/* Caller holds the lock. The ring never fills: at most one request per watch plus two. */
+/*
+ * Caller holds the lock. The ring never fills: at most one request per watch plus
+ * a few. Once an SQE is prepared it is as good as sent: liburing has published it,
+ * and the kernel takes it with this submit or the next one, so callers record it
+ * as sent either way. A failure here (-EAGAIN, -EBUSY: the kernel is short of
+ * resources) is retried a few times and logged; only "no SQE at all" is returned.
+ */
 static int submit_locked(struct event_loop *loop, void (*prep)(struct io_uring_sqe *, void *),
 			 void *arg, uint64_t user_data)
 {
@@ -64,8 +71,16 @@ static int submit_locked(struct event_loop *loop, void (*prep)(struct io_uring_s
 	}
 	prep(sqe, arg);
 	io_uring_sqe_set_data64(sqe, user_data);
-	ret = io_uring_submit(&loop->ring);
-	return ret < 0 ? ret : 0;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		ret = io_uring_submit(&loop->ring);
+		if (ret >= 0 || (ret != -EAGAIN && ret != -EBUSY && ret != -EINTR))
+			break;
+		usleep(1000);
+	}
+	if (ret < 0)
+		log_error("event loop: io_uring_submit: %s (the request goes with the next one)",
+			  strerror(-ret));
+	return 0;
 }
 
 static void prep_poll(struct io_uring_sqe *sqe, void *arg)
@@ -271,9 +286,9 @@ void event_loop_free(struct event_loop *loop)
 	ret = submit_locked(loop, prep_nop, NULL, TAG_STOP);
 	pthread_mutex_unlock(&loop->lock);
 	if (ret < 0) {
-		/* Without the stop request the thread would never return: cancel it instead. */
+		/* Without the stop request the thread never returns: leave it and the loop be. */
 		log_error("event loop: cannot stop the I/O thread: %s", strerror(-ret));
-		pthread_cancel(loop->thread);
+		return;
 	}
 	pthread_join(loop->thread, NULL);
 	io_uring_queue_exit(&loop->ring);

@@ -177,6 +177,19 @@ START_TEST(cross_checks)
 	ck_assert_int_eq(resolve("1G,maxmem=7G", objs130, 1, unaligned, 1, vcs, &err), -1);
 	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'd': size 136314880 is not a multiple of "
 				  "the 134217728-byte memslot granule");
+	/* All devices together take at most 2048 memslots: the third is refused here. */
+	const char *objs128[] = { "memory-backend-ram,id=x,size=128G",
+				  "memory-backend-ram,id=y,size=128G",
+				  "memory-backend-ram,id=z,size=128G" };
+	const char *three[] = { "virtio-mem-pci,memdev=x,memslots=1024",
+				"virtio-mem-pci,memdev=y,memslots=512",
+				"virtio-mem-pci,memdev=z,memslots=512" };
+	ck_assert_int_eq(resolve("1G,maxmem=400G", objs128, 3, three, 3, vcs, &err), 0);
+	three[2] = "virtio-mem-pci,memdev=z,memslots=1024";
+	ck_assert_int_eq(resolve("1G,maxmem=400G", objs128, 3, three, 3, vcs, &err), -1);
+	ck_assert_str_eq(err.msg, "virtio-mem-pci z needs 1024 memslots but only 512 are left (at "
+				  "most 2048 for all devices); use fewer or larger memslots "
+				  "(memslots=N)");
 	/* With RAM above 4 GiB the area starts after it, 1 GiB aligned. */
 	const char *one[] = { "virtio-mem-pci,memdev=b" };
 	ck_assert_int_eq(resolve("3584M,maxmem=8G", objs, 3, one, 1, vcs, &err), 0);
