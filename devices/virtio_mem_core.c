@@ -88,20 +88,55 @@ static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t co
  * the blocks are plugged and mapped again, their data intact (discard is the
  * last step), and the guest gets BUSY.
  */
-static int release(struct vmem_core *c, uint64_t first, uint64_t count, struct error *err)
+/*
+ * One discard per memslot: each range then has one protection (mapped or PROT_NONE).
+ * *done: how much was discarded before a failure.
+ */
+static int discard_by_slot(struct vmem_core *c, uint64_t offset, uint64_t len, uint64_t *done,
+			   struct error *err)
 {
-	uint64_t offset = first * c->block_size, len = count * c->block_size;
+	uint64_t slot = c->slots ? c->slots->slot_size : len;
+
+	*done = 0;
+	while (*done < len) {
+		uint64_t n = slot - (offset + *done) % slot;
+
+		if (n > len - *done)
+			n = len - *done;
+		if (memory_backend_discard(c->backend, offset + *done, n, err))
+			return -1;
+		*done += n;
+	}
+	return 0;
+}
+
+/*
+ * Unplug order: bitmap, then the memslot if it became empty (and its host range
+ * protected), then discard. The guest can no longer reach the memory when it
+ * is discarded, so it never faults discarded pages back in. When a step fails
+ * the blocks not discarded yet are plugged and mapped again, their data intact,
+ * and the guest gets BUSY; *released says how many blocks did go.
+ */
+static int release(struct vmem_core *c, uint64_t first, uint64_t count, uint64_t *released,
+		   struct error *err)
+{
+	uint64_t offset = first * c->block_size, len = count * c->block_size, done = 0;
 	struct error again;
 
+	*released = 0;
 	plug_bitmap_clear(&c->plugged, first, count);
 	if (c->slots && !c->keep_usable_mapped &&
 	    memslot_unmap_unplugged(c->slots, offset, len, &c->plugged, c->block_size, err))
 		goto undo;
-	if (c->backend && memory_backend_discard(c->backend, offset, len, err))
+	if (c->backend && discard_by_slot(c, offset, len, &done, err))
 		goto undo;
+	*released = count;
 	return 0;
 undo:
-	plug_bitmap_set(&c->plugged, first, count);
+	*released = done / c->block_size;
+	offset += done;
+	len -= done;
+	plug_bitmap_set(&c->plugged, first + *released, count - *released);
 	if (c->slots && memslot_map_range(c->slots, offset, len, &again))
 		log_error("virtio-mem: plugged blocks at offset 0x%llx are out of the guest's "
 			  "reach: %s",
@@ -112,14 +147,17 @@ undo:
 static enum vmem_resp_type unplug(struct vmem_core *c, uint64_t first, uint64_t count)
 {
 	struct error err;
+	uint64_t released;
+	int ret;
 
 	if (!plug_bitmap_all_set(&c->plugged, first, count))
 		return VMEM_RESP_ERROR;
-	if (release(c, first, count, &err)) {
+	ret = release(c, first, count, &released, &err);
+	c->counters.bytes_unplugged += released * c->block_size;
+	if (ret) {
 		log_warn("virtio-mem: unplug: %s", err.msg);
 		return VMEM_RESP_BUSY;
 	}
-	c->counters.bytes_unplugged += count * c->block_size;
 	return VMEM_RESP_ACK;
 }
 
@@ -146,12 +184,15 @@ static enum vmem_resp_type unplug_all(struct vmem_core *c)
 	struct error err;
 
 	while (plug_bitmap_next_run(&c->plugged, from, &first, &count)) {
+		uint64_t released;
+		int ret = release(c, first, count, &released, &err);
+
 		from = first + count;
-		if (release(c, first, count, &err)) {
+		c->counters.bytes_unplugged += released * c->block_size;
+		if (ret) {
 			log_warn("virtio-mem: unplug all: %s", err.msg);
 			return VMEM_RESP_BUSY;
 		}
-		c->counters.bytes_unplugged += count * c->block_size;
 	}
 	/* The one place besides reset where the usable region may shrink (no config interrupt). */
 	c->usable_size = vmem_usable_for(c->requested_size, c->region_size, c->block_size);

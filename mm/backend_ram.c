@@ -26,10 +26,28 @@ static int ram_discard(struct memory_backend *b, uint64_t offset, uint64_t len, 
 {
 	/* Shared anonymous memory is shmem: only a hole punch frees it. */
 	int advice = b->share ? MADV_REMOVE : MADV_DONTNEED;
+	uint8_t *p = b->hva + offset;
 
-	if (madvise(b->hva + offset, len, advice))
-		return error_set(err, "memory-backend-ram: discard: %s", strerror(errno));
-	return 0;
+	if (madvise(p, len, advice) == 0)
+		return 0;
+	/*
+	 * Kernels before 6.7 refuse MADV_REMOVE on a range that is not writable, and an
+	 * emptied memslot's range is PROT_NONE by now. The guest cannot reach it (its
+	 * memslot is gone), so open it for the punch and close it again (the caller
+	 * discards memslot by memslot, so the whole range was PROT_NONE).
+	 */
+	if (errno == EACCES && b->share && mprotect(p, len, PROT_READ | PROT_WRITE) == 0) {
+		int punched = madvise(p, len, MADV_REMOVE);
+		int saved = errno;
+
+		if (mprotect(p, len, PROT_NONE))
+			return error_set(err, "memory-backend-ram: discard: mprotect: %s",
+					 strerror(errno));
+		if (punched == 0)
+			return 0;
+		errno = saved;
+	}
+	return error_set(err, "memory-backend-ram: discard: %s", strerror(errno));
 }
 
 static const struct memory_backend_ops ram_ops = { ram_map, ram_discard };

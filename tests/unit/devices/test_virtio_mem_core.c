@@ -18,6 +18,7 @@
  */
 static int adds, dels, fail_set_region_in;
 static bool fail_discard;
+static int discards_until_failure; /* > 0: that many discards work, then fail_discard is set */
 static char ioctls[512], events[1024];
 
 static void log_to(char *log, size_t size, const char *fmt, unsigned long long slot)
@@ -64,7 +65,9 @@ static struct error set_err; /* what vmem_set_requested() said last */
 
 static int discard(struct memory_backend *b, uint64_t offset, uint64_t len, struct error *err)
 {
-	if (fail_discard)
+	if (discards_until_failure && --discards_until_failure == 0)
+		fail_discard = true;
+	else if (fail_discard)
 		return error_set(err, "injected discard failure");
 	log_to(events, sizeof(events), "d%llu", (unsigned long long)(offset / (128 * MiB)));
 	return madvise(b->hva + offset, len, MADV_DONTNEED);
@@ -76,7 +79,7 @@ static void setup(void)
 {
 	struct error err;
 
-	adds = dels = fail_set_region_in = 0;
+	adds = dels = fail_set_region_in = discards_until_failure = 0;
 	fail_discard = false;
 	ioctls[0] = events[0] = '\0';
 	ck_assert_int_eq(slot_id_pool_init(&pool, 100), 0);
@@ -240,6 +243,25 @@ START_TEST(failed_discard_answers_busy_and_keeps_the_blocks)
 }
 END_TEST
 
+/* A discard that fails in the second memslot of an UNPLUG: the first slot's blocks are gone. */
+START_TEST(discard_failing_midway_keeps_what_was_not_discarded)
+{
+	uint16_t state = 99;
+
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 126 * MiB, 2, NULL), VMEM_RESP_ACK);
+	memset(backend.hva + 126 * MiB, 0x5a, 4 * MiB);
+	discards_until_failure = 1; /* slot 0's discard works, slot 1's fails */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 126 * MiB, 2, NULL), VMEM_RESP_BUSY);
+	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR + 126 * MiB, 1, &state), VMEM_RESP_ACK);
+	ck_assert_uint_eq(state, VMEM_STATE_UNPLUGGED);
+	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR + 128 * MiB, 1, &state), VMEM_RESP_ACK);
+	ck_assert_uint_eq(state, VMEM_STATE_PLUGGED);
+	ck_assert_uint_eq(backend.hva[128 * MiB], 0x5a); /* not discarded: intact */
+	ck_assert_str_eq(ioctls, "+0 +1 -0 -1 +1");	   /* slot 1 back, slot 0 stays out */
+	ck_assert_uint_eq(core.counters.bytes_unplugged, BLOCK);
+}
+END_TEST
+
 /* A PLUG whose second memslot cannot be added answers BUSY and leaves no slot behind. */
 START_TEST(failed_memslot_answers_busy_and_maps_nothing)
 {
@@ -340,6 +362,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, unplug_removes_and_protects_before_discarding);
 	tcase_add_test(tc, failed_discard_answers_busy_and_keeps_the_blocks);
 	tcase_add_test(tc, failed_memslot_answers_busy_and_maps_nothing);
+	tcase_add_test(tc, discard_failing_midway_keeps_what_was_not_discarded);
 	tcase_add_test(tc, memslots_follow_a_plug_unplug_sequence);
 	tcase_add_test(tc, legacy_driver_keeps_usable_slots_mapped);
 	tcase_add_test(tc, features_ok_maps_for_legacy_drivers_and_unmaps_after);
