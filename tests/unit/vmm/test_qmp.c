@@ -1,0 +1,152 @@
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/qmp.h"
+
+/* A server command for the tests: "echo" returns its "text" argument; "fail" always fails. */
+static int cmd_echo(void *ctx, struct json_object *args, struct json_object **ret,
+		    struct qmp_error *err)
+{
+	static const char *const names[] = { "text", NULL };
+	const char *text;
+
+	(void)ctx;
+	if (qmp_args_only(args, names, err) || qmp_arg_string(args, "text", true, &text, err))
+		return -1;
+	*ret = json_object_new_string(text);
+	return 0;
+}
+
+static int cmd_fail(void *ctx, struct json_object *args, struct json_object **ret,
+		    struct qmp_error *err)
+{
+	(void)ctx, (void)args, (void)ret;
+	return qmp_error_set(err, "GenericError", "it failed");
+}
+
+static const struct qmp_command commands[] = { { "echo", cmd_echo }, { "fail", cmd_fail } };
+static const struct qmp_engine engine = { commands, 2, NULL };
+static struct qmp_session session;
+static char line[1024];
+
+/* Sends text as a client would; returns the reply line. */
+static const char *send_text(const char *text)
+{
+	enum json_tokener_error jerr;
+	struct json_object *msg = json_tokener_parse_verbose(text, &jerr);
+	char *r = qmp_handle(&engine, &session, msg, msg ? NULL : json_tokener_error_desc(jerr));
+
+	json_object_put(msg);
+	ck_assert_ptr_nonnull(r);
+	snprintf(line, sizeof(line), "%s", r);
+	free(r);
+	return line;
+}
+
+static void setup(void)
+{
+	memset(&session, 0, sizeof(session));
+}
+
+START_TEST(greeting_is_qemus_shape)
+{
+	char *g = qmp_greeting();
+	char expected[256];
+	int major = 0, minor = 0, micro = 0;
+
+	sscanf(TIDE_VERSION, "%d.%d.%d", &major, &minor, &micro);
+	snprintf(expected, sizeof(expected),
+		 "{ \"QMP\": { \"version\": { \"qemu\": { \"major\": %d, \"minor\": %d, \"micro\": "
+		 "%d }, \"package\": \"tide %s\" }, \"capabilities\": [ ] } }",
+		 major, minor, micro, TIDE_VERSION);
+	ck_assert_str_eq(g, expected);
+	free(g);
+}
+END_TEST
+
+START_TEST(negotiation_comes_first)
+{
+	ck_assert_str_eq(send_text("{\"execute\": \"echo\", \"arguments\": {\"text\": \"x\"}}"),
+			 "{ \"error\": { \"class\": \"CommandNotFound\", \"desc\": \"Expecting "
+			 "capabilities negotiation with 'qmp_capabilities'\" } }");
+	ck_assert(!session.command_mode);
+	ck_assert_str_eq(send_text("{\"execute\": \"qmp_capabilities\", \"id\": 1}"),
+			 "{ \"return\": { }, \"id\": 1 }");
+	ck_assert(session.command_mode);
+	ck_assert_str_eq(send_text("{\"execute\": \"qmp_capabilities\"}"),
+			 "{ \"error\": { \"class\": \"CommandNotFound\", \"desc\": \"Capabilities "
+			 "negotiation is already complete, command ignored\" } }");
+}
+END_TEST
+
+START_TEST(commands_and_ids)
+{
+	session.command_mode = true;
+	ck_assert_str_eq(send_text("{\"execute\": \"echo\", \"arguments\": {\"text\": \"hi\"}, "
+				   "\"id\": {\"any\": [\"json\"]}}"),
+			 "{ \"return\": \"hi\", \"id\": { \"any\": [ \"json\" ] } }");
+	ck_assert_str_eq(send_text("{\"execute\": \"fail\", \"id\": \"f\"}"),
+			 "{ \"error\": { \"class\": \"GenericError\", \"desc\": \"it failed\" }, "
+			 "\"id\": \"f\" }");
+	ck_assert_str_eq(send_text("{\"execute\": \"nope\", \"id\": 7}"),
+			 "{ \"error\": { \"class\": \"CommandNotFound\", \"desc\": \"The command "
+			 "nope has not been found\" }, \"id\": 7 }");
+	ck_assert_str_eq(send_text("{\"execute\": \"query-commands\"}"),
+			 "{ \"return\": [ { \"name\": \"qmp_capabilities\" }, { \"name\": "
+			 "\"query-version\" }, { \"name\": \"query-commands\" }, { \"name\": \"echo\" "
+			 "}, { \"name\": \"fail\" } ] }");
+	ck_assert_ptr_nonnull(strstr(send_text("{\"execute\": \"query-version\"}"),
+				     "\"package\": \"tide "));
+}
+END_TEST
+
+/* Every class of bad input gets an error object (and the session stays usable). */
+START_TEST(bad_input)
+{
+	static const struct {
+		const char *in, *desc;
+	} cases[] = {
+		{ "[1, 2]", "QMP input must be a JSON object" },
+		{ "{\"arguments\": {}}", "QMP input lacks member 'execute'" },
+		{ "{\"execute\": 3}", "QMP input member 'execute' must be a string" },
+		{ "{\"execute\": \"echo\", \"arguments\": [1]}",
+		  "QMP input member 'arguments' must be an object" },
+		{ "{\"execute\": \"echo\", \"extra\": 1}", "QMP input member 'extra' is unexpected" },
+		{ "{\"execute\": \"echo\"}", "Parameter 'text' is missing" },
+		{ "{\"execute\": \"echo\", \"arguments\": {\"text\": 5}}",
+		  "Invalid parameter type for 'text', expected: string" },
+		{ "{\"execute\": \"echo\", \"arguments\": {\"text\": \"a\", \"b\": 1}}",
+		  "Parameter 'b' is unexpected" },
+	};
+
+	session.command_mode = true;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char expected[512];
+
+		snprintf(expected, sizeof(expected),
+			 "{ \"error\": { \"class\": \"GenericError\", \"desc\": \"%s\" } }",
+			 cases[i].desc);
+		ck_assert_str_eq(send_text(cases[i].in), expected);
+	}
+	ck_assert_ptr_nonnull(strstr(send_text("{\"execute\": "), "JSON parse error, "));
+	ck_assert_ptr_nonnull(strstr(send_text("nonsense"), "JSON parse error, "));
+	ck_assert_str_eq(send_text("{\"execute\": \"echo\", \"arguments\": {\"text\": \"ok\"}}"),
+			 "{ \"return\": \"ok\" }");
+}
+END_TEST
+
+Suite *suite_main(void)
+{
+	Suite *s = suite_create("qmp");
+	TCase *tc = tcase_create("engine");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, greeting_is_qemus_shape);
+	tcase_add_test(tc, negotiation_comes_first);
+	tcase_add_test(tc, commands_and_ids);
+	tcase_add_test(tc, bad_input);
+	suite_add_tcase(s, tc);
+	return s;
+}

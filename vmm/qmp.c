@@ -1,0 +1,219 @@
+#include "vmm/qmp.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tide's version in QEMU's {"qemu": {major, minor, micro}, "package"} shape. */
+static struct json_object *version_object(void)
+{
+	struct json_object *v = json_object_new_object(), *q = json_object_new_object();
+	int major = 0, minor = 0, micro = 0;
+
+	sscanf(TIDE_VERSION, "%d.%d.%d", &major, &minor, &micro);
+	json_object_object_add(q, "major", json_object_new_int(major));
+	json_object_object_add(q, "minor", json_object_new_int(minor));
+	json_object_object_add(q, "micro", json_object_new_int(micro));
+	json_object_object_add(v, "qemu", q);
+	json_object_object_add(v, "package", json_object_new_string("tide " TIDE_VERSION));
+	return v;
+}
+
+int qmp_error_set(struct qmp_error *err, const char *class_name, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->class_name = class_name;
+	va_start(ap, fmt);
+	vsnprintf(err->desc, sizeof(err->desc), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Serializes and frees obj: the one-line reply. */
+static char *to_line(struct json_object *obj)
+{
+	const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_SPACED);
+	char *line = strdup(text ? text : "{}");
+
+	json_object_put(obj);
+	return line;
+}
+
+static char *reply(struct json_object *ret, struct json_object *id)
+{
+	struct json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "return", ret ? ret : json_object_new_object());
+	if (id)
+		json_object_object_add(r, "id", json_object_get(id));
+	return to_line(r);
+}
+
+static char *error_reply(const struct qmp_error *err, struct json_object *id)
+{
+	struct json_object *r = json_object_new_object(), *e = json_object_new_object();
+
+	json_object_object_add(e, "class", json_object_new_string(err->class_name));
+	json_object_object_add(e, "desc", json_object_new_string(err->desc));
+	json_object_object_add(r, "error", e);
+	if (id)
+		json_object_object_add(r, "id", json_object_get(id));
+	return to_line(r);
+}
+
+char *qmp_greeting(void)
+{
+	struct json_object *g = json_object_new_object(), *qmp = json_object_new_object();
+
+	json_object_object_add(qmp, "version", version_object());
+	json_object_object_add(qmp, "capabilities", json_object_new_array());
+	json_object_object_add(g, "QMP", qmp);
+	return to_line(g);
+}
+
+static const struct qmp_command *find_command(const struct qmp_engine *e, const char *name)
+{
+	for (size_t i = 0; i < e->nr_commands; i++)
+		if (strcmp(e->commands[i].name, name) == 0)
+			return &e->commands[i];
+	return NULL;
+}
+
+/* The commands every engine has, ahead of the server's own. */
+static const char *const builtin_names[] = { "qmp_capabilities", "query-version",
+					     "query-commands" };
+
+static struct json_object *command_list(const struct qmp_engine *e)
+{
+	struct json_object *list = json_object_new_array();
+
+	for (size_t i = 0; i < sizeof(builtin_names) / sizeof(builtin_names[0]); i++) {
+		struct json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "name", json_object_new_string(builtin_names[i]));
+		json_object_array_add(list, c);
+	}
+	for (size_t i = 0; i < e->nr_commands; i++) {
+		struct json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "name", json_object_new_string(e->commands[i].name));
+		json_object_array_add(list, c);
+	}
+	return list;
+}
+
+/* The message's envelope: {"execute": NAME, "arguments": {...}, "id": ANY}, nothing else. */
+static int check_envelope(struct json_object *msg, const char **name, struct json_object **args,
+			  struct qmp_error *err)
+{
+	struct json_object *execute = NULL;
+
+	if (!json_object_is_type(msg, json_type_object))
+		return qmp_error_set(err, "GenericError", "QMP input must be a JSON object");
+	json_object_object_foreach(msg, key, value)
+	{
+		(void)value;
+		if (strcmp(key, "execute") && strcmp(key, "arguments") && strcmp(key, "id"))
+			return qmp_error_set(err, "GenericError",
+					     "QMP input member '%s' is unexpected", key);
+	}
+	if (!json_object_object_get_ex(msg, "execute", &execute))
+		return qmp_error_set(err, "GenericError", "QMP input lacks member 'execute'");
+	if (!json_object_is_type(execute, json_type_string))
+		return qmp_error_set(err, "GenericError",
+				     "QMP input member 'execute' must be a string");
+	*name = json_object_get_string(execute);
+	if (json_object_object_get_ex(msg, "arguments", args) &&
+	    !json_object_is_type(*args, json_type_object))
+		return qmp_error_set(err, "GenericError",
+				     "QMP input member 'arguments' must be an object");
+	return 0;
+}
+
+char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
+		 struct json_object *message, const char *parse_error)
+{
+	struct json_object *id = NULL, *args = NULL, *empty, *ret = NULL;
+	struct qmp_error err = { "GenericError", "" };
+	const struct qmp_command *cmd;
+	const char *name = NULL;
+	char *line;
+	int status;
+
+	if (!message) {
+		qmp_error_set(&err, "GenericError", "JSON parse error, %s",
+			      parse_error ? parse_error : "invalid input");
+		return error_reply(&err, NULL);
+	}
+	if (json_object_is_type(message, json_type_object))
+		json_object_object_get_ex(message, "id", &id);
+	if (check_envelope(message, &name, &args, &err))
+		return error_reply(&err, id);
+	if (strcmp(name, "qmp_capabilities") == 0) {
+		if (session->command_mode) {
+			qmp_error_set(&err, "CommandNotFound",
+				      "Capabilities negotiation is already complete, command ignored");
+			return error_reply(&err, id);
+		}
+		session->command_mode = true;
+		return reply(NULL, id);
+	}
+	if (!session->command_mode) {
+		qmp_error_set(&err, "CommandNotFound",
+			      "Expecting capabilities negotiation with 'qmp_capabilities'");
+		return error_reply(&err, id);
+	}
+	if (strcmp(name, "query-version") == 0)
+		return reply(version_object(), id);
+	if (strcmp(name, "query-commands") == 0)
+		return reply(command_list(engine), id);
+	cmd = find_command(engine, name);
+	if (!cmd) {
+		qmp_error_set(&err, "CommandNotFound", "The command %s has not been found", name);
+		return error_reply(&err, id);
+	}
+	empty = args ? NULL : json_object_new_object();
+	status = cmd->fn(engine->ctx, args ? args : empty, &ret, &err);
+	json_object_put(empty);
+	if (status) {
+		json_object_put(ret);
+		return error_reply(&err, id);
+	}
+	line = reply(ret, id);
+	return line;
+}
+
+int qmp_arg_string(struct json_object *args, const char *name, bool required, const char **out,
+		   struct qmp_error *err)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(args, name, &v)) {
+		if (required)
+			return qmp_error_set(err, "GenericError", "Parameter '%s' is missing", name);
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return qmp_error_set(err, "GenericError",
+				     "Invalid parameter type for '%s', expected: string", name);
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+int qmp_args_only(struct json_object *args, const char *const *names, struct qmp_error *err)
+{
+	json_object_object_foreach(args, key, value)
+	{
+		bool known = false;
+
+		(void)value;
+		for (const char *const *n = names; *n && !known; n++)
+			known = strcmp(*n, key) == 0;
+		if (!known)
+			return qmp_error_set(err, "GenericError", "Parameter '%s' is unexpected", key);
+	}
+	return 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * QMP, QEMU's JSON control protocol, as a pure engine: one parsed message in,
+ * one reply out, no sockets (the server on the I/O thread feeds it). JSON is
+ * json-c's (Debian libjson-c-dev), so tide never parses JSON by hand.
+ *
+ * Shapes follow QEMU byte for byte where tide shares a command with it:
+ * greeting {"QMP": {"version": ..., "capabilities": []}}, capabilities
+ * negotiation first, {"return": ...} or {"error": {"class", "desc"}}, and the
+ * client's "id" echoed in either.
+ */
+#ifndef TIDE_QMP_H
+#define TIDE_QMP_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A failed command: QEMU's error class ("GenericError", "CommandNotFound", ...) and text. */
+struct qmp_error {
+	const char *class_name;
+	char desc[256];
+};
+
+int qmp_error_set(struct qmp_error *err, const char *class_name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * A command: args is the "arguments" object (never NULL; empty when absent).
+ * On success it sets *ret to the return value (NULL: {}) and returns 0; on
+ * failure -1 with err set, and nothing may have changed.
+ */
+typedef int (*qmp_command_fn)(void *ctx, struct json_object *args, struct json_object **ret,
+			      struct qmp_error *err);
+
+struct qmp_command {
+	const char *name;
+	qmp_command_fn fn;
+};
+
+/* What a server serves: its command table (besides qmp_capabilities) and their context. */
+struct qmp_engine {
+	const struct qmp_command *commands;
+	size_t nr_commands;
+	void *ctx;
+};
+
+/* One client's session: negotiation mode until qmp_capabilities. */
+struct qmp_session {
+	bool command_mode;
+};
+
+/* The greeting a new client gets first (a new string; the caller frees it). */
+char *qmp_greeting(void);
+
+/*
+ * Handles one message the client sent (already parsed; NULL when it was not
+ * JSON, with parse_error saying why). Returns the reply as one line without
+ * the trailing newline (a new string; the caller frees it).
+ */
+char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
+		 struct json_object *message, const char *parse_error);
+
+/* Argument helpers for commands: "Parameter 'x' is missing" and friends, as QEMU words them. */
+int qmp_arg_string(struct json_object *args, const char *name, bool required, const char **out,
+		   struct qmp_error *err);
+/* Every member of args must be one of names (NULL-terminated). */
+int qmp_args_only(struct json_object *args, const char *const *names, struct qmp_error *err);
+
+#endif
