@@ -55,6 +55,7 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 {
 	const char *memdev = opts_take(opts, "memdev");
 	const char *o = opts->option;
+	uint64_t thp = host_thp_size();
 
 	memset(vc, 0, sizeof(*vc));
 	if (!memdev || !*memdev)
@@ -63,7 +64,7 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 		return error_set(err, "%s: memdev id '%s' is too long", o, memdev);
 	strcpy(vc->memdev, memdev);
 	if (opts_take_size(opts, "requested-size", &vc->requested_size, 0, err) ||
-	    opts_take_size(opts, "block-size", &vc->block_size, host_thp_size(), err) ||
+	    opts_take_size(opts, "block-size", &vc->block_size, thp, err) ||
 	    opts_take_u64(opts, "node", &vc->node, 0, err) ||
 	    opts_take_u64(opts, "memaddr", &vc->memaddr, 0, err) ||
 	    take_pci_addr(opts, &vc->pci_slot, err) ||
@@ -71,11 +72,10 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 	    opts_take_bool(opts, "dynamic-memslots", &vc->dynamic_memslots, true, err) ||
 	    opts_take_u64(opts, "memslots", &vc->memslots, 0, err))
 		return -1;
-	if (!is_pow2(vc->block_size) || vc->block_size < host_thp_size())
+	if (!is_pow2(vc->block_size) || vc->block_size < thp)
 		return error_set(err, "%s: block-size %llu must be a power of two of at least %llu "
 				      "(the THP size)",
-				 o, (unsigned long long)vc->block_size,
-				 (unsigned long long)host_thp_size());
+				 o, (unsigned long long)vc->block_size, (unsigned long long)thp);
 	if (vc->requested_size % vc->block_size)
 		return error_set(err, "%s: requested-size %llu is not a multiple of block-size %llu",
 				 o, (unsigned long long)vc->requested_size,

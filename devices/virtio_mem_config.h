@@ -13,7 +13,6 @@
 #include "vmm/config.h"
 #include "vmm/opts.h"
 
-
 enum vmem_onoffauto { VMEM_AUTO, VMEM_ON, VMEM_OFF };
 
 struct vmem_config {

@@ -82,13 +82,6 @@ static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t co
 }
 
 /*
- * Unplug order: bitmap, then the memslot if it became empty (and its host range
- * protected), then discard. The guest can no longer reach the memory when it
- * is discarded, so it never faults discarded pages back in. When a step fails
- * the blocks are plugged and mapped again, their data intact (discard is the
- * last step), and the guest gets BUSY.
- */
-/*
  * One discard per memslot: each range then has one protection (mapped or PROT_NONE).
  * *done: how much was discarded before a failure.
  */
@@ -161,6 +154,14 @@ static enum vmem_resp_type unplug(struct vmem_core *c, uint64_t first, uint64_t 
 	return VMEM_RESP_ACK;
 }
 
+/* Where the first memslot wholly past the usable region starts. */
+static uint64_t slots_past_usable(const struct vmem_core *c)
+{
+	uint64_t slot = c->slots->slot_size;
+
+	return (c->usable_size + slot - 1) / slot * slot;
+}
+
 /* A legacy driver's slots past a shrunk usable region are out of its reach now. */
 static void unmap_beyond_usable(struct vmem_core *c)
 {
@@ -169,8 +170,7 @@ static void unmap_beyond_usable(struct vmem_core *c)
 
 	if (!c->slots || !c->keep_usable_mapped)
 		return;
-	from = (c->usable_size + c->slots->slot_size - 1) / c->slots->slot_size *
-	       c->slots->slot_size;
+	from = slots_past_usable(c);
 	if (from < c->region_size &&
 	    memslot_unmap_unplugged(c->slots, from, c->region_size - from, &c->plugged,
 				    c->block_size, &err))
@@ -258,14 +258,11 @@ int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *er
 
 			if (memslot_map_range(c->slots, from, usable - from, err)) {
 				/* Take out what this call mapped: slots wholly past the old region. */
-				uint64_t new_from = from == c->usable_size
-							    ? from
-							    : from + c->slots->slot_size;
+				uint64_t added = slots_past_usable(c);
 				struct error ignored;
 
-				if (new_from < c->region_size)
-					memslot_unmap_unplugged(c->slots, new_from,
-								c->region_size - new_from,
+				if (added < c->region_size)
+					memslot_unmap_unplugged(c->slots, added, c->region_size - added,
 								&c->plugged, c->block_size, &ignored);
 				return error_prefix(err, "growing the usable region");
 			}

@@ -166,12 +166,13 @@ static void sync_watches_locked(struct event_loop *loop)
 }
 
 /* From any thread but the loop's: the loop wakes up and syncs the watches. */
-static void wake_locked(struct event_loop *loop)
+static int wake_locked(struct event_loop *loop)
 {
 	int ret = submit_locked(loop, prep_nop, NULL, TAG_WAKE);
 
 	if (ret < 0)
 		log_error("event loop: cannot wake the I/O thread: %s", strerror(-ret));
+	return ret;
 }
 
 static void handle_watch_cqe(struct event_loop *loop, struct event_watch *w, int res,
@@ -320,7 +321,7 @@ struct event_watch *event_loop_add_fd(struct event_loop *loop, int fd, event_fn 
 	if (pthread_equal(pthread_self(), loop->thread))
 		ret = arm_locked(loop, w);
 	else
-		ret = submit_locked(loop, prep_nop, NULL, TAG_WAKE); /* the loop arms it */
+		ret = wake_locked(loop); /* the loop arms it */
 	if (ret == 0) {
 		w->next = loop->watches;
 		loop->watches = w;
@@ -342,17 +343,16 @@ void event_loop_remove(struct event_loop *loop, struct event_watch *w)
 		return;
 	pthread_mutex_lock(&loop->lock);
 	w->removing = true;
-	if (on_loop_thread)
-		sync_watches_locked(loop);
-	else if (w->armed)
-		wake_locked(loop);
 	if (on_loop_thread) {
 		/* Inside a callback: the loop frees it once the kernel let go of it. */
+		sync_watches_locked(loop);
 		w->loop_frees = true;
 		maybe_free_locked(loop, w);
 		pthread_mutex_unlock(&loop->lock);
 		return;
 	}
+	if (w->armed)
+		wake_locked(loop);
 	while (w->armed || w->busy || w->remove_sent)
 		pthread_cond_wait(&loop->idle, &loop->lock);
 	unlink_locked(loop, w);

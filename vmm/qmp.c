@@ -139,7 +139,6 @@ char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 	struct qmp_error err = { "GenericError", "" };
 	const struct qmp_command *cmd;
 	const char *name = NULL;
-	char *line;
 	int status;
 
 	if (!message) {
@@ -181,8 +180,7 @@ char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 		json_object_put(ret);
 		return error_reply(&err, id);
 	}
-	line = reply(ret, id);
-	return line;
+	return reply(ret, id);
 }
 
 int qmp_arg_string(struct json_object *args, const char *name, bool required, const char **out,

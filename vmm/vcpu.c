@@ -91,10 +91,11 @@ static void dump_registers(struct vcpu *vcpu, enum log_level level)
 
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs))
 		return;
-	log_msg(level, "vCPU %u: rip=0x%llx rsp=0x%llx rax=0x%llx rflags=0x%llx cs=0x%x cr0=0x%llx "
-		  "cr3=0x%llx cr4=0x%llx efer=0x%llx",
-		  vcpu->index, regs.rip, regs.rsp, regs.rax, regs.rflags, sregs.cs.selector,
-		  sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
+	log_msg(level,
+		"vCPU %u: rip=0x%llx rsp=0x%llx rax=0x%llx rflags=0x%llx cs=0x%x cr0=0x%llx "
+		"cr3=0x%llx cr4=0x%llx efer=0x%llx",
+		vcpu->index, regs.rip, regs.rsp, regs.rax, regs.rflags, sregs.cs.selector, sregs.cr0,
+		sregs.cr3, sregs.cr4, sregs.efer);
 }
 
 static enum exit_action handle_internal_error(struct vcpu *vcpu)
