@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <linux/virtio_mem.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "vmm/latency.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/memory_device.h"
 
 #define TYPE_NAME "virtio-mem-pci"
 #define VIRTIO_ID_MEM 24
@@ -39,6 +41,7 @@ struct virtio_mem {
 	bool core_ready;
 	bool transport_ready;
 	struct latency_log plug_ns, unplug_ns;
+	struct memory_device memdev; /* what QMP sees */
 };
 
 /* ---- virtio device ops ---- */
@@ -166,6 +169,9 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 		/* plugged_size and usable_region_size are config fields: a new generation. */
 		if (plugged != vmem_plugged_size(&vm->core) || usable != vm->core.usable_size)
 			virtio_pci_config_updated(&vm->vp);
+		if (plugged != vmem_plugged_size(&vm->core))
+			machine_memory_device_size_changed(vm->machine, &vm->memdev,
+							   vmem_plugged_size(&vm->core));
 		if (resp.type != VIRTIO_MEM_RESP_ACK || raw.type != VIRTIO_MEM_REQ_STATE)
 			resp.u.state.state = 0;
 		scatter(&chain, &resp, RESP_SIZE);
@@ -200,6 +206,96 @@ int virtio_mem_set_requested_size(struct virtio_mem *vm, uint64_t size, struct e
 		return error_prefix(err, "%s", vm->name);
 	return 0;
 }
+
+/* ---- what QMP sees (vmm/memory_device.h) ---- */
+
+static void vmem_status(void *opaque, struct memory_device_status *out)
+{
+	struct virtio_mem *vm = opaque;
+
+	virtio_pci_lock(&vm->vp);
+	*out = (struct memory_device_status){
+		.memaddr = vm->core.addr,
+		.requested_size = vm->core.requested_size,
+		.size = vmem_plugged_size(&vm->core),
+		.max_size = vm->core.region_size,
+		.block_size = vm->core.block_size,
+		.node = vm->cfg->node,
+		.usable_size = vm->core.usable_size,
+	};
+	virtio_pci_unlock(&vm->vp);
+}
+
+static int vmem_qmp_set_requested_size(void *opaque, uint64_t size, struct error *err)
+{
+	return virtio_mem_set_requested_size(opaque, size, err);
+}
+
+/* Lists stop here: a 1 TiB device has 8192 memslots and a fragmented bitmap many runs. */
+#define DEBUG_LIST_MAX 256
+
+static void add_u64(struct json_object *obj, const char *key, uint64_t v)
+{
+	json_object_object_add(obj, key, json_object_new_uint64(v));
+}
+
+static void vmem_debug_info(void *opaque, struct json_object *obj)
+{
+	struct virtio_mem *vm = opaque;
+	const struct vmem_core *c = &vm->core;
+	const struct vmem_counters *n = &c->counters;
+	struct json_object *runs = json_object_new_array(), *slots = json_object_new_array();
+	struct json_object *counters = json_object_new_object();
+	uint64_t from = 0, first, count, nr_runs = 0;
+
+	virtio_pci_lock(&vm->vp);
+	add_u64(obj, "usable-region-size", c->usable_size);
+	add_u64(obj, "plugged-blocks", c->plugged.nr_plugged);
+	while (plug_bitmap_next_run(&c->plugged, from, &first, &count)) {
+		if (nr_runs++ < DEBUG_LIST_MAX) {
+			struct json_object *r = json_object_new_object();
+
+			add_u64(r, "addr", c->addr + first * c->block_size);
+			add_u64(r, "size", count * c->block_size);
+			json_object_array_add(runs, r);
+		}
+		from = first + count;
+	}
+	add_u64(obj, "plugged-runs", nr_runs);
+	json_object_object_add(obj, "plugged-ranges", runs);
+	add_u64(obj, "memslot-size", vm->slots.slot_size);
+	add_u64(obj, "memslots", vm->slots.nr_slots);
+	add_u64(obj, "memslots-mapped", vm->slots.nr_mapped);
+	for (uint32_t i = 0; i < vm->slots.nr_slots; i++) {
+		if (memslot_is_mapped(&vm->slots, i) &&
+		    json_object_array_length(slots) < DEBUG_LIST_MAX)
+			json_object_array_add(slots, json_object_new_uint64(i));
+	}
+	json_object_object_add(obj, "mapped-memslots", slots);
+	json_object_object_add(obj, "dynamic-memslots",
+			       json_object_new_boolean(vm->cfg->dynamic_memslots));
+	add_u64(counters, "plug-requests", n->plug_requests);
+	add_u64(counters, "unplug-requests", n->unplug_requests);
+	add_u64(counters, "unplug-all-requests", n->unplug_all_requests);
+	add_u64(counters, "state-requests", n->state_requests);
+	add_u64(counters, "bytes-plugged", n->bytes_plugged);
+	add_u64(counters, "bytes-unplugged", n->bytes_unplugged);
+	add_u64(counters, "errors", n->errors);
+	add_u64(counters, "nacks", n->nacks);
+	add_u64(counters, "busy", n->busy);
+	add_u64(counters, "memslot-maps", vm->slots.counters.maps);
+	add_u64(counters, "memslot-unmaps", vm->slots.counters.unmaps);
+	virtio_pci_unlock(&vm->vp);
+	json_object_object_add(obj, "counters", counters);
+}
+
+static const struct memory_device_ops vmem_memory_device_ops = {
+	.type = "virtio-mem",
+	.qom_type = TYPE_NAME,
+	.status = vmem_status,
+	.set_requested_size = vmem_qmp_set_requested_size,
+	.debug_info = vmem_debug_info,
+};
 
 static const struct virtio_device_ops vmem_ops = {
 	.device_id = VIRTIO_ID_MEM,
@@ -245,6 +341,7 @@ static int vmem_check(struct vm_config *cfg, struct error *err)
 			return error_set(err, TYPE_NAME ": at most %zu devices",
 					 sizeof(configs) / sizeof(configs[0]));
 		snprintf(vc->id, sizeof(vc->id), "%s", d->id ? d->id : vc->memdev);
+		vc->has_id = d->id != NULL;
 		configs[count++] = vc;
 	}
 	return vmem_config_resolve(configs, count, cfg, err);
@@ -356,6 +453,11 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 		error_set(err, "cannot register the teardown");
 		goto fail;
 	}
+	vm->memdev = (struct memory_device){ .ops = &vmem_memory_device_ops,
+					     .opaque = vm,
+					     .id = vc->has_id ? vc->id : NULL,
+					     .memdev = vc->memdev };
+	machine_add_memory_device(m, &vm->memdev);
 	return 0;
 fail:
 	vmem_free(vm);

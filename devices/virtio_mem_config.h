@@ -27,6 +27,7 @@ struct vmem_config {
 	uint64_t memslots; /* 0: chosen from the size */
 	/* Filled by vmem_config_resolve(): */
 	char id[64]; /* id= of the -device, or the memdev when it has none (for messages) */
+	bool has_id; /* id= was given (QMP shows a device without one by QOM path only) */
 	struct memory_backend *backend;
 	uint64_t size;
 	uint64_t slot_size; /* the region's memslot size (the whole region with dynamic-memslots=off) */

@@ -284,6 +284,45 @@ static int opt_verbose(struct cmdline_state *st, const char *arg, struct error *
 	return 0;
 }
 
+/* -qmp unix:PATH,server=on[,wait=off]: one control socket (vmm/qmp_server.c). */
+static int opt_qmp(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	if (st->cfg->has_qmp)
+		return error_set(err, "-qmp: tide serves one QMP socket; give -qmp once");
+	if (qmp_server_parse(arg, &st->cfg->qmp, err))
+		return -1;
+	st->cfg->has_qmp = true;
+	return 0;
+}
+
+/* -name [guest=]NAME: what QMP's query-name answers. */
+static int opt_name(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	struct opts opts;
+	const char *name;
+	int ret = -1;
+
+	if (opts_parse(&opts, "-name", arg, "guest", err))
+		return -1;
+	name = opts_take(&opts, "guest");
+	if (opts_finish(&opts, "-name", err))
+		goto out;
+	if (!name || !*name) {
+		error_set(err, "-name: empty name");
+		goto out;
+	}
+	free(st->cfg->name);
+	st->cfg->name = strdup(name);
+	if (!st->cfg->name) {
+		error_set(err, "-name: out of memory");
+		goto out;
+	}
+	ret = 0;
+out:
+	opts_free(&opts);
+	return ret;
+}
+
 static int opt_version(struct cmdline_state *st, const char *arg, struct error *err);
 static int opt_help(struct cmdline_state *st, const char *arg, struct error *err);
 
@@ -302,6 +341,10 @@ static const struct cmdline_option options[] = {
 	{ "no-reboot", NULL, "exit (status 0) when the guest reboots", opt_no_reboot },
 	{ "device", "TYPE[,prop=value...]", "add a device (-device help lists types)", opt_device },
 	{ "object", "TYPE[,prop=value...]", "add an object (-object help lists types)", opt_object },
+	{ "qmp", "unix:PATH,server=on[,wait=off]",
+	  "QMP control socket (QEMU's protocol; wait=on, the default, waits for a client)",
+	  opt_qmp },
+	{ "name", "[guest=]NAME", "the VM's name (QMP query-name)", opt_name },
 	{ "verbose", NULL, "log more (info; twice: debug)", opt_verbose },
 	{ "version", NULL, "print the version and exit", opt_version },
 	{ "help", NULL, "print this help and exit", opt_help },
@@ -427,5 +470,7 @@ void cmdline_free(struct vm_config *cfg)
 	free(cfg->devices);
 	free_strings(cfg->cpu.feature_adds, cfg->cpu.nr_adds);
 	free_strings(cfg->cpu.feature_drops, cfg->cpu.nr_drops);
+	free(cfg->name);
+	free(cfg->qmp.path);
 	memset(cfg, 0, sizeof(*cfg));
 }

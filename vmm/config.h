@@ -8,6 +8,7 @@
 
 #include "vmm/chardev.h"
 #include "vmm/device.h"
+#include "vmm/qmp_server.h"
 
 struct cpu_config {
 	const char *model;   /* "host" (default) or "max": both mean KVM's supported CPUID */
@@ -35,6 +36,9 @@ struct vm_config {
 	unsigned smp;
 	enum chardev_kind serial;
 	const char *serial_path;
+	char *name; /* -name: what query-name answers (owned) */
+	bool has_qmp;
+	struct qmp_server_config qmp;
 	bool no_reboot;
 	bool nographic;
 	struct cpu_config cpu;

@@ -29,6 +29,7 @@
 
 struct event_watch {
 	int fd;
+	unsigned events; /* POLLIN or POLLOUT */
 	event_fn fn;
 	void *opaque;
 	bool armed;	   /* a multishot poll is in the kernel (its last CQE not seen yet) */
@@ -85,7 +86,9 @@ static int submit_locked(struct event_loop *loop, void (*prep)(struct io_uring_s
 
 static void prep_poll(struct io_uring_sqe *sqe, void *arg)
 {
-	io_uring_prep_poll_multishot(sqe, ((struct event_watch *)arg)->fd, POLLIN);
+	struct event_watch *w = arg;
+
+	io_uring_prep_poll_multishot(sqe, w->fd, w->events);
 }
 
 static void prep_poll_remove(struct io_uring_sqe *sqe, void *arg)
@@ -309,6 +312,12 @@ void event_loop_free(struct event_loop *loop)
 struct event_watch *event_loop_add_fd(struct event_loop *loop, int fd, event_fn fn, void *opaque,
 				      struct error *err)
 {
+	return event_loop_add_fd_events(loop, fd, POLLIN, fn, opaque, err);
+}
+
+struct event_watch *event_loop_add_fd_events(struct event_loop *loop, int fd, unsigned events,
+					     event_fn fn, void *opaque, struct error *err)
+{
 	struct event_watch *w = calloc(1, sizeof(*w));
 	int ret;
 
@@ -316,7 +325,7 @@ struct event_watch *event_loop_add_fd(struct event_loop *loop, int fd, event_fn 
 		error_set(err, "out of memory for an event watch");
 		return NULL;
 	}
-	*w = (struct event_watch){ .fd = fd, .fn = fn, .opaque = opaque };
+	*w = (struct event_watch){ .fd = fd, .events = events, .fn = fn, .opaque = opaque };
 	pthread_mutex_lock(&loop->lock);
 	if (pthread_equal(pthread_self(), loop->thread))
 		ret = arm_locked(loop, w);

@@ -2,7 +2,7 @@
  * Tide's I/O thread: one event loop, built on io_uring (liburing), that runs
  * callbacks when file descriptors become readable. Queue notifications
  * (ioeventfds) are handled here rather than on vCPU threads, and later the QMP
- * socket joins the same loop.
+ * socket (vmm/qmp_server.c) is served on the same loop.
  *
  * Watches may be added and removed from any thread. Callbacks run on the loop
  * thread one at a time; they may remove watches (their own included).
@@ -25,6 +25,9 @@ void event_loop_free(struct event_loop *loop);
 
 struct event_watch *event_loop_add_fd(struct event_loop *loop, int fd, event_fn fn, void *opaque,
 				      struct error *err);
+/* The same for other poll events: POLLOUT, for output waiting on a full socket. */
+struct event_watch *event_loop_add_fd_events(struct event_loop *loop, int fd, unsigned events,
+					     event_fn fn, void *opaque, struct error *err);
 /*
  * After this returns, fn is not running and will not be called again (from
  * another thread it waits for a running callback to finish). Does not close fd.

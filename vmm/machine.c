@@ -5,15 +5,19 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/platform.h"
 #include "vmm/log.h"
+#include "vmm/memory_device.h"
+#include "vmm/qmp_events.h"
 #include "vmm/vcpu.h"
 
 struct machine_cleanup {
@@ -22,7 +26,18 @@ struct machine_cleanup {
 	struct machine_cleanup *next;
 };
 
-static void request_stop(struct machine *m, enum machine_stop kind, int status)
+/* SHUTDOWN or RESET with QEMU's {"guest", "reason"} (a ShutdownCause name). */
+static void send_stop_event(enum machine_stop kind, bool guest, const char *reason)
+{
+	struct json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "guest", json_object_new_boolean(guest));
+	json_object_object_add(data, "reason", json_object_new_string(reason));
+	qmp_event_send(kind == MACHINE_RESET ? "RESET" : "SHUTDOWN", data);
+}
+
+static void request_stop(struct machine *m, enum machine_stop kind, int status, bool guest,
+			 const char *reason)
 {
 	uint64_t one = 1;
 
@@ -35,25 +50,32 @@ static void request_stop(struct machine *m, enum machine_stop kind, int status)
 	m->exit_status = status;
 	atomic_store(&m->stop, kind);
 	pthread_mutex_unlock(&m->stop_lock);
+	/* Parked vCPUs and a QMP stop waiting for them must see the stop too. */
+	pthread_mutex_lock(&m->pause_lock);
+	pthread_cond_broadcast(&m->pause_cond);
+	pthread_mutex_unlock(&m->pause_lock);
+	send_stop_event(kind, guest, reason);
 	if (write(m->stop_eventfd, &one, sizeof(one)) != sizeof(one))
 		log_error("cannot signal the stop request: %s", strerror(errno));
 }
 
+/* Status 0 is the guest powering off; anything else is tide giving up on it. */
 void machine_request_exit(struct machine *m, int status)
 {
-	request_stop(m, MACHINE_EXIT, status);
+	request_stop(m, MACHINE_EXIT, status, status == 0, status == 0 ? "guest-shutdown"
+								       : "host-error");
 }
 
 void machine_request_reset(struct machine *m)
 {
-	request_stop(m, MACHINE_RESET, 0);
+	request_stop(m, MACHINE_RESET, 0, true, "guest-reset");
 }
 
 void machine_guest_reset(struct machine *m)
 {
 	if (m->cfg->no_reboot) {
 		log_info("guest reset with -no-reboot: exiting");
-		machine_request_exit(m, 0);
+		request_stop(m, MACHINE_EXIT, 0, true, "guest-reset");
 	} else {
 		log_info("guest reset: booting again");
 		machine_request_reset(m);
@@ -249,7 +271,7 @@ static bool wait_for_stop(struct machine *m, int signal_fd)
 		}
 		if ((fds[1].revents & POLLIN) && read_stop_signal(signal_fd)) {
 			terminate = true;
-			machine_request_exit(m, 0);
+			request_stop(m, MACHINE_EXIT, 0, false, "host-signal");
 		}
 	}
 	if (!terminate && poll(&fds[1], 1, 0) > 0 && (fds[1].revents & POLLIN))
@@ -271,15 +293,71 @@ static int stop_signals_fd(struct error *err)
 	return fd;
 }
 
+/*
+ * The running machine, for the console's Ctrl-A x and QMP commands. A command
+ * holds current_lock while it works on the machine; main clears current_machine
+ * (taking the lock) before it tears a machine down.
+ */
 static struct machine *current_machine;
+static bool no_more_machines;
+static bool vm_paused; /* QMP stop/cont; outlives resets */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t current_changed = PTHREAD_COND_INITIALIZER;
+
+/* A command waits this long for the next machine while a reset rebuilds it. */
+#define CURRENT_WAIT_SECONDS 10
+
+struct machine *machine_acquire_current(void)
+{
+	struct timespec deadline;
+
+	pthread_mutex_lock(&current_lock);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += CURRENT_WAIT_SECONDS;
+	while (!current_machine && !no_more_machines) {
+		if (pthread_cond_timedwait(&current_changed, &current_lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	return current_machine;
+}
+
+void machine_release_current(void)
+{
+	pthread_mutex_unlock(&current_lock);
+}
+
+void machine_no_more(void)
+{
+	pthread_mutex_lock(&current_lock);
+	no_more_machines = true;
+	pthread_cond_broadcast(&current_changed);
+	pthread_mutex_unlock(&current_lock);
+}
 
 void machine_quit_current(void *unused)
 {
 	(void)unused;
 	pthread_mutex_lock(&current_lock);
 	if (current_machine)
-		machine_request_exit(current_machine, 0);
+		request_stop(current_machine, MACHINE_EXIT, 0, false, "host-ui");
+	pthread_mutex_unlock(&current_lock);
+}
+
+void machine_quit_current_from_qmp(void)
+{
+	pthread_mutex_lock(&current_lock);
+	if (current_machine)
+		request_stop(current_machine, MACHINE_EXIT, 0, false, "host-qmp-quit");
+	pthread_mutex_unlock(&current_lock);
+}
+
+void machine_reset_current_from_qmp(void)
+{
+	pthread_mutex_lock(&current_lock);
+	if (current_machine)
+		request_stop(current_machine,
+			     current_machine->cfg->no_reboot ? MACHINE_EXIT : MACHINE_RESET, 0, false,
+			     "host-qmp-system-reset");
 	pthread_mutex_unlock(&current_lock);
 }
 
@@ -287,7 +365,100 @@ static void set_current(struct machine *m)
 {
 	pthread_mutex_lock(&current_lock);
 	current_machine = m;
+	pthread_cond_broadcast(&current_changed);
 	pthread_mutex_unlock(&current_lock);
+}
+
+/* Caller holds current_lock. Parks every vCPU and waits until they are (or the machine stops). */
+static void pause_vcpus(struct machine *m)
+{
+	atomic_store(&m->pause_requested, true);
+	for (unsigned i = 0; i < m->nr_vcpus; i++)
+		vcpu_kick(&m->vcpus[i]);
+	pthread_mutex_lock(&m->pause_lock);
+	while (m->vcpus_parked < m->nr_vcpus && atomic_load(&m->stop) == MACHINE_RUNNING)
+		pthread_cond_wait(&m->pause_cond, &m->pause_lock);
+	pthread_mutex_unlock(&m->pause_lock);
+}
+
+static void resume_vcpus(struct machine *m)
+{
+	pthread_mutex_lock(&m->pause_lock);
+	atomic_store(&m->pause_requested, false);
+	pthread_cond_broadcast(&m->pause_cond);
+	pthread_mutex_unlock(&m->pause_lock);
+}
+
+void machine_vcpu_park(struct machine *m)
+{
+	pthread_mutex_lock(&m->pause_lock);
+	m->vcpus_parked++;
+	pthread_cond_broadcast(&m->pause_cond);
+	while (atomic_load(&m->pause_requested) && atomic_load(&m->stop) == MACHINE_RUNNING)
+		pthread_cond_wait(&m->pause_cond, &m->pause_lock);
+	m->vcpus_parked--;
+	pthread_mutex_unlock(&m->pause_lock);
+}
+
+bool machine_set_paused(bool paused)
+{
+	bool changed;
+
+	pthread_mutex_lock(&current_lock);
+	changed = vm_paused != paused;
+	vm_paused = paused;
+	if (changed && current_machine) {
+		if (paused)
+			pause_vcpus(current_machine);
+		else
+			resume_vcpus(current_machine);
+	}
+	pthread_mutex_unlock(&current_lock);
+	return changed;
+}
+
+bool machine_is_paused(void)
+{
+	bool paused;
+
+	pthread_mutex_lock(&current_lock);
+	paused = vm_paused;
+	pthread_mutex_unlock(&current_lock);
+	return paused;
+}
+
+void machine_add_memory_device(struct machine *m, struct memory_device *md)
+{
+	struct memory_device **tail = &m->memory_devices;
+
+	if (md->id)
+		snprintf(md->qom_path, sizeof(md->qom_path), "/machine/peripheral/%s", md->id);
+	else
+		snprintf(md->qom_path, sizeof(md->qom_path), "/machine/peripheral-anon/device[%u]",
+			 m->nr_anonymous_devices++);
+	while (*tail)
+		tail = &(*tail)->next;
+	md->next = NULL;
+	*tail = md;
+}
+
+void machine_memory_device_size_changed(struct machine *m, struct memory_device *md,
+					uint64_t size)
+{
+	(void)m;
+	qmp_event_memory_device_size_change(md->id, md->qom_path, size);
+}
+
+/* A reset unplugs everything (the next machine maps fresh memory): tell QMP clients so. */
+static void report_reset_unplugs(struct machine *m)
+{
+	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
+		struct memory_device_status st;
+
+		md->ops->status(md->opaque, &st);
+		if (st.size)
+			machine_memory_device_size_changed(m, md, 0);
+	}
 }
 
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
@@ -307,6 +478,8 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	m->loop = loop;
 	m->kvm_fd = m->vm_fd = -1;
 	pthread_mutex_init(&m->stop_lock, NULL);
+	pthread_mutex_init(&m->pause_lock, NULL);
+	pthread_cond_init(&m->pause_cond, NULL);
 	io_bus_init(&m->pio, "port I/O");
 	io_bus_init(&m->mmio, "MMIO");
 	m->stop_eventfd = eventfd(0, EFD_CLOEXEC);
@@ -317,7 +490,12 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	signal_fd = stop_signals_fd(err);
 	if (signal_fd < 0 || machine_build(m, err))
 		goto out;
-	set_current(m);
+	/* A machine built while stopped (system_reset after stop) starts stopped. */
+	pthread_mutex_lock(&current_lock);
+	atomic_store(&m->pause_requested, vm_paused);
+	current_machine = m;
+	pthread_cond_broadcast(&current_changed);
+	pthread_mutex_unlock(&current_lock);
 	for (unsigned i = 0; i < m->nr_vcpus; i++) {
 		if (vcpu_start(&m->vcpus[i], err)) {
 			machine_request_exit(m, 1);
@@ -332,11 +510,15 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 		*exit_status = m->exit_status;
 	}
 	set_current(NULL);
+	if (result == MACHINE_RESET)
+		report_reset_unplugs(m);
 out:
 	if (signal_fd >= 0)
 		close(signal_fd);
 	machine_teardown(m);
 	pthread_mutex_destroy(&m->stop_lock);
+	pthread_cond_destroy(&m->pause_cond);
+	pthread_mutex_destroy(&m->pause_lock);
 	free(m);
 	return result;
 }

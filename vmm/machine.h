@@ -20,6 +20,7 @@
 struct vcpu;
 struct pci_bus;
 struct event_loop;
+struct memory_device;
 
 #define MACHINE_MAX_DEVICE_SLOTS 2048
 
@@ -56,6 +57,16 @@ struct machine {
 	pthread_mutex_t stop_lock; /* makes exit_status and stop one update */
 	int stop_eventfd;	/* written on a stop request; machine_run() waits on it */
 
+	/* QMP's stop: vCPUs park before their next KVM_RUN until cont (or a stop request). */
+	_Atomic bool pause_requested;
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond; /* a vCPU parked, or the pause or the machine ended */
+	unsigned vcpus_parked;
+
+	/* What QMP's query-memory-devices lists, in realize order. */
+	struct memory_device *memory_devices;
+	unsigned nr_anonymous_devices; /* numbers /machine/peripheral-anon/device[N] */
+
 	/* Devices realized on this machine register a teardown to run in reverse order. */
 	struct machine_cleanup *cleanups;
 };
@@ -65,6 +76,39 @@ void machine_request_exit(struct machine *m, int status);
 void machine_request_reset(struct machine *m);
 /* A guest-initiated reset: exits 0 with -no-reboot, otherwise resets. */
 void machine_guest_reset(struct machine *m);
+
+/* Ctrl-A x on the console, QMP's quit, system_reset: on whichever machine is running. */
+void machine_quit_current(void *unused);
+void machine_quit_current_from_qmp(void);
+/* QMP's system_reset: rebuilds the machine (with -no-reboot it exits, as QEMU does). */
+void machine_reset_current_from_qmp(void);
+
+/*
+ * QMP's stop and cont. The state outlives resets (a stopped VM stays stopped
+ * through system_reset, as in QEMU); stop returns once every vCPU is parked.
+ * Returns true when the state changed (the caller then sends STOP or RESUME).
+ */
+bool machine_set_paused(bool paused);
+bool machine_is_paused(void);
+
+/* vCPU threads call this before KVM_RUN when pause_requested is set. */
+void machine_vcpu_park(struct machine *m);
+
+/*
+ * The running machine for a QMP command, NULL while none is (a reset between two
+ * machines waits for the next one a few seconds). Held until machine_release_current():
+ * the machine is not torn down meanwhile.
+ */
+struct machine *machine_acquire_current(void);
+void machine_release_current(void);
+/* main: no machine follows; commands stop waiting for one. */
+void machine_no_more(void);
+
+/* A memory device registers with its machine at realize (it names its QOM path). */
+void machine_add_memory_device(struct machine *m, struct memory_device *md);
+/* The device's plugged size changed: MEMORY_DEVICE_SIZE_CHANGE (rate-limited). */
+void machine_memory_device_size_changed(struct machine *m, struct memory_device *md,
+					uint64_t size);
 
 /* ISA-style interrupt lines through the in-kernel irqchip (KVM_IRQ_LINE). */
 int machine_irq_set(struct machine *m, unsigned gsi, int level);
@@ -77,9 +121,6 @@ int machine_reserve_device_slots(struct machine *m, uint32_t count, const char *
 
 /* Runs fn(opaque) when the machine is torn down (reset or exit), last registered first. */
 int machine_add_cleanup(struct machine *m, void (*fn)(void *), void *opaque);
-
-/* Ctrl-A x on the console: ends whichever machine is running, with status 0. */
-void machine_quit_current(void *unused);
 
 /* Builds the VM from cfg, runs it until a stop request, tears it down. Returns the stop kind. */
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,

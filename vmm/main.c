@@ -11,6 +11,9 @@
 #include "vmm/event_loop.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/qmp_commands.h"
+#include "vmm/qmp_events.h"
+#include "vmm/qmp_server.h"
 #include "vmm/vcpu.h"
 
 /* SIGINT/SIGTERM are read through a signalfd, so no thread may take them asynchronously. */
@@ -30,13 +33,47 @@ static int block_stop_signals(struct error *err)
 	return vcpu_init_signals(err);
 }
 
+/* -qmp: the socket is served before the first machine is built (wait=on waits for a client). */
+static struct qmp_server *start_qmp(const struct vm_config *cfg, struct event_loop *loop,
+				    struct qmp_engine *engine, bool *go_on, struct error *err)
+{
+	struct qmp_server *server;
+
+	*go_on = true;
+	if (!cfg->has_qmp)
+		return NULL;
+	qmp_commands_engine(engine, cfg);
+	server = qmp_server_new(&cfg->qmp, loop, engine, err);
+	if (!server)
+		return NULL;
+	if (qmp_events_start(server, loop, err)) {
+		qmp_server_free(server);
+		return NULL;
+	}
+	if (cfg->qmp.wait && !qmp_server_wait_for_client(server))
+		*go_on = false; /* SIGINT/SIGTERM while waiting: end as QEMU does, status 0 */
+	return server;
+}
+
+static void stop_qmp(struct qmp_server *server)
+{
+	machine_no_more();
+	if (!server)
+		return;
+	qmp_events_stop();
+	qmp_server_free(server);
+}
+
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	struct error err = { "" };
 	struct chardev *console = NULL;
 	struct event_loop *loop = NULL;
+	struct qmp_server *qmp = NULL;
+	struct qmp_engine engine;
 	enum machine_stop stop;
+	bool go_on;
 	int status = 1;
 
 	log_start_clock();
@@ -61,12 +98,18 @@ int main(int argc, char **argv)
 	loop = event_loop_new(&err);
 	if (!loop)
 		goto fail;
-	do {
+	qmp = start_qmp(&cfg, loop, &engine, &go_on, &err);
+	if (cfg.has_qmp && !qmp)
+		goto fail;
+	status = 0;
+	while (go_on) {
 		err.msg[0] = '\0';
 		stop = machine_run(&cfg, console, loop, &status, &err);
 		if (err.msg[0])
 			goto fail;
-	} while (stop == MACHINE_RESET);
+		go_on = stop == MACHINE_RESET;
+	}
+	stop_qmp(qmp);
 	event_loop_free(loop);
 	chardev_close(console);
 	platform_free_boot_files(&cfg);
@@ -74,6 +117,8 @@ int main(int argc, char **argv)
 	return status;
 fail:
 	fprintf(stderr, "tide: %s\n", err.msg);
+	if (loop)
+		stop_qmp(qmp);
 	event_loop_free(loop);
 	if (console)
 		chardev_close(console);

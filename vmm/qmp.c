@@ -34,7 +34,7 @@ int qmp_error_set(struct qmp_error *err, const char *class_name, const char *fmt
 /* Serializes and frees obj: the one-line reply. */
 static char *to_line(struct json_object *obj)
 {
-	const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_SPACED);
+	const char *text = json_object_to_json_string_ext(obj, QMP_JSON_FLAGS);
 	char *line = strdup(text ? text : "{}");
 
 	json_object_put(obj);

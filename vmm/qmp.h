@@ -15,6 +15,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* How every QMP line is written: one line, and "/" as it is (QEMU does not escape it). */
+#define QMP_JSON_FLAGS (JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+
 /* A failed command: QEMU's error class ("GenericError", "CommandNotFound", ...) and text. */
 struct qmp_error {
 	const char *class_name;

@@ -185,6 +185,10 @@ static void *vcpu_thread(void *arg)
 	while (!should_stop(vcpu)) {
 		uint32_t reason;
 
+		if (atomic_load(&vcpu->machine->pause_requested)) {
+			machine_vcpu_park(vcpu->machine);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;

@@ -150,5 +150,6 @@ enum tg_result scenario_vmem_reset(void);
 enum tg_result scenario_vmem_malformed(void);
 enum tg_result scenario_vmem_rss(void);
 enum tg_result scenario_vmem_bench(void);
+enum tg_result scenario_vmem_follow(void);
 
 #endif

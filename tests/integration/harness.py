@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import sys
 import time
 import unittest
@@ -28,6 +29,11 @@ def require_kvm():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("FAIL: /dev/kvm exists but is not accessible to this user")
         sys.exit(1)
+
+
+def host_kvm_is_emulating():
+    """kvm_pvm: guest kernel code runs in KVM's instruction emulator (slow, and its quirks)."""
+    return os.path.isdir("/sys/module/kvm_pvm")
 
 
 class Run:
@@ -71,8 +77,10 @@ class Console:
     """A running tide whose console is read line by line (for boots that wait on input)."""
 
     def __init__(self, args):
+        # stderr goes to a file: a verbose log must never fill a pipe and stall tide.
+        self.stderr_file = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([TIDE] + list(args), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=self.stderr_file)
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.output = b""
 
@@ -97,7 +105,7 @@ class Console:
                     continue
                 raise AssertionError(f"tide exited ({self.proc.returncode}) before "
                                      f"{pattern!r}; console:\n{self.text()[-3000:]}\n"
-                                     f"stderr:\n{self.proc.stderr.read().decode(errors='replace')}")
+                                     f"stderr:\n{self.stderr_text()}")
             else:
                 time.sleep(0.05)
 
@@ -118,15 +126,21 @@ class Console:
     def text(self):
         return self.output.decode(errors="replace")
 
+    def stderr_text(self):
+        """tide's log so far."""
+        self.stderr_file.seek(0)
+        return self.stderr_file.read().decode(errors="replace")
+
     def stderr_after_exit(self):
-        """tide's log; only once it has exited (stderr is read at the end)."""
-        return self.proc.stderr.read().decode(errors="replace")
+        """tide's log once it has exited."""
+        self.proc.wait()
+        return self.stderr_text()
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for f in (self.proc.stdin, self.proc.stdout, self.stderr_file):
             try:
                 f.close()
             except OSError:

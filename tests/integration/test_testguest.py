@@ -91,7 +91,7 @@ class TestGuest(unittest.TestCase):
                 console.signal(sig)
                 self.assertEqual(console.wait(timeout=30), 0)
                 self.assertIn(f"terminating on signal {int(sig)}",
-                              console.proc.stderr.read().decode())
+                              console.stderr_after_exit())
             finally:
                 console.kill()
 

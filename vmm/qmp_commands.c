@@ -1,0 +1,400 @@
+/*
+ * The QMP commands tide serves (besides the engine's qmp_capabilities,
+ * query-version and query-commands), in QEMU's names and shapes. Each
+ * validates all of its arguments before it changes anything.
+ */
+#include "vmm/qmp_commands.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/machine.h"
+#include "vmm/memory_device.h"
+#include "vmm/qmp_events.h"
+
+static const char *const no_args[] = { NULL };
+
+static int no_machine(struct qmp_error *err)
+{
+	return qmp_error_set(err, "GenericError",
+			     "No machine is running (a reset is rebuilding it, or tide is exiting)");
+}
+
+static int cmd_query_status(void *ctx, struct json_object *args, struct json_object **ret,
+			    struct qmp_error *err)
+{
+	bool paused = machine_is_paused();
+
+	(void)ctx;
+	if (qmp_args_only(args, no_args, err))
+		return -1;
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "status", json_object_new_string(paused ? "paused" : "running"));
+	json_object_object_add(*ret, "singlestep", json_object_new_boolean(false));
+	json_object_object_add(*ret, "running", json_object_new_boolean(!paused));
+	return 0;
+}
+
+static int cmd_query_name(void *ctx, struct json_object *args, struct json_object **ret,
+			  struct qmp_error *err)
+{
+	const struct vm_config *cfg = ctx;
+
+	if (qmp_args_only(args, no_args, err))
+		return -1;
+	*ret = json_object_new_object();
+	if (cfg->name)
+		json_object_object_add(*ret, "name", json_object_new_string(cfg->name));
+	return 0;
+}
+
+/* QEMU names a backend by its QOM path. */
+static struct json_object *memdev_path(const struct memory_device *md)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/objects/%s", md->memdev);
+	return json_object_new_string(path);
+}
+
+/* VirtioMEMDeviceInfo, members in QEMU's order. */
+static struct json_object *device_info(const struct memory_device *md)
+{
+	struct memory_device_status st;
+	struct json_object *data = json_object_new_object();
+
+	md->ops->status(md->opaque, &st);
+	if (md->id)
+		json_object_object_add(data, "id", json_object_new_string(md->id));
+	json_object_object_add(data, "memaddr", json_object_new_uint64(st.memaddr));
+	json_object_object_add(data, "requested-size", json_object_new_uint64(st.requested_size));
+	json_object_object_add(data, "size", json_object_new_uint64(st.size));
+	json_object_object_add(data, "max-size", json_object_new_uint64(st.max_size));
+	json_object_object_add(data, "block-size", json_object_new_uint64(st.block_size));
+	json_object_object_add(data, "node", json_object_new_uint64(st.node));
+	json_object_object_add(data, "memdev", memdev_path(md));
+	return data;
+}
+
+static int cmd_query_memory_devices(void *ctx, struct json_object *args, struct json_object **ret,
+				    struct qmp_error *err)
+{
+	struct machine *m;
+
+	(void)ctx;
+	if (qmp_args_only(args, no_args, err))
+		return -1;
+	m = machine_acquire_current();
+	if (!m) {
+		machine_release_current();
+		return no_machine(err);
+	}
+	*ret = json_object_new_array();
+	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
+		struct json_object *entry = json_object_new_object();
+
+		json_object_object_add(entry, "type", json_object_new_string(md->ops->type));
+		json_object_object_add(entry, "data", device_info(md));
+		json_object_array_add(*ret, entry);
+	}
+	machine_release_current();
+	return 0;
+}
+
+static int cmd_query_memory_size_summary(void *ctx, struct json_object *args,
+					 struct json_object **ret, struct qmp_error *err)
+{
+	const struct vm_config *cfg = ctx;
+	uint64_t plugged = 0;
+	struct machine *m;
+
+	if (qmp_args_only(args, no_args, err))
+		return -1;
+	m = machine_acquire_current();
+	for (struct memory_device *md = m ? m->memory_devices : NULL; md; md = md->next) {
+		struct memory_device_status st;
+
+		md->ops->status(md->opaque, &st);
+		plugged += st.size;
+	}
+	machine_release_current();
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "base-memory", json_object_new_uint64(cfg->ram_size));
+	json_object_object_add(*ret, "plugged-memory", json_object_new_uint64(plugged));
+	return 0;
+}
+
+/* ---- qom-get / qom-set / qom-list on a memory device ---- */
+
+/* By QOM path (/machine/peripheral/ID) or, as QEMU's partial paths allow, by its id. */
+static struct memory_device *find_device(struct machine *m, const char *path)
+{
+	for (struct memory_device *md = m->memory_devices; md; md = md->next)
+		if (!strcmp(path, md->qom_path) || (md->id && !strcmp(path, md->id)))
+			return md;
+	return NULL;
+}
+
+enum prop_kind { PROP_U64, PROP_STRING };
+
+struct qom_prop {
+	const char *name;
+	const char *type; /* as qom-list shows it */
+	bool writable;
+	size_t offset; /* into struct memory_device_status, for PROP_U64 */
+	enum prop_kind kind;
+};
+
+#define U64_PROP(n, t, w, field) { n, t, w, offsetof(struct memory_device_status, field), PROP_U64 }
+
+static const struct qom_prop device_props[] = {
+	{ "type", "string", false, 0, PROP_STRING },
+	U64_PROP("memaddr", "uint64", false, memaddr),
+	U64_PROP("node", "uint32", false, node),
+	U64_PROP("requested-size", "size", true, requested_size),
+	U64_PROP("size", "size", false, size),
+	U64_PROP("block-size", "size", false, block_size),
+	{ "memdev", "link<memory-backend>", false, 0, PROP_STRING },
+};
+
+static const struct qom_prop *find_prop(const char *name)
+{
+	for (size_t i = 0; i < sizeof(device_props) / sizeof(device_props[0]); i++)
+		if (!strcmp(device_props[i].name, name))
+			return &device_props[i];
+	return NULL;
+}
+
+/*
+ * Looks up path and property for qom-get/qom-set. On success the current machine
+ * is held (the caller releases it); on failure it is released and err is set.
+ */
+static int lookup_prop(struct json_object *args, const char *const *allowed,
+		       struct memory_device **md, const struct qom_prop **prop,
+		       struct qmp_error *err)
+{
+	const char *path, *property;
+	struct machine *m;
+
+	if (qmp_args_only(args, allowed, err) || qmp_arg_string(args, "path", true, &path, err) ||
+	    qmp_arg_string(args, "property", true, &property, err))
+		return -1;
+	m = machine_acquire_current();
+	if (!m) {
+		machine_release_current();
+		return no_machine(err);
+	}
+	*md = find_device(m, path);
+	if (!*md) {
+		machine_release_current();
+		return qmp_error_set(err, "DeviceNotFound", "Device '%s' not found", path);
+	}
+	*prop = find_prop(property);
+	if (!*prop) {
+		qmp_error_set(err, "GenericError", "Property '%s.%s' not found",
+			      (*md)->ops->qom_type, property);
+		machine_release_current();
+		return -1;
+	}
+	return 0;
+}
+
+static struct json_object *prop_value(const struct memory_device *md, const struct qom_prop *p)
+{
+	struct memory_device_status st;
+
+	if (p->kind == PROP_STRING)
+		return !strcmp(p->name, "type") ? json_object_new_string(md->ops->qom_type)
+						: memdev_path(md);
+	md->ops->status(md->opaque, &st);
+	return json_object_new_uint64(*(const uint64_t *)((const char *)&st + p->offset));
+}
+
+static int cmd_qom_get(void *ctx, struct json_object *args, struct json_object **ret,
+		       struct qmp_error *err)
+{
+	static const char *const allowed[] = { "path", "property", NULL };
+	const struct qom_prop *prop;
+	struct memory_device *md;
+
+	(void)ctx;
+	if (lookup_prop(args, allowed, &md, &prop, err))
+		return -1;
+	*ret = prop_value(md, prop);
+	machine_release_current();
+	return 0;
+}
+
+static int cmd_qom_set(void *ctx, struct json_object *args, struct json_object **ret,
+		       struct qmp_error *err)
+{
+	static const char *const allowed[] = { "path", "property", "value", NULL };
+	const struct qom_prop *prop;
+	struct memory_device *md;
+	struct json_object *value;
+	struct error derr;
+
+	(void)ctx;
+	(void)ret;
+	if (!json_object_object_get_ex(args, "value", &value)) {
+		if (qmp_args_only(args, allowed, err))
+			return -1;
+		return qmp_error_set(err, "GenericError", "Parameter 'value' is missing");
+	}
+	if (lookup_prop(args, allowed, &md, &prop, err))
+		return -1;
+	if (!prop->writable) {
+		qmp_error_set(err, "GenericError", "Property '%s.%s' is not writable",
+			      md->ops->qom_type, prop->name);
+		goto fail;
+	}
+	/* json-c keeps integers above INT64_MAX as uint64; a negative one is no size. */
+	if (!json_object_is_type(value, json_type_int)) {
+		qmp_error_set(err, "GenericError", "Invalid parameter type for '%s', expected: size",
+			      prop->name);
+		goto fail;
+	}
+	if (json_object_get_int64(value) < 0) {
+		qmp_error_set(err, "GenericError", "Parameter '%s' expects a size (not negative)",
+			      prop->name);
+		goto fail;
+	}
+	if (md->ops->set_requested_size(md->opaque, json_object_get_uint64(value), &derr)) {
+		qmp_error_set(err, "GenericError", "%s", derr.msg);
+		goto fail;
+	}
+	machine_release_current();
+	return 0;
+fail:
+	machine_release_current();
+	return -1;
+}
+
+static int cmd_qom_list(void *ctx, struct json_object *args, struct json_object **ret,
+			struct qmp_error *err)
+{
+	static const char *const allowed[] = { "path", NULL };
+	const char *path;
+	struct machine *m;
+
+	(void)ctx;
+	if (qmp_args_only(args, allowed, err) || qmp_arg_string(args, "path", true, &path, err))
+		return -1;
+	m = machine_acquire_current();
+	if (!m || !find_device(m, path)) {
+		machine_release_current();
+		return m ? qmp_error_set(err, "DeviceNotFound", "Device '%s' not found", path)
+			 : no_machine(err);
+	}
+	machine_release_current();
+	*ret = json_object_new_array();
+	for (size_t i = 0; i < sizeof(device_props) / sizeof(device_props[0]); i++) {
+		struct json_object *p = json_object_new_object();
+
+		json_object_object_add(p, "name", json_object_new_string(device_props[i].name));
+		json_object_object_add(p, "type", json_object_new_string(device_props[i].type));
+		json_object_array_add(*ret, p);
+	}
+	return 0;
+}
+
+/* ---- run state ---- */
+
+static int cmd_stop(void *ctx, struct json_object *args, struct json_object **ret,
+		    struct qmp_error *err)
+{
+	(void)ctx;
+	(void)ret;
+	if (qmp_args_only(args, no_args, err))
+		return -1;
+	if (machine_set_paused(true))
+		qmp_event_send("STOP", NULL);
+	return 0;
+}
+
+static int cmd_cont(void *ctx, struct json_object *args, struct json_object **ret,
+		    struct qmp_error *err)
+{
+	(void)ctx;
+	(void)ret;
+	if (qmp_args_only(args, no_args, err))
+		return -1;
+	if (machine_set_paused(false))
+		qmp_event_send("RESUME", NULL);
+	return 0;
+}
+
+static int cmd_system_reset(void *ctx, struct json_object *args, struct json_object **ret,
+			    struct qmp_error *err)
+{
+	(void)ctx;
+	(void)ret;
+	if (qmp_args_only(args, no_args, err))
+		return -1;
+	machine_reset_current_from_qmp();
+	return 0;
+}
+
+static int cmd_quit(void *ctx, struct json_object *args, struct json_object **ret,
+		    struct qmp_error *err)
+{
+	(void)ctx;
+	(void)ret;
+	if (qmp_args_only(args, no_args, err))
+		return -1;
+	machine_quit_current_from_qmp();
+	return 0;
+}
+
+/* ---- tide's own ---- */
+
+static int cmd_x_query_virtio_mem(void *ctx, struct json_object *args, struct json_object **ret,
+				  struct qmp_error *err)
+{
+	struct machine *m;
+
+	(void)ctx;
+	if (qmp_args_only(args, no_args, err))
+		return -1;
+	m = machine_acquire_current();
+	if (!m) {
+		machine_release_current();
+		return no_machine(err);
+	}
+	*ret = json_object_new_array();
+	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
+		struct json_object *d = device_info(md);
+
+		json_object_object_add(d, "qom-path", json_object_new_string(md->qom_path));
+		md->ops->debug_info(md->opaque, d);
+		json_object_array_add(*ret, d);
+	}
+	machine_release_current();
+	return 0;
+}
+
+static const struct qmp_command commands[] = {
+	{ "query-status", cmd_query_status },
+	{ "query-name", cmd_query_name },
+	{ "query-memory-devices", cmd_query_memory_devices },
+	{ "query-memory-size-summary", cmd_query_memory_size_summary },
+	{ "qom-get", cmd_qom_get },
+	{ "qom-set", cmd_qom_set },
+	{ "qom-list", cmd_qom_list },
+	{ "stop", cmd_stop },
+	{ "cont", cmd_cont },
+	{ "system_reset", cmd_system_reset },
+	{ "quit", cmd_quit },
+	{ "x-query-virtio-mem", cmd_x_query_virtio_mem },
+};
+
+void qmp_commands_engine(struct qmp_engine *engine, const struct vm_config *cfg)
+{
+	*engine = (struct qmp_engine){
+		.commands = commands,
+		.nr_commands = sizeof(commands) / sizeof(commands[0]),
+		.ctx = (void *)cfg,
+	};
+}

@@ -1,0 +1,31 @@
+/*
+ * QMP events: {"timestamp": {"seconds", "microseconds"}, "event": NAME, "data": ...}
+ * to every client of the QMP socket, from any thread. Without a socket they go
+ * nowhere. MEMORY_DEVICE_SIZE_CHANGE follows QEMU's rate limit: one per second
+ * per device, the last size wins and the final size always arrives.
+ */
+#ifndef TIDE_QMP_EVENTS_H
+#define TIDE_QMP_EVENTS_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "vmm/error.h"
+
+struct qmp_server;
+struct event_loop;
+
+#define QMP_SIZE_CHANGE_INTERVAL_NS 1000000000ULL
+
+/* Events go to server from now on; the rate limit's timer runs on loop. */
+int qmp_events_start(struct qmp_server *server, struct event_loop *loop, struct error *err);
+/* Before the server is freed: no more events; sizes held back are dropped. */
+void qmp_events_stop(void);
+
+/* Sends NAME with data (taken over; NULL: no "data" member, as QEMU's STOP). */
+void qmp_event_send(const char *name, struct json_object *data);
+
+/* id may be NULL (a device without id=): the member is then left out, as QEMU does. */
+void qmp_event_memory_device_size_change(const char *id, const char *qom_path, uint64_t size);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * -qmp unix:PATH,server=on[,wait=on|off]: the control socket. Clients are
+ * served on the I/O thread's event loop, each with its own session and JSON
+ * stream (json-c's tokener); replies and events are queued per client and
+ * written without blocking, so a client that stops reading never holds up the
+ * guest, the vCPUs or other clients (past QMP_MAX_OUTPUT it is disconnected).
+ */
+#ifndef TIDE_QMP_SERVER_H
+#define TIDE_QMP_SERVER_H
+
+#include <stdbool.h>
+
+#include "vmm/error.h"
+#include "vmm/qmp.h"
+
+struct event_loop;
+struct qmp_server;
+
+#define QMP_MAX_CLIENTS 64
+/* One message may be this long; a longer one closes the connection (QEMU's own limit is 64 MiB). */
+#define QMP_MAX_MESSAGE (1u << 20)
+/* Output a client has not read yet; beyond it the client is dropped. */
+#define QMP_MAX_OUTPUT (16u << 20)
+
+struct qmp_server_config {
+	char *path; /* owned */
+	bool wait; /* wait=on: hold the guest until the first client connects */
+};
+
+/*
+ * Parses the -qmp argument (QEMU's spelling: unix:PATH,server=on,wait=off; the
+ * bare "server" and "nowait" flags too). Only a listening unix socket is offered.
+ */
+int qmp_server_parse(const char *arg, struct qmp_server_config *cfg, struct error *err);
+
+/*
+ * Creates the socket (mode 0600; a stale socket file is replaced, one a live
+ * process listens on is an error) and serves it on loop.
+ */
+struct qmp_server *qmp_server_new(const struct qmp_server_config *cfg, struct event_loop *loop,
+				  const struct qmp_engine *engine, struct error *err);
+/* Closes every client and the socket, and removes the socket file. */
+void qmp_server_free(struct qmp_server *server);
+
+/*
+ * wait=on: blocks until a client connects. Returns false when SIGINT or
+ * SIGTERM arrived meanwhile (tide then ends as QEMU does, with status 0).
+ */
+bool qmp_server_wait_for_client(struct qmp_server *server);
+
+/* From any thread: the line (an event) goes to every client past negotiation. */
+void qmp_server_broadcast(struct qmp_server *server, const char *line);
+
+#endif
