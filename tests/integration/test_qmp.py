@@ -1,0 +1,473 @@
+#!/usr/bin/env python3
+"""The QMP socket and tidectl on KVM.
+
+Protocol tests run against an idle test guest (it waits for serial input); resize tests
+against the test guest's vmem_follow scenario, a virtio-mem driver that plugs and unplugs
+until plugged == requested, as Linux's does, and checks the memory as it goes.
+"""
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import time
+import unittest
+
+import harness
+import qmp
+from harness import GUEST_PASS
+
+GiB = 1 << 30
+MiB = 1 << 20
+TIDECTL = os.environ.get("TIDECTL", "")
+DEVICE_PATH = "/machine/peripheral/vm0"
+
+
+def tide_args(sock, scenario, extra=(), wait="off", reboot=False):
+    return (["-nographic", "-m", "256M,maxmem=8G", "-kernel", harness.TESTGUEST,
+             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-append", scenario,
+             "-object", "memory-backend-ram,id=mem0,size=4G",
+             "-device", "virtio-mem-pci,id=vm0,memdev=mem0",
+             "-qmp", f"unix:{sock},server=on,wait={wait}", "-name", "qmp-test"]
+            + ([] if reboot else ["-no-reboot"]) + list(extra))
+
+
+class QMPCase(unittest.TestCase):
+    def start(self, scenario="tests=input expect_input=never", **kw):
+        self.sock = qmp.socket_path(self.id().rsplit(".", 1)[-1])
+        console = harness.Console(tide_args(self.sock, scenario, **kw))
+        self.addCleanup(console.kill)
+        self.addCleanup(lambda: os.path.exists(self.sock) and os.unlink(self.sock))
+        return console
+
+    def client(self, **kw):
+        c = qmp.QMP(self.sock, **kw)
+        self.addCleanup(c.close)
+        return c
+
+    def set_size(self, c, size):
+        return c.execute("qom-set", path=DEVICE_PATH, property="requested-size", value=size)
+
+    def assert_error(self, reply, cls, desc_regex):
+        self.assertIn("error", reply, reply)
+        self.assertEqual(set(reply["error"]), {"class", "desc"}, reply)
+        self.assertEqual(reply["error"]["class"], cls, reply)
+        self.assertRegex(reply["error"]["desc"], desc_regex, reply)
+
+
+class Protocol(QMPCase):
+    def test_socket_greeting_negotiation_and_id(self):
+        console = self.start()
+        c = self.client(negotiate=False)
+        self.assertEqual(stat.S_IMODE(os.stat(self.sock).st_mode), 0o600)
+        self.assertTrue(stat.S_ISSOCK(os.stat(self.sock).st_mode))
+        greeting = c.greeting["QMP"]
+        self.assertEqual(set(greeting), {"version", "capabilities"})
+        self.assertEqual(greeting["capabilities"], [])
+        self.assertEqual(set(greeting["version"]["qemu"]), {"major", "minor", "micro"})
+        self.assertRegex(greeting["version"]["package"], r"^tide ")
+        # Negotiation mode: everything but qmp_capabilities is CommandNotFound.
+        self.assert_error(c.command("query-status"), "CommandNotFound",
+                          r"^Expecting capabilities negotiation with 'qmp_capabilities'$")
+        self.assertEqual(c.execute("qmp_capabilities"), {})
+        self.assert_error(c.command("qmp_capabilities"), "CommandNotFound",
+                          r"^Capabilities negotiation is already complete, command ignored$")
+        # id of any JSON type comes back as it was.
+        for ident in ("abc", 7, [1, {"x": 2}]):
+            c.send_raw(json.dumps({"execute": "query-name", "id": ident}) + "\n")
+            reply = c.read()
+            self.assertEqual(reply, {"return": {"name": "qmp-test"}, "id": ident})
+        names = {cmd["name"] for cmd in c.execute("query-commands")}
+        self.assertLessEqual({"qmp_capabilities", "query-version", "query-commands",
+                              "query-status", "query-name", "query-memory-devices",
+                              "query-memory-size-summary", "qom-get", "qom-set", "qom-list",
+                              "stop", "cont", "system_reset", "quit", "x-query-virtio-mem"},
+                             names)
+        self.assertEqual(c.execute("quit"), {})
+        self.assertEqual(c.wait_event("SHUTDOWN")["data"],
+                         {"guest": False, "reason": "host-qmp-quit"})
+        self.assertEqual(console.wait(30), 0)
+        self.assertFalse(os.path.exists(self.sock), "the socket file is removed at exit")
+
+    def test_queries_as_qemu_shapes_them(self):
+        self.start()
+        c = self.client()
+        self.assertEqual(c.execute("query-status"),
+                         {"status": "running", "singlestep": False, "running": True})
+        devices = c.execute("query-memory-devices")
+        self.assertEqual(len(devices), 1)
+        self.assertEqual(devices[0]["type"], "virtio-mem")
+        data = devices[0]["data"]
+        self.assertEqual(list(data), ["id", "memaddr", "requested-size", "size", "max-size",
+                                      "block-size", "node", "memdev"])
+        self.assertEqual(data, {"id": "vm0", "memaddr": 0x100000000, "requested-size": 0,
+                                "size": 0, "max-size": 4 * GiB, "block-size": 2 * MiB,
+                                "node": 0, "memdev": "/objects/mem0"})
+        self.assertEqual(c.execute("query-memory-size-summary"),
+                         {"base-memory": 256 * MiB, "plugged-memory": 0})
+        for path in (DEVICE_PATH, "vm0"):
+            self.assertEqual(c.execute("qom-get", path=path, property="block-size"), 2 * MiB)
+            self.assertEqual(c.execute("qom-get", path=path, property="size"), 0)
+            self.assertEqual(c.execute("qom-get", path=path, property="type"), "virtio-mem-pci")
+        props = {p["name"]: p["type"] for p in c.execute("qom-list", path=DEVICE_PATH)}
+        self.assertEqual(props["requested-size"], "size")
+        self.assertEqual(props["block-size"], "size")
+        self.assertEqual(props["size"], "size")
+        # qom-set takes effect (the idle guest has no driver: nothing gets plugged).
+        self.assertEqual(self.set_size(c, 512 * MiB), {})
+        self.assertEqual(c.execute("qom-get", path=DEVICE_PATH, property="requested-size"),
+                         512 * MiB)
+        x = c.execute("x-query-virtio-mem")[0]
+        self.assertEqual(x["qom-path"], DEVICE_PATH)
+        self.assertEqual(x["requested-size"], 512 * MiB)
+        self.assertEqual(x["usable-region-size"], 768 * MiB)
+        self.assertEqual(x["plugged-blocks"], 0)
+        self.assertEqual(x["memslots"], 32)
+        self.assertEqual(x["memslots-mapped"], 0)
+        self.assertEqual(x["counters"]["plug-requests"], 0)
+
+    def test_bad_input_gets_an_error_and_changes_nothing(self):
+        self.start()
+        c = self.client()
+        other = self.client()
+        self.set_size(c, 256 * MiB)
+        path = DEVICE_PATH
+        raw_cases = [
+            (b"{bad json\n", "GenericError", r"^JSON parse error, "),
+            (b"[1, 2]\n", "GenericError", r"^QMP input must be a JSON object$"),
+            (b'"text"\n', "GenericError", r"^QMP input must be a JSON object$"),
+            (b'{"arguments": {}}\n', "GenericError", r"^QMP input lacks member 'execute'$"),
+            (b'{"execute": 1}\n', "GenericError", r"^QMP input member 'execute' must be a string$"),
+            (b'{"execute": "qom-get", "arguments": []}\n', "GenericError",
+             r"^QMP input member 'arguments' must be an object$"),
+            (b'{"execute": "query-status", "extra": 1}\n', "GenericError",
+             r"^QMP input member 'extra' is unexpected$"),
+        ]
+        for data, cls, desc in raw_cases:
+            c.send_raw(data)
+            self.assert_error(c.read(), cls, desc)
+        cases = [
+            (("no-such-command", {}), "CommandNotFound", r"^The command no-such-command has not been found$"),
+            (("query-status", {"verbose": True}), "GenericError", r"^Parameter 'verbose' is unexpected$"),
+            (("qom-get", {"property": "size"}), "GenericError", r"^Parameter 'path' is missing$"),
+            (("qom-get", {"path": 5, "property": "size"}), "GenericError",
+             r"^Invalid parameter type for 'path', expected: string$"),
+            (("qom-get", {"path": "/machine/peripheral/nope", "property": "size"}),
+             "DeviceNotFound", r"^Device '/machine/peripheral/nope' not found$"),
+            (("qom-get", {"path": path, "property": "colour"}), "GenericError",
+             r"^Property 'virtio-mem-pci.colour' not found$"),
+            (("qom-set", {"path": path, "property": "requested-size"}), "GenericError",
+             r"^Parameter 'value' is missing$"),
+            (("qom-set", {"path": path, "property": "requested-size", "value": "1G"}),
+             "GenericError", r"expected: size"),
+            (("qom-set", {"path": path, "property": "requested-size", "value": -2097152}),
+             "GenericError", r"not negative"),
+            (("qom-set", {"path": path, "property": "requested-size", "value": 3 * MiB}),
+             "GenericError", r"not a multiple of block-size"),
+            (("qom-set", {"path": path, "property": "requested-size", "value": 6 * GiB}),
+             "GenericError", r"above the device size"),
+            (("qom-set", {"path": path, "property": "size", "value": 0}), "GenericError",
+             r"^Property 'virtio-mem-pci.size' is not writable$"),
+            (("qom-set", {"path": path, "property": "requested-size", "value": 0, "x": 1}),
+             "GenericError", r"^Parameter 'x' is unexpected$"),
+            (("qom-list", {}), "GenericError", r"^Parameter 'path' is missing$"),
+        ]
+        for (name, args), cls, desc in cases:
+            self.assert_error(c.command(name, **args), cls, desc)
+        # Nothing changed, and the other client never noticed.
+        self.assertEqual(c.device("vm0")["requested-size"], 256 * MiB)
+        self.assertEqual(other.execute("query-status")["status"], "running")
+        self.assertEqual(other.events, [])
+
+    def test_oversized_message_and_vanishing_clients_hurt_no_one(self):
+        console = self.start()
+        watcher = self.client()
+        # A client that goes away mid-message.
+        half = self.client()
+        half.send_raw(b'{"execute": "query-mem')
+        half.close()
+        # A message over the 1 MiB limit: an error, then the connection closes.
+        big = self.client()
+        try:
+            big.send_raw(b'{"execute": "query-status", "id": "' + b"x" * (2 * MiB))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # tide stops reading once the limit is passed
+        self.assert_error(big.read(), "GenericError", r"exceeds 1048576 bytes")
+        with self.assertRaises((ConnectionError, OSError)):
+            big.read(timeout=10)
+        # After garbage, the next line is served.
+        c = self.client()
+        c.send_raw(b'}}} garbage\n{"execute": "query-name", "id": 1}\n')
+        self.assert_error(c.read(), "GenericError", r"^JSON parse error")
+        self.assertEqual(c.read(), {"return": {"name": "qmp-test"}, "id": 1})
+        self.assertEqual(watcher.execute("query-status")["status"], "running")
+        watcher.execute("quit")
+        self.assertEqual(console.wait(30), 0)
+
+    def test_many_clients_and_a_stuck_one(self):
+        console = self.start()
+        clients = [self.client() for _ in range(10)]
+        for i, c in enumerate(clients):
+            self.assertEqual(c.execute("query-name", timeout=10), {"name": "qmp-test"}, i)
+        # A client that sends and never reads: its replies pile up in tide, not in anyone's way.
+        stuck = socket.socket(socket.AF_UNIX)
+        stuck.connect(self.sock)
+        self.addCleanup(stuck.close)
+        stuck.setblocking(False)
+        request = b'{"execute": "qmp_capabilities"}\n' + \
+            b'{"execute": "x-query-virtio-mem"}\n' * 2000
+        sent = 0
+        start = time.monotonic()
+        while sent < len(request) * 20 and time.monotonic() - start < 10:
+            try:
+                sent += stuck.send(request[sent % len(request):])
+            except BlockingIOError:
+                break
+        t = time.monotonic()
+        for c in clients:
+            self.assertEqual(c.execute("query-status", timeout=10)["status"], "running")
+        self.assertLess(time.monotonic() - t, 10)
+        clients[0].execute("quit")
+        self.assertEqual(console.wait(30), 0)
+
+    def test_stop_and_cont(self):
+        self.start()
+        c = self.client()
+        self.assertEqual(c.execute("stop"), {})
+        self.assertNotIn("data", c.wait_event("STOP"))
+        self.assertEqual(c.execute("query-status"),
+                         {"status": "paused", "singlestep": False, "running": False})
+        self.assertEqual(c.execute("stop"), {})  # already stopped: no second STOP
+        self.assertEqual(c.execute("cont"), {})
+        self.assertNotIn("data", c.wait_event("RESUME"))
+        self.assertEqual(c.execute("query-status")["status"], "running")
+        self.assertEqual([e["event"] for e in c.events], [])
+        c.execute("quit")
+        ev = c.wait_event("SHUTDOWN")
+        self.assertEqual(set(ev["timestamp"]), {"seconds", "microseconds"})
+        self.assertLess(abs(ev["timestamp"]["seconds"] - time.time()), 60)
+
+
+class SocketSetup(QMPCase):
+    def test_wait_on_holds_the_guest_until_a_client_connects(self):
+        console = self.start(wait="on")
+        time.sleep(2)
+        self.assertNotIn("TAP version", console.text(), "the guest ran before a client came")
+        c = self.client()
+        console.wait_for(r"# input: waiting", 30)
+        c.execute("quit")
+        self.assertEqual(console.wait(30), 0)
+
+    def test_stale_socket_is_replaced_and_a_live_one_refused(self):
+        self.sock = qmp.socket_path("stale")
+        stale = socket.socket(socket.AF_UNIX)
+        stale.bind(self.sock)
+        stale.close()  # the file stays, nobody listens: what a killed tide leaves
+        console = harness.Console(tide_args(self.sock, "tests=input expect_input=never"))
+        self.addCleanup(console.kill)
+        c = self.client()
+        self.assertEqual(c.execute("query-status")["status"], "running")
+        second = harness.tide(tide_args(self.sock, "tests=exit"), timeout=30)
+        self.assertEqual(second.status, 1, second)
+        self.assertIn(f"{self.sock} is in use", second.stderr)
+        self.assertEqual(c.execute("query-status")["status"], "running")
+        c.execute("quit")
+        self.assertEqual(console.wait(30), 0)
+
+    def test_command_line_errors(self):
+        for arg, message in [
+            ("tcp:localhost:4444,server=on", "offers only unix:PATH"),
+            ("unix:/tmp/x.sock", "add server=on"),
+            ("unix:/tmp/x.sock,server=on,colour=red", "has no property 'colour'"),
+            ("unix:/tmp/x.sock,server=on,wait=maybe", "must be on or off"),
+            ("unix:" + "d/" * 60 + "x.sock,server=on", "longer than a unix socket allows"),
+        ]:
+            run = harness.tide(["-kernel", harness.TESTGUEST, "-qmp", arg], timeout=30)
+            self.assertEqual(run.status, 1, run)
+            self.assertIn(message, run.stderr)
+        not_a_socket = qmp.socket_path("plainfile")
+        with open(not_a_socket, "w"):
+            pass
+        self.addCleanup(os.unlink, not_a_socket)
+        run = harness.tide(["-kernel", harness.TESTGUEST, "-qmp",
+                            f"unix:{not_a_socket},server=on,wait=off"], timeout=30)
+        self.assertEqual(run.status, 1, run)
+        self.assertIn("is not a socket", run.stderr)
+
+    def test_legacy_server_nowait_flags(self):
+        self.sock = qmp.socket_path("legacy")
+        args = tide_args(self.sock, "tests=input expect_input=never")
+        args[args.index("-qmp") + 1] = f"unix:{self.sock},server,nowait"
+        console = harness.Console(args)
+        self.addCleanup(console.kill)
+        c = self.client()
+        c.execute("quit")
+        self.assertEqual(console.wait(30), 0)
+
+
+class Resize(QMPCase):
+    """The test guest follows requested-size; the host watches through QMP."""
+
+    def follow(self, c, console, size, timeout=120):
+        self.set_size(c, size)
+        ev = c.wait_event("MEMORY_DEVICE_SIZE_CHANGE", timeout,
+                          lambda e: e["data"]["size"] == size)
+        self.assertEqual(ev["data"], {"id": "vm0", "size": size, "qom-path": DEVICE_PATH})
+        console.wait_for(rf"reached requested=0x{size:x} plugged=0x{size:x} checks=ok", 60)
+        self.assertEqual(c.device("vm0")["size"], size)
+        return ev
+
+    def test_resize_0_2g_512m_0_events_memory_and_guest_checks(self):
+        console = self.start("tests=vmem_follow")
+        c = self.client()
+        console.wait_for(r"vmem follow: ready", 30)
+        rss_start = qmp.rss_kib(console.proc.pid)
+        seen = []
+        for size in (2 * GiB, 512 * MiB, 0):
+            self.follow(c, console, size)
+            rss = qmp.rss_kib(console.proc.pid)
+            seen.append(size)
+            info = c.device("vm0")
+            self.assertEqual((info["requested-size"], info["size"]), (size, size))
+            self.assertEqual(c.execute("query-memory-size-summary")["plugged-memory"], size)
+            x = c.execute("x-query-virtio-mem")[0]
+            self.assertEqual(x["plugged-blocks"], size // (2 * MiB))
+            # 128 MiB memslots: exactly those holding plugged blocks are in KVM.
+            self.assertEqual(x["memslots-mapped"], size // (128 * MiB))
+            # The guest touches one page in 16 of what it plugs (and all of block 0).
+            self.assertGreater(rss - rss_start, size // 16 // 1024 * 9 // 10, (size, rss))
+            if size == 0:
+                self.assertLess(rss - rss_start, 16 * 1024, "unplugged memory goes back")
+        console.send("q\n")
+        self.assertEqual(console.wait(60), GUEST_PASS, console.text()[-2000:])
+        self.assertIn("vmem follow: done, failures=0", console.text())
+
+    def test_size_change_events_are_rate_limited_and_the_last_arrives(self):
+        console = self.start("tests=vmem_follow")
+        c = self.client()
+        console.wait_for(r"vmem follow: ready", 30)
+        events = []
+        for size in (2 * GiB, 0, 1 * GiB):
+            self.set_size(c, size)
+            phase = []
+            while not phase or phase[-1]["data"]["size"] != size:
+                phase.append(c.wait_event("MEMORY_DEVICE_SIZE_CHANGE", 60))
+            # 16 requests of 128 MiB each change the size; a second's worth of them is one event.
+            self.assertLess(len(phase), 8, phase)
+            events += phase
+        stamps = [e["timestamp"]["seconds"] + e["timestamp"]["microseconds"] / 1e6
+                  for e in events]
+        for a, b in zip(stamps, stamps[1:]):
+            self.assertGreaterEqual(b - a, 0.95, stamps)
+        x = c.execute("x-query-virtio-mem")[0]
+        self.assertGreaterEqual(x["counters"]["plug-requests"], 24)  # 16 + 8 sizes changed
+        console.send("q\n")
+        self.assertEqual(console.wait(60), GUEST_PASS, console.text()[-2000:])
+
+    def test_client_killed_mid_resize_and_another_keeps_working(self):
+        console = self.start("tests=vmem_follow")
+        keeper = self.client()
+        console.wait_for(r"vmem follow: ready", 30)
+        doomed = qmp.QMP(self.sock)
+        doomed.send_raw(json.dumps({"execute": "qom-set", "arguments": {
+            "path": DEVICE_PATH, "property": "requested-size", "value": 2 * GiB}}) + "\n")
+        doomed.sock.shutdown(socket.SHUT_RDWR)
+        doomed.close()
+        keeper.wait_event("MEMORY_DEVICE_SIZE_CHANGE", 120,
+                          lambda e: e["data"]["size"] == 2 * GiB)
+        self.follow(keeper, console, 0)
+        console.send("q\n")
+        self.assertEqual(console.wait(60), GUEST_PASS, console.text()[-2000:])
+
+    def test_system_reset_mid_resize_unplugs_everything(self):
+        console = self.start("tests=vmem_follow", reboot=True)
+        c = self.client()
+        console.wait_for(r"vmem follow: ready", 30)
+        self.set_size(c, 2 * GiB)
+        c.wait_event("MEMORY_DEVICE_SIZE_CHANGE", 60, lambda e: e["data"]["size"] > 0)
+        # Hold the vCPUs so that nothing plugs between the reset and the checks.
+        c.execute("stop")
+        c.execute("system_reset")
+        self.assertEqual(c.wait_event("RESET")["data"],
+                         {"guest": False, "reason": "host-qmp-system-reset"})
+        c.wait_event("MEMORY_DEVICE_SIZE_CHANGE", 30, lambda e: e["data"]["size"] == 0)
+        info = c.device("vm0")
+        self.assertEqual((info["size"], info["requested-size"]), (0, 2 * GiB))
+        x = c.execute("x-query-virtio-mem")[0]
+        self.assertEqual((x["plugged-blocks"], x["memslots-mapped"]), (0, 0))
+        self.assertEqual(c.execute("query-status")["status"], "paused")
+        c.execute("cont")
+        # The guest boots again and plugs to the request it finds; new blocks read zeros.
+        console.wait_for(r"(?s)vmem follow: ready.*vmem follow: ready", 60)
+        c.wait_event("MEMORY_DEVICE_SIZE_CHANGE", 120, lambda e: e["data"]["size"] == 2 * GiB)
+        console.wait_for(r"(?s)ready.*ready.*reached requested=0x80000000 "
+                         r"plugged=0x80000000 checks=ok", 60)
+        c.execute("quit")
+        self.assertEqual(console.wait(30), 0)
+        self.assertNotIn("freshly plugged", console.text())
+
+
+class Tidectl(QMPCase):
+    def tidectl(self, *args, timeout=120):
+        return subprocess.run([TIDECTL, "-s", self.sock] + list(args), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout)
+
+    def test_info_resize_wait_watch_raw(self):
+        console = self.start("tests=vmem_follow")
+        console.wait_for(r"vmem follow: ready", 30)
+        watch = subprocess.Popen([TIDECTL, "-s", self.sock, "watch"], stdout=subprocess.PIPE,
+                                 text=True)
+        self.addCleanup(watch.stdout.close)
+        self.addCleanup(watch.kill)
+        info = self.tidectl("info")
+        self.assertEqual(info.returncode, 0, info)
+        self.assertIn("name:           qmp-test", info.stdout)
+        self.assertIn("status:         running", info.stdout)
+        self.assertRegex(info.stdout, r"vm0 \(virtio-mem, /objects/mem0 at 0x100000000\): "
+                                      r"plugged 0 B, requested 0 B, max 4 GiB, block 2 MiB")
+        run = self.tidectl("resize", "vm0", "1G", "--wait")
+        self.assertEqual(run.returncode, 0, run)
+        self.assertRegex(run.stdout, r"vm0: plugged 1 GiB = requested, after [0-9.]+ s")
+        # Not a terminal: plain progress lines.
+        self.assertIn("vm0: plugged 0 B of 1 GiB requested", run.stdout)
+        self.assertNotIn("\r", run.stdout)
+        info = self.tidectl("info")
+        self.assertIn("plugged 1 GiB, requested 1 GiB", info.stdout)
+        raw = self.tidectl("raw", '{"execute": "qom-get", "arguments": {"path": "vm0", '
+                                  '"property": "size"}}')
+        self.assertEqual(raw.returncode, 0, raw)
+        self.assertEqual(json.loads(raw.stdout)["return"], 1 * GiB)
+        bad = self.tidectl("raw", '{"execute": "qom-get"}')
+        self.assertEqual(bad.returncode, 1, bad)
+        self.assertEqual(json.loads(bad.stdout)["error"]["class"], "GenericError")
+        self.assertEqual(self.tidectl("raw", "{not json").returncode, 2)
+        wrong = self.tidectl("resize", "vm0", "3M")
+        self.assertEqual(wrong.returncode, 1)
+        self.assertIn("not a multiple of block-size", wrong.stderr)
+        self.assertEqual(self.tidectl("resize", "nope", "1G").returncode, 1)
+        self.assertEqual(self.tidectl("resize", "vm0", "lots").returncode, 2)
+        self.assertEqual(self.tidectl("info", "extra").returncode, 2)
+        # A guest that cannot follow (stopped): --timeout gives up with the size reached.
+        self.assertEqual(self.tidectl("raw", '{"execute": "stop"}').returncode, 0)
+        run = self.tidectl("resize", "vm0", "0", "--wait", "--timeout", "2")
+        self.assertEqual(run.returncode, 1, run)
+        self.assertIn("timed out after 2 s: vm0 plugged 1 GiB (1073741824 bytes) of 0 B "
+                      "requested", run.stderr)
+        self.tidectl("raw", '{"execute": "cont"}')
+        run = self.tidectl("resize", "vm0", "0", "--wait", "--timeout", "60")
+        self.assertEqual(run.returncode, 0, run)
+        self.tidectl("raw", '{"execute": "quit"}')
+        self.assertEqual(console.wait(30), 0)
+        events = [json.loads(line) for line in watch.stdout.read().splitlines()]
+        names = [e["event"] for e in events]
+        self.assertIn("STOP", names)
+        self.assertIn("RESUME", names)
+        self.assertEqual(names[-1], "SHUTDOWN")
+        sizes = [e["data"]["size"] for e in events if e["event"] == "MEMORY_DEVICE_SIZE_CHANGE"]
+        self.assertEqual(sizes[-1], 0)
+        self.assertIn(1 * GiB, sizes)
+
+
+if __name__ == "__main__":
+    harness.main()
