@@ -361,7 +361,7 @@ void machine_reset_current_from_qmp(void)
 	pthread_mutex_unlock(&current_lock);
 }
 
-static void set_current(struct machine *m)
+void machine_set_current(struct machine *m)
 {
 	pthread_mutex_lock(&current_lock);
 	current_machine = m;
@@ -509,7 +509,7 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 		result = atomic_load(&m->stop);
 		*exit_status = m->exit_status;
 	}
-	set_current(NULL);
+	machine_set_current(NULL);
 	if (result == MACHINE_RESET)
 		report_reset_unplugs(m);
 out:

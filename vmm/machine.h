@@ -101,6 +101,8 @@ void machine_vcpu_park(struct machine *m);
  */
 struct machine *machine_acquire_current(void);
 void machine_release_current(void);
+/* machine_run() publishes its machine here (NULL before teardown); unit tests a fake one. */
+void machine_set_current(struct machine *m);
 /* main: no machine follows; commands stop waiting for one. */
 void machine_no_more(void);
 

@@ -114,6 +114,8 @@ int qmp_server_parse(const char *arg, struct qmp_server_config *cfg, struct erro
 	if (strncmp(arg, "unix:", 5) != 0)
 		return error_set(err, "-qmp: '%s': tide offers only unix:PATH,server=on[,wait=off]",
 				 arg);
+	if (arg[5] == '\0' || (arg[5] == ',' && arg[6] != ','))
+		return error_set(err, "-qmp: unix: needs a socket path");
 	spelled = spell_out_flags(arg + 5);
 	if (!spelled)
 		return error_set(err, "-qmp: out of memory");

@@ -1,0 +1,307 @@
+/* tide's QMP commands (vmm/qmp_commands.c) on a fake machine with fake memory devices. */
+#include <check.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/machine.h"
+#include "vmm/memory_device.h"
+#include "vmm/qmp_commands.h"
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+/* A memory device that keeps its numbers and checks requested-size as virtio-mem does. */
+struct fake_device {
+	struct memory_device md;
+	struct memory_device_status st;
+	unsigned sets;
+};
+
+static void fake_status(void *opaque, struct memory_device_status *out)
+{
+	*out = ((struct fake_device *)opaque)->st;
+}
+
+static int fake_set(void *opaque, uint64_t size, struct error *err)
+{
+	struct fake_device *f = opaque;
+
+	if (size % f->st.block_size)
+		return error_set(err, "requested-size %llu is not a multiple of block-size",
+				 (unsigned long long)size);
+	if (size > f->st.max_size)
+		return error_set(err, "requested-size %llu is above the device size",
+				 (unsigned long long)size);
+	f->st.requested_size = size;
+	f->sets++;
+	return 0;
+}
+
+static void fake_debug(void *opaque, struct json_object *obj)
+{
+	(void)opaque;
+	json_object_object_add(obj, "fake-counter", json_object_new_int(42));
+}
+
+static const struct memory_device_ops fake_ops = {
+	.type = "virtio-mem",
+	.qom_type = "virtio-mem-pci",
+	.status = fake_status,
+	.set_requested_size = fake_set,
+	.debug_info = fake_debug,
+};
+
+static struct machine *m;
+static struct vm_config cfg;
+static struct fake_device dev0, anon;
+static struct qmp_engine engine;
+static struct qmp_session session;
+static char line[4096];
+
+static void add_device(struct fake_device *f, const char *id, uint64_t memaddr)
+{
+	f->st = (struct memory_device_status){ .memaddr = memaddr, .size = 64 * MiB,
+					       .requested_size = 64 * MiB, .max_size = GiB,
+					       .block_size = 2 * MiB };
+	f->md = (struct memory_device){ .ops = &fake_ops, .opaque = f, .id = id, .memdev = "mem0" };
+	f->sets = 0;
+	machine_add_memory_device(m, &f->md);
+}
+
+static void setup(void)
+{
+	m = calloc(1, sizeof(*m));
+	ck_assert_ptr_nonnull(m);
+	pthread_mutex_init(&m->stop_lock, NULL);
+	pthread_mutex_init(&m->pause_lock, NULL);
+	pthread_cond_init(&m->pause_cond, NULL);
+	m->stop_eventfd = eventfd(0, EFD_CLOEXEC);
+	ck_assert_int_ge(m->stop_eventfd, 0);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.ram_size = 256 * MiB;
+	cfg.name = "unit";
+	m->cfg = &cfg;
+	add_device(&dev0, "vm0", 4 * GiB);
+	add_device(&anon, NULL, 5 * GiB);
+	machine_set_current(m);
+	qmp_commands_engine(&engine, &cfg);
+	session.command_mode = true;
+}
+
+static void teardown(void)
+{
+	machine_set_current(NULL);
+	close(m->stop_eventfd);
+	free(m);
+}
+
+static const char *run(const char *text)
+{
+	enum json_tokener_error jerr;
+	struct json_object *msg = json_tokener_parse_verbose(text, &jerr);
+	char *r;
+
+	ck_assert_msg(msg != NULL, "test input is not JSON: %s", text);
+	r = qmp_handle(&engine, &session, msg, NULL);
+	json_object_put(msg);
+	ck_assert_ptr_nonnull(r);
+	snprintf(line, sizeof(line), "%s", r);
+	free(r);
+	return line;
+}
+
+static void assert_error(const char *text, const char *cls, const char *desc)
+{
+	char expected[1024];
+
+	snprintf(expected, sizeof(expected),
+		 "{ \"error\": { \"class\": \"%s\", \"desc\": \"%s\" } }", cls, desc);
+	ck_assert_str_eq(run(text), expected);
+}
+
+START_TEST(status_and_name)
+{
+	ck_assert_str_eq(run("{\"execute\": \"query-status\"}"),
+			 "{ \"return\": { \"status\": \"running\", \"singlestep\": false, "
+			 "\"running\": true } }");
+	ck_assert_str_eq(run("{\"execute\": \"query-name\"}"),
+			 "{ \"return\": { \"name\": \"unit\" } }");
+	cfg.name = NULL;
+	ck_assert_str_eq(run("{\"execute\": \"query-name\"}"), "{ \"return\": { } }");
+	assert_error("{\"execute\": \"query-status\", \"arguments\": {\"x\": 1}}", "GenericError",
+		     "Parameter 'x' is unexpected");
+}
+END_TEST
+
+START_TEST(memory_devices_as_qemu_lists_them)
+{
+	ck_assert_str_eq(
+		run("{\"execute\": \"query-memory-devices\"}"),
+		"{ \"return\": [ { \"type\": \"virtio-mem\", \"data\": { \"id\": \"vm0\", "
+		"\"memaddr\": 4294967296, \"requested-size\": 67108864, \"size\": 67108864, "
+		"\"max-size\": 1073741824, \"block-size\": 2097152, \"node\": 0, "
+		"\"memdev\": \"/objects/mem0\" } }, { \"type\": \"virtio-mem\", \"data\": { "
+		"\"memaddr\": 5368709120, \"requested-size\": 67108864, \"size\": 67108864, "
+		"\"max-size\": 1073741824, \"block-size\": 2097152, \"node\": 0, "
+		"\"memdev\": \"/objects/mem0\" } } ] }");
+	ck_assert_str_eq(run("{\"execute\": \"query-memory-size-summary\"}"),
+			 "{ \"return\": { \"base-memory\": 268435456, \"plugged-memory\": "
+			 "134217728 } }");
+	ck_assert_str_eq(anon.md.qom_path, "/machine/peripheral-anon/device[0]");
+	ck_assert_str_eq(dev0.md.qom_path, "/machine/peripheral/vm0");
+}
+END_TEST
+
+START_TEST(qom_get_set_list)
+{
+	ck_assert_str_eq(run("{\"execute\": \"qom-get\", \"arguments\": {\"path\": "
+			     "\"/machine/peripheral/vm0\", \"property\": \"block-size\"}}"),
+			 "{ \"return\": 2097152 }");
+	ck_assert_str_eq(run("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"vm0\", "
+			     "\"property\": \"memdev\"}}"),
+			 "{ \"return\": \"/objects/mem0\" }");
+	ck_assert_str_eq(run("{\"execute\": \"qom-get\", \"arguments\": {\"path\": "
+			     "\"/machine/peripheral-anon/device[0]\", \"property\": \"memaddr\"}}"),
+			 "{ \"return\": 5368709120 }");
+	ck_assert_str_eq(run("{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"vm0\", "
+			     "\"property\": \"requested-size\", \"value\": 536870912}, \"id\": 3}"),
+			 "{ \"return\": { }, \"id\": 3 }");
+	ck_assert_uint_eq(dev0.st.requested_size, 512 * MiB);
+	ck_assert_uint_eq(anon.st.requested_size, 64 * MiB);
+	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
+					 "\"vm0\"}}"),
+				     "{ \"name\": \"requested-size\", \"type\": \"size\" }"));
+}
+END_TEST
+
+/* Every refusal leaves requested-size as it was and names what is wrong. */
+START_TEST(bad_arguments_change_nothing)
+{
+	static const struct {
+		const char *in, *cls, *desc;
+	} cases[] = {
+		{ "{\"execute\": \"qom-get\", \"arguments\": {\"property\": \"size\"}}",
+		  "GenericError", "Parameter 'path' is missing" },
+		{ "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"vm0\"}}", "GenericError",
+		  "Parameter 'property' is missing" },
+		{ "{\"execute\": \"qom-get\", \"arguments\": {\"path\": [], \"property\": \"size\"}}",
+		  "GenericError", "Invalid parameter type for 'path', expected: string" },
+		{ "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"vm9\", \"property\": "
+		  "\"size\"}}",
+		  "DeviceNotFound", "Device 'vm9' not found" },
+		{ "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"vm0\", \"property\": "
+		  "\"size\", \"x\": 0}}",
+		  "GenericError", "Parameter 'x' is unexpected" },
+		{ "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"vm0\", \"property\": "
+		  "\"colour\"}}",
+		  "GenericError", "Property 'virtio-mem-pci.colour' not found" },
+		{ "{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"vm0\", \"property\": "
+		  "\"requested-size\"}}",
+		  "GenericError", "Parameter 'value' is missing" },
+		{ "{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"vm0\", \"property\": "
+		  "\"requested-size\", \"value\": \"1G\"}}",
+		  "GenericError", "Invalid parameter type for 'requested-size', expected: size" },
+		{ "{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"vm0\", \"property\": "
+		  "\"requested-size\", \"value\": 1.5}}",
+		  "GenericError", "Invalid parameter type for 'requested-size', expected: size" },
+		{ "{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"vm0\", \"property\": "
+		  "\"requested-size\", \"value\": -2097152}}",
+		  "GenericError", "Parameter 'requested-size' expects a size (not negative)" },
+		{ "{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"vm0\", \"property\": "
+		  "\"requested-size\", \"value\": 3145728}}",
+		  "GenericError", "requested-size 3145728 is not a multiple of block-size" },
+		{ "{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"vm0\", \"property\": "
+		  "\"requested-size\", \"value\": 2147483648}}",
+		  "GenericError", "requested-size 2147483648 is above the device size" },
+		{ "{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"vm0\", \"property\": "
+		  "\"block-size\", \"value\": 0}}",
+		  "GenericError", "Property 'virtio-mem-pci.block-size' is not writable" },
+		{ "{\"execute\": \"qom-list\", \"arguments\": {\"path\": \"vm9\"}}", "DeviceNotFound",
+		  "Device 'vm9' not found" },
+		{ "{\"execute\": \"stop\", \"arguments\": {\"now\": true}}", "GenericError",
+		  "Parameter 'now' is unexpected" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_error(cases[i].in, cases[i].cls, cases[i].desc);
+	ck_assert_uint_eq(dev0.sets, 0);
+	ck_assert_uint_eq(dev0.st.requested_size, 64 * MiB);
+	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_RUNNING);
+	ck_assert(!machine_is_paused());
+}
+END_TEST
+
+START_TEST(stop_cont_reset_quit)
+{
+	ck_assert_str_eq(run("{\"execute\": \"stop\"}"), "{ \"return\": { } }");
+	ck_assert(machine_is_paused());
+	ck_assert(atomic_load(&m->pause_requested));
+	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"query-status\"}"), "\"paused\""));
+	ck_assert_str_eq(run("{\"execute\": \"cont\"}"), "{ \"return\": { } }");
+	ck_assert(!atomic_load(&m->pause_requested));
+	ck_assert_str_eq(run("{\"execute\": \"system_reset\"}"), "{ \"return\": { } }");
+	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_RESET);
+}
+END_TEST
+
+START_TEST(quit_ends_the_machine)
+{
+	ck_assert_str_eq(run("{\"execute\": \"quit\"}"), "{ \"return\": { } }");
+	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_EXIT);
+	ck_assert_int_eq(m->exit_status, 0);
+}
+END_TEST
+
+START_TEST(reset_with_no_reboot_exits)
+{
+	cfg.no_reboot = true; /* QEMU: -no-reboot turns system_reset into a shutdown */
+	run("{\"execute\": \"system_reset\"}");
+	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_EXIT);
+}
+END_TEST
+
+START_TEST(x_query_virtio_mem_adds_the_devices_own)
+{
+	const char *r = run("{\"execute\": \"x-query-virtio-mem\"}");
+
+	ck_assert_ptr_nonnull(strstr(r, "\"qom-path\": \"/machine/peripheral/vm0\""));
+	ck_assert_ptr_nonnull(strstr(r, "\"fake-counter\": 42"));
+}
+END_TEST
+
+START_TEST(no_machine_is_an_error)
+{
+	machine_set_current(NULL);
+	machine_no_more(); /* or the command would wait for the next machine */
+	assert_error("{\"execute\": \"query-memory-devices\"}", "GenericError",
+		     "No machine is running (a reset is rebuilding it, or tide is exiting)");
+	assert_error("{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"vm0\", \"property\": "
+		     "\"requested-size\", \"value\": 0}}",
+		     "GenericError",
+		     "No machine is running (a reset is rebuilding it, or tide is exiting)");
+	ck_assert_uint_eq(dev0.sets, 0);
+}
+END_TEST
+
+Suite *suite_main(void)
+{
+	Suite *s = suite_create("qmp_commands");
+	TCase *tc = tcase_create("commands");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, status_and_name);
+	tcase_add_test(tc, memory_devices_as_qemu_lists_them);
+	tcase_add_test(tc, qom_get_set_list);
+	tcase_add_test(tc, bad_arguments_change_nothing);
+	tcase_add_test(tc, stop_cont_reset_quit);
+	tcase_add_test(tc, quit_ends_the_machine);
+	tcase_add_test(tc, reset_with_no_reboot_exits);
+	tcase_add_test(tc, x_query_virtio_mem_adds_the_devices_own);
+	tcase_add_test(tc, no_machine_is_an_error);
+	suite_add_tcase(s, tc);
+	return s;
+}
