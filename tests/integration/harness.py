@@ -109,6 +109,12 @@ class Console:
             else:
                 time.sleep(0.05)
 
+    def read_available(self):
+        """Takes in whatever console output has arrived, without waiting."""
+        chunk = self.proc.stdout.read()
+        if chunk:
+            self.output += chunk
+
     def send(self, text):
         self.proc.stdin.write(text.encode())
         self.proc.stdin.flush()

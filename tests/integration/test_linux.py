@@ -7,6 +7,7 @@ kernel runs through KVM's instruction emulator and the boot takes a minute or tw
 import os
 import re
 import subprocess
+import time
 import unittest
 
 import harness
@@ -101,23 +102,45 @@ class Linux(unittest.TestCase):
             self.assertEqual(console.wait(timeout=300), 0)
         return self.base_memtotal_kb[key]
 
-    def test_virtio_mem_requested_size_at_boot(self):
+    def tidectl_resize(self, sock, size):
+        run = subprocess.run([os.environ["TIDECTL"], "-s", sock, "resize", "vm0", size, "--wait",
+                              "--timeout", str(BOOT_TIMEOUT)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, timeout=BOOT_TIMEOUT + 60)
+        self.assertEqual(run.returncode, 0, run)
+        self.assertRegex(run.stdout, r"vm0: plugged .* = requested, after [0-9.]+ s")
+        return run
+
+    def test_virtio_mem_requested_size_at_boot_then_tidectl_resizes(self):
         kernel, smp, memory = self.guest["KERNEL_BZIMAGE"], 1, "512M,maxmem=4G"
         base_kb = self.base_memtotal(kernel, smp, memory)
+        sock = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-linux-{os.getpid()}.sock")
         console = self.start(kernel, smp, memory, append=" tide.memwatch", extra=[
             "-verbose", "-object", "memory-backend-ram,id=mem0,size=1G",
-            "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=256M"])
+            "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=256M",
+            "-qmp", f"unix:{sock},server=on,wait=off"])
         # The driver plugs in the background; /init reports each MemTotal change.
         console.wait_for(rf"MemTotal={base_kb + 256 * 1024} kB", BOOT_TIMEOUT)
+        # Then a manager resizes the running guest: 256M -> 0 -> 256M -> 0.
+        for size, kb in (("0", base_kb), ("256M", base_kb + 256 * 1024), ("0", base_kb)):
+            shown = console.text().count(f"MemTotal={kb} kB")
+            self.tidectl_resize(sock, size)
+            deadline = time.monotonic() + 60
+            while console.text().count(f"MemTotal={kb} kB") == shown:
+                self.assertLess(time.monotonic(), deadline, console.text()[-2000:])
+                time.sleep(0.5)
+                console.read_available()
         console.signal()
         self.assertEqual(console.wait(timeout=60), 0)
         log = console.stderr_after_exit()
         self.assertRegex(console.text(), r"virtio_mem virtio\d+: requested size: 0x10000000")
-        self.assertRegex(log, r"requests plug=\d+ .*plugged 268435456 B.*errors=0 nacks=0")
-        # 256 MiB plugged from the start of the region: exactly the first two 128 MiB memslots.
+        self.assertRegex(log, r"requests plug=\d+ .*plugged 536870912 B, unplugged 536870912 B;"
+                              r" errors=0 nacks=0")
+        # 256 MiB plugged from the start of the region: exactly the first two 128 MiB memslots,
+        # unmapped as the guest unplugs and mapped again when it plugs once more.
         mapped = re.findall(r"vm0: memslot (\d+) mapped: gpa (0x[0-9a-f]+)", log)
         self.assertEqual([(int(s), int(g, 16)) for s, g in mapped],
-                         [(0, 0x100000000), (1, 0x108000000)], log)
+                         [(0, 0x100000000), (1, 0x108000000)] * 2, log)
+        self.assertEqual(len(re.findall(r"vm0: memslot \d+ unmapped", log)), 4, log)
 
 
 if __name__ == "__main__":
