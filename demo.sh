@@ -6,11 +6,15 @@ cd "$(dirname "$0")"
 scripts/setup.sh build
 eval "$(guests/linux/build.sh)"
 cmdline=$(cat guests/linux/cmdline.txt)
-# 512 MiB of boot RAM plus a 3 GiB virtio-mem device of which the guest plugs 512 MiB at boot.
+# 512 MiB of boot RAM plus a 3 GiB virtio-mem device of which the guest plugs 512 MiB at boot,
+# resizable while it runs through the QMP socket (tidectl, or any QMP client).
+sock=${TIDE_QMP_SOCKET:-/tmp/tide-demo.sock}
 tide=(build/tide -nographic -m 512M,maxmem=4G -smp 1 -kernel "$KERNEL_VMLINUX" -initrd "$INITRD"
 	-object memory-backend-ram,id=mem0,size=3G,reserve=off
-	-device virtio-mem-pci,id=vm0,memdev=mem0,requested-size=512M)
+	-device virtio-mem-pci,id=vm0,memdev=mem0,requested-size=512M
+	-qmp "unix:$sock,server=on,wait=off")
 if [ -e /dev/kvm ]; then
+	echo "demo: resize from another terminal: build/tidectl -s $sock resize vm0 1G --wait" >&2
 	exec "${tide[@]}" -append "$cmdline"
 fi
 # No /dev/kvm here: boot inside the nested-KVM QEMU VM instead. It has no terminal to type
