@@ -302,6 +302,8 @@ static int opt_name(struct cmdline_state *st, const char *arg, struct error *err
 	const char *name;
 	int ret = -1;
 
+	if (!*arg)
+		return error_set(err, "-name: empty name");
 	if (opts_parse(&opts, "-name", arg, "guest", err))
 		return -1;
 	name = opts_take(&opts, "guest");

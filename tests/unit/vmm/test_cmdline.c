@@ -169,6 +169,34 @@ START_TEST(each_error_names_the_option)
 			 "-cpu: unknown CPU model 'pentium' (tide offers host and max)");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-cpu", "host,xsave"),
 			 "-cpu: feature 'xsave' must be +name, -name, name=on or name=off");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-qmp", "unix:/a,server=on", "-qmp",
+				  "unix:/b,server=on"),
+			 "-qmp: tide serves one QMP socket; give -qmp once");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-qmp", "stdio"),
+			 "-qmp: 'stdio': tide offers only unix:PATH,server=on[,wait=off]");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-name", ""), "-name: empty name");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-name", "vm,debug-threads=on"),
+			 "-name: -name has no property 'debug-threads'");
+}
+END_TEST
+
+START_TEST(qmp_and_name)
+{
+	struct vm_config cfg;
+	struct error err;
+
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-qmp",
+			       "unix:/run/t.sock,server=on,wait=off", "-name", "guest=web1"),
+			 CMDLINE_RUN);
+	ck_assert(cfg.has_qmp);
+	ck_assert_str_eq(cfg.qmp.path, "/run/t.sock");
+	ck_assert(!cfg.qmp.wait);
+	ck_assert_str_eq(cfg.name, "web1");
+	cmdline_free(&cfg);
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-name", "db"), CMDLINE_RUN);
+	ck_assert(!cfg.has_qmp);
+	ck_assert_str_eq(cfg.name, "db");
+	cmdline_free(&cfg);
 }
 END_TEST
 
@@ -200,6 +228,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, help_and_version);
 	tcase_add_test(tc, each_error_names_the_option);
 	tcase_add_test(tc, cpu_features);
+	tcase_add_test(tc, qmp_and_name);
 	suite_add_tcase(s, tc);
 	return s;
 }
