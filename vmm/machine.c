@@ -302,22 +302,14 @@ static struct machine *current_machine;
 static bool no_more_machines;
 static bool vm_paused; /* QMP stop/cont; outlives resets */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t current_changed = PTHREAD_COND_INITIALIZER;
-
-/* A command waits this long for the next machine while a reset rebuilds it. */
-#define CURRENT_WAIT_SECONDS 10
+static void (*current_listener)(void *);
+static void *current_listener_opaque;
+/* A stop's STOP event goes out once every vCPU has parked (or at cont, if that is first). */
+static atomic_bool stop_event_due;
 
 struct machine *machine_acquire_current(void)
 {
-	struct timespec deadline;
-
 	pthread_mutex_lock(&current_lock);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += CURRENT_WAIT_SECONDS;
-	while (!current_machine && !no_more_machines) {
-		if (pthread_cond_timedwait(&current_changed, &current_lock, &deadline) == ETIMEDOUT)
-			break;
-	}
 	return current_machine;
 }
 
@@ -326,11 +318,35 @@ void machine_release_current(void)
 	pthread_mutex_unlock(&current_lock);
 }
 
+bool machine_current_ready(void)
+{
+	bool ready;
+
+	pthread_mutex_lock(&current_lock);
+	ready = current_machine || no_more_machines;
+	pthread_mutex_unlock(&current_lock);
+	return ready;
+}
+
+void machine_on_current_change(void (*fn)(void *), void *opaque)
+{
+	pthread_mutex_lock(&current_lock);
+	current_listener = fn;
+	current_listener_opaque = opaque;
+	pthread_mutex_unlock(&current_lock);
+}
+
+static void notify_current_change_locked(void)
+{
+	if (current_listener)
+		current_listener(current_listener_opaque);
+}
+
 void machine_no_more(void)
 {
 	pthread_mutex_lock(&current_lock);
 	no_more_machines = true;
-	pthread_cond_broadcast(&current_changed);
+	notify_current_change_locked();
 	pthread_mutex_unlock(&current_lock);
 }
 
@@ -365,19 +381,25 @@ void machine_set_current(struct machine *m)
 {
 	pthread_mutex_lock(&current_lock);
 	current_machine = m;
-	pthread_cond_broadcast(&current_changed);
+	notify_current_change_locked();
 	pthread_mutex_unlock(&current_lock);
 }
 
-/* Caller holds current_lock. Parks every vCPU and waits until they are (or the machine stops). */
+static void send_stop_if_due(void)
+{
+	if (atomic_exchange(&stop_event_due, false))
+		qmp_event_send("STOP", NULL);
+}
+
+/* Caller holds current_lock. The vCPUs park at their next exit; the last one sends STOP. */
 static void pause_vcpus(struct machine *m)
 {
 	atomic_store(&m->pause_requested, true);
 	for (unsigned i = 0; i < m->nr_vcpus; i++)
 		vcpu_kick(&m->vcpus[i]);
 	pthread_mutex_lock(&m->pause_lock);
-	while (m->vcpus_parked < m->nr_vcpus && atomic_load(&m->stop) == MACHINE_RUNNING)
-		pthread_cond_wait(&m->pause_cond, &m->pause_lock);
+	if (m->vcpus_parked == m->nr_vcpus)
+		send_stop_if_due();
 	pthread_mutex_unlock(&m->pause_lock);
 }
 
@@ -393,28 +415,43 @@ void machine_vcpu_park(struct machine *m)
 {
 	pthread_mutex_lock(&m->pause_lock);
 	m->vcpus_parked++;
-	pthread_cond_broadcast(&m->pause_cond);
+	if (m->vcpus_parked == m->nr_vcpus && atomic_load(&m->pause_requested))
+		send_stop_if_due();
 	while (atomic_load(&m->pause_requested) && atomic_load(&m->stop) == MACHINE_RUNNING)
 		pthread_cond_wait(&m->pause_cond, &m->pause_lock);
 	m->vcpus_parked--;
 	pthread_mutex_unlock(&m->pause_lock);
 }
 
-bool machine_set_paused(bool paused)
+/*
+ * Never waits for the vCPUs (one may be stuck writing to a stalled console):
+ * STOP follows when the last one has parked, as QEMU sends it once they have.
+ */
+void machine_stop_from_qmp(void)
 {
-	bool changed;
-
 	pthread_mutex_lock(&current_lock);
-	changed = vm_paused != paused;
-	vm_paused = paused;
-	if (changed && current_machine) {
-		if (paused)
+	if (!vm_paused) {
+		vm_paused = true;
+		atomic_store(&stop_event_due, true);
+		if (current_machine)
 			pause_vcpus(current_machine);
 		else
-			resume_vcpus(current_machine);
+			send_stop_if_due(); /* between two machines: the next one starts parked */
 	}
 	pthread_mutex_unlock(&current_lock);
-	return changed;
+}
+
+void machine_cont_from_qmp(void)
+{
+	pthread_mutex_lock(&current_lock);
+	if (vm_paused) {
+		vm_paused = false;
+		send_stop_if_due(); /* a stop the vCPUs had not reached yet still happened */
+		if (current_machine)
+			resume_vcpus(current_machine);
+		qmp_event_send("RESUME", NULL);
+	}
+	pthread_mutex_unlock(&current_lock);
 }
 
 bool machine_is_paused(void)
@@ -447,18 +484,6 @@ void machine_memory_device_size_changed(struct machine *m, struct memory_device 
 {
 	(void)m;
 	qmp_event_memory_device_size_change(md->id, md->qom_path, size);
-}
-
-/* A reset unplugs everything (the next machine maps fresh memory): tell QMP clients so. */
-static void report_reset_unplugs(struct machine *m)
-{
-	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
-		struct memory_device_status st;
-
-		md->ops->status(md->opaque, &st);
-		if (st.size)
-			machine_memory_device_size_changed(m, md, 0);
-	}
 }
 
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
@@ -494,7 +519,7 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	pthread_mutex_lock(&current_lock);
 	atomic_store(&m->pause_requested, vm_paused);
 	current_machine = m;
-	pthread_cond_broadcast(&current_changed);
+	notify_current_change_locked();
 	pthread_mutex_unlock(&current_lock);
 	for (unsigned i = 0; i < m->nr_vcpus; i++) {
 		if (vcpu_start(&m->vcpus[i], err)) {
@@ -510,12 +535,13 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 		*exit_status = m->exit_status;
 	}
 	machine_set_current(NULL);
-	if (result == MACHINE_RESET)
-		report_reset_unplugs(m);
 out:
 	if (signal_fd >= 0)
 		close(signal_fd);
 	machine_teardown(m);
+	/* After teardown no late request can plug anything: everything is unplugged now. */
+	if (result == MACHINE_RESET)
+		qmp_event_memory_devices_reset();
 	pthread_mutex_destroy(&m->stop_lock);
 	pthread_cond_destroy(&m->pause_cond);
 	pthread_mutex_destroy(&m->pause_lock);

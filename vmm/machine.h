@@ -85,25 +85,33 @@ void machine_reset_current_from_qmp(void);
 
 /*
  * QMP's stop and cont. The state outlives resets (a stopped VM stays stopped
- * through system_reset, as in QEMU); stop returns once every vCPU is parked.
- * Returns true when the state changed (the caller then sends STOP or RESUME).
+ * through system_reset, as in QEMU). stop returns at once; the vCPUs park at
+ * their next exit and the last one to park sends STOP. cont sends RESUME.
  */
-bool machine_set_paused(bool paused);
+void machine_stop_from_qmp(void);
+void machine_cont_from_qmp(void);
 bool machine_is_paused(void);
 
 /* vCPU threads call this before KVM_RUN when pause_requested is set. */
 void machine_vcpu_park(struct machine *m);
 
 /*
- * The running machine for a QMP command, NULL while none is (a reset between two
- * machines waits for the next one a few seconds). Held until machine_release_current():
- * the machine is not torn down meanwhile.
+ * The running machine for a QMP command, NULL while none is. Held until
+ * machine_release_current(): the machine is not torn down meanwhile.
  */
 struct machine *machine_acquire_current(void);
 void machine_release_current(void);
+/*
+ * True when commands may run: a machine is current, or none will be again. Between
+ * two machines (start-up, a reset) the QMP server holds its clients' commands and
+ * runs them when the listener says the current machine changed (it is called under
+ * tide's lock for the current machine: it may only wake someone up).
+ */
+bool machine_current_ready(void);
+void machine_on_current_change(void (*fn)(void *), void *opaque);
 /* machine_run() publishes its machine here (NULL before teardown); unit tests a fake one. */
 void machine_set_current(struct machine *m);
-/* main: no machine follows; commands stop waiting for one. */
+/* main: no machine follows; held commands run (and find none). */
 void machine_no_more(void);
 
 /* A memory device registers with its machine at realize (it names its QOM path). */

@@ -50,6 +50,8 @@ static struct qmp_server *start_qmp(const struct vm_config *cfg, struct event_lo
 		qmp_server_free(server);
 		return NULL;
 	}
+	/* Commands that arrive between two machines wait for the next one. */
+	machine_on_current_change(qmp_server_wake, server);
 	if (cfg->qmp.wait && !qmp_server_wait_for_client(server))
 		*go_on = false; /* SIGINT/SIGTERM while waiting: end as QEMU does, status 0 */
 	return server;
@@ -60,6 +62,7 @@ static void stop_qmp(struct qmp_server *server)
 	machine_no_more();
 	if (!server)
 		return;
+	machine_on_current_change(NULL, NULL);
 	qmp_events_stop();
 	qmp_server_free(server);
 }

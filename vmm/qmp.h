@@ -45,6 +45,8 @@ struct qmp_engine {
 	const struct qmp_command *commands;
 	size_t nr_commands;
 	void *ctx;
+	/* Optional: false while commands cannot run yet (the server then holds them). */
+	bool (*ready)(void *ctx);
 };
 
 /* One client's session: negotiation mode until qmp_capabilities. */

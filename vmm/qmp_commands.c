@@ -12,14 +12,13 @@
 
 #include "vmm/machine.h"
 #include "vmm/memory_device.h"
-#include "vmm/qmp_events.h"
 
 static const char *const no_args[] = { NULL };
 
 static int no_machine(struct qmp_error *err)
 {
 	return qmp_error_set(err, "GenericError",
-			     "No machine is running (a reset is rebuilding it, or tide is exiting)");
+			     "No machine is running (tide is exiting)");
 }
 
 static int cmd_query_status(void *ctx, struct json_object *args, struct json_object **ret,
@@ -113,7 +112,11 @@ static int cmd_query_memory_size_summary(void *ctx, struct json_object *args,
 	if (qmp_args_only(args, no_args, err))
 		return -1;
 	m = machine_acquire_current();
-	for (struct memory_device *md = m ? m->memory_devices : NULL; md; md = md->next) {
+	if (!m) {
+		machine_release_current();
+		return no_machine(err);
+	}
+	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
 		struct memory_device_status st;
 
 		md->ops->status(md->opaque, &st);
@@ -309,8 +312,7 @@ static int cmd_stop(void *ctx, struct json_object *args, struct json_object **re
 	(void)ret;
 	if (qmp_args_only(args, no_args, err))
 		return -1;
-	if (machine_set_paused(true))
-		qmp_event_send("STOP", NULL);
+	machine_stop_from_qmp();
 	return 0;
 }
 
@@ -321,8 +323,7 @@ static int cmd_cont(void *ctx, struct json_object *args, struct json_object **re
 	(void)ret;
 	if (qmp_args_only(args, no_args, err))
 		return -1;
-	if (machine_set_paused(false))
-		qmp_event_send("RESUME", NULL);
+	machine_cont_from_qmp();
 	return 0;
 }
 
@@ -390,11 +391,18 @@ static const struct qmp_command commands[] = {
 	{ "x-query-virtio-mem", cmd_x_query_virtio_mem },
 };
 
+static bool commands_ready(void *ctx)
+{
+	(void)ctx;
+	return machine_current_ready();
+}
+
 void qmp_commands_engine(struct qmp_engine *engine, const struct vm_config *cfg)
 {
 	*engine = (struct qmp_engine){
 		.commands = commands,
 		.nr_commands = sizeof(commands) / sizeof(commands[0]),
 		.ctx = (void *)cfg,
+		.ready = commands_ready,
 	};
 }

@@ -23,6 +23,7 @@ struct size_change {
 	char qom_path[96];
 	char id[64];
 	bool has_id;
+	uint64_t last_size; /* the last size offered (sent or held back) */
 	struct event_throttle throttle;
 };
 
@@ -140,10 +141,21 @@ static struct size_change *find_size_change_locked(const char *id, const char *q
 	return sc;
 }
 
+/* Caller holds events_lock. */
+static void offer_size_locked(struct size_change *sc, uint64_t size)
+{
+	uint64_t flush_at;
+
+	sc->last_size = size;
+	if (event_throttle_offer(&sc->throttle, monotonic_ns(), size, &flush_at))
+		send_size_change_locked(sc, size);
+	else
+		arm_timer_locked();
+}
+
 void qmp_event_memory_device_size_change(const char *id, const char *qom_path, uint64_t size)
 {
 	struct size_change *sc;
-	uint64_t flush_at;
 
 	pthread_mutex_lock(&events_lock);
 	if (!events_server)
@@ -154,11 +166,17 @@ void qmp_event_memory_device_size_change(const char *id, const char *qom_path, u
 			 MAX_THROTTLED_DEVICES, qom_path);
 		goto out;
 	}
-	if (event_throttle_offer(&sc->throttle, monotonic_ns(), size, &flush_at))
-		send_size_change_locked(sc, size);
-	else
-		arm_timer_locked();
+	offer_size_locked(sc, size);
 out:
+	pthread_mutex_unlock(&events_lock);
+}
+
+void qmp_event_memory_devices_reset(void)
+{
+	pthread_mutex_lock(&events_lock);
+	for (unsigned i = 0; events_server && i < nr_size_changes; i++)
+		if (size_changes[i].last_size)
+			offer_size_locked(&size_changes[i], 0);
 	pthread_mutex_unlock(&events_lock);
 }
 

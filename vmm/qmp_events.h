@@ -28,4 +28,7 @@ void qmp_event_send(const char *name, struct json_object *data);
 /* id may be NULL (a device without id=): the member is then left out, as QEMU does. */
 void qmp_event_memory_device_size_change(const char *id, const char *qom_path, uint64_t size);
 
+/* A system reset unplugged everything: size 0 for each device last seen with more. */
+void qmp_event_memory_devices_reset(void);
+
 #endif

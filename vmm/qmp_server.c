@@ -30,6 +30,15 @@ struct qmp_client {
 	struct qmp_session session;
 	size_t message_bytes; /* of the message being parsed */
 	bool skip_line;	      /* after a parse error: drop input up to the next newline */
+	/*
+	 * A message that waits for a machine (between two machines, at start-up or in
+	 * a reset), the input after it, and whether the socket may hold more than
+	 * one callback's share: all served from the server's wake-up pass.
+	 */
+	struct json_object *held;
+	char *unparsed;
+	size_t unparsed_len;
+	bool more_input;
 	char *out;
 	size_t out_len, out_cap;
 	struct qmp_client *next;
@@ -159,8 +168,8 @@ out:
 static void client_close(struct qmp_client *c, const char *why);
 static void client_writable(void *opaque);
 
-/* Writes what the socket takes now; arms a write watch for the rest. */
-static void client_flush(struct qmp_client *c)
+/* Writes what the socket takes now; arms a write watch for the rest. -1: c was closed. */
+static int client_flush(struct qmp_client *c)
 {
 	size_t done = 0;
 
@@ -173,7 +182,7 @@ static void client_flush(struct qmp_client *c)
 			break;
 		if (n < 0) {
 			client_close(c, strerror(errno));
-			return;
+			return -1;
 		}
 		done += (size_t)n;
 	}
@@ -184,12 +193,15 @@ static void client_flush(struct qmp_client *c)
 
 		c->write_watch = event_loop_add_fd_events(c->server->loop, c->fd, POLLOUT,
 							  client_writable, c, &err);
-		if (!c->write_watch)
+		if (!c->write_watch) {
 			client_close(c, err.msg);
+			return -1;
+		}
 	} else if (!c->out_len && c->write_watch) {
 		event_loop_remove(c->server->loop, c->write_watch);
 		c->write_watch = NULL;
 	}
+	return 0;
 }
 
 /* Queues one line (a newline is added) and writes what it can. Returns -1 if c was closed. */
@@ -232,6 +244,15 @@ static void client_writable(void *opaque)
 	pthread_mutex_unlock(&s->clients_lock);
 }
 
+static void client_free(struct qmp_client *c)
+{
+	json_object_put(c->held);
+	free(c->unparsed);
+	json_tokener_free(c->tokener);
+	free(c->out);
+	free(c);
+}
+
 /* Caller holds clients_lock, on the loop thread. */
 static void client_close(struct qmp_client *c, const char *why)
 {
@@ -249,12 +270,26 @@ static void client_close(struct qmp_client *c, const char *why)
 	event_loop_remove(s->loop, c->write_watch);
 	if (close(c->fd))
 		log_warn("QMP client %u: close: %s", c->number, strerror(errno));
-	json_tokener_free(c->tokener);
-	free(c->out);
-	free(c);
+	client_free(c);
 }
 
 /* ---- one client: input ---- */
+
+/* Input one callback takes from a client before it lets the others (and the guest's I/O) run. */
+#define READ_BUDGET (64 * 1024)
+
+static void wake_server(struct qmp_server *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->event_fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("QMP: cannot wake the I/O thread: %s", strerror(errno));
+}
+
+static bool engine_ready(const struct qmp_engine *e)
+{
+	return !e->ready || e->ready(e->ctx);
+}
 
 /* Answers one parsed message (or a parse error). Returns -1 if c was closed. */
 static int client_answer(struct qmp_client *c, struct json_object *msg, const char *parse_error)
@@ -271,7 +306,28 @@ static int client_answer(struct qmp_client *c, struct json_object *msg, const ch
 	return ret;
 }
 
-/* Feeds len bytes to the client's JSON stream. Returns -1 if c was closed. */
+/* Keeps len bytes of input for when the held message has run. -1 if c was closed. */
+static int keep_unparsed(struct qmp_client *c, const char *buf, size_t len)
+{
+	char *grown;
+
+	if (!len)
+		return 0;
+	grown = realloc(c->unparsed, c->unparsed_len + len);
+	if (!grown) {
+		client_close(c, "out of memory for its input");
+		return -1;
+	}
+	memcpy(grown + c->unparsed_len, buf, len);
+	c->unparsed = grown;
+	c->unparsed_len += len;
+	return 0;
+}
+
+/*
+ * Feeds len bytes to the client's JSON stream. Returns -1 if c was closed; a
+ * message that must wait for a machine is held with the rest of buf kept.
+ */
 static int client_parse(struct qmp_client *c, const char *buf, size_t len)
 {
 	while (len) {
@@ -279,6 +335,8 @@ static int client_parse(struct qmp_client *c, const char *buf, size_t len)
 		enum json_tokener_error jerr;
 		size_t used;
 
+		if (c->held)
+			return keep_unparsed(c, buf, len);
 		if (c->skip_line) {
 			const char *nl = memchr(buf, '\n', len);
 
@@ -292,8 +350,10 @@ static int client_parse(struct qmp_client *c, const char *buf, size_t len)
 		msg = json_tokener_parse_ex(c->tokener, buf, (int)len);
 		jerr = json_tokener_get_error(c->tokener);
 		used = jerr == json_tokener_continue ? len : json_tokener_get_parse_end(c->tokener);
-		if (used == 0 && jerr == json_tokener_success)
-			used = len; /* cannot happen; never spin */
+		if (used == 0)
+			used = 1; /* json-c always consumes what it judged; never spin */
+		if (used > len)
+			used = len;
 		c->message_bytes += used;
 		buf += used;
 		len -= used;
@@ -303,24 +363,25 @@ static int client_parse(struct qmp_client *c, const char *buf, size_t len)
 				char desc[96];
 
 				snprintf(desc, sizeof(desc), "message exceeds %u bytes", QMP_MAX_MESSAGE);
-				if (client_answer(c, NULL, desc) == 0) {
-					client_flush(c);
+				if (client_answer(c, NULL, desc) == 0 && client_flush(c) == 0)
 					client_close(c, desc);
-				}
 				return -1;
 			}
 			return 0;
 		}
 		c->message_bytes = 0;
+		json_tokener_reset(c->tokener);
 		if (jerr != json_tokener_success) {
-			json_tokener_reset(c->tokener);
 			c->skip_line = true;
 			/* The byte json-c stopped at is consumed already: skip from here. */
 			if (client_answer(c, NULL, json_tokener_error_desc(jerr)))
 				return -1;
 			continue;
 		}
-		json_tokener_reset(c->tokener);
+		if (!engine_ready(c->server->engine)) {
+			c->held = msg; /* the server's wake-up pass runs it */
+			continue;
+		}
 		if (client_answer(c, msg, NULL)) {
 			json_object_put(msg);
 			return -1;
@@ -330,32 +391,71 @@ static int client_parse(struct qmp_client *c, const char *buf, size_t len)
 	return 0;
 }
 
-static void client_readable(void *opaque)
+/*
+ * Runs a held message once commands may run, then the input kept after it, then
+ * reads the socket: at most READ_BUDGET per call (the rest on the next wake-up).
+ * Caller holds clients_lock. -1 if c was closed.
+ */
+static int client_service(struct qmp_client *c)
 {
-	struct qmp_client *c = opaque;
-	struct qmp_server *s = c->server;
+	size_t budget = READ_BUDGET;
 	char buf[4096];
 
-	pthread_mutex_lock(&s->clients_lock);
-	if (s->shutting_down)
-		goto out;
-	/* The poll reports readiness once: read until the socket is empty. */
-	for (;;) {
-		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+	if (c->held) {
+		struct json_object *msg = c->held;
+		char *rest = c->unparsed;
+		size_t rest_len = c->unparsed_len;
+		int ret;
 
+		if (!engine_ready(c->server->engine))
+			return 0;
+		c->held = NULL;
+		c->unparsed = NULL;
+		c->unparsed_len = 0;
+		ret = client_answer(c, msg, NULL);
+		json_object_put(msg);
+		if (ret == 0)
+			ret = client_parse(c, rest, rest_len);
+		free(rest);
+		if (ret)
+			return -1;
+		if (c->held)
+			return client_flush(c);
+	}
+	c->more_input = false;
+	while (!c->held) {
+		ssize_t n;
+
+		if (budget == 0) {
+			c->more_input = true;
+			wake_server(c->server);
+			break;
+		}
+		n = recv(c->fd, buf, sizeof(buf) < budget ? sizeof(buf) : budget, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
 			client_close(c, n == 0 ? "connection closed" : strerror(errno));
-			goto out;
+			return -1;
 		}
+		budget -= (size_t)n;
 		if (client_parse(c, buf, (size_t)n))
-			goto out;
+			return -1;
 	}
-	client_flush(c);
-out:
+	return client_flush(c);
+}
+
+static void client_readable(void *opaque)
+{
+	struct qmp_client *c = opaque;
+	struct qmp_server *s = c->server;
+
+	pthread_mutex_lock(&s->clients_lock);
+	/* A client with a held message reads nothing until it runs (the wake-up pass). */
+	if (!s->shutting_down && !c->held)
+		client_service(c);
 	pthread_mutex_unlock(&s->clients_lock);
 }
 
@@ -423,6 +523,10 @@ static void accept_client(void *opaque)
 
 /* ---- events ---- */
 
+/*
+ * The wake-up pass on the loop thread: events queued by any thread go out, then
+ * clients with a held message (a machine may be there now) or input left over.
+ */
 static void deliver_events(void *opaque)
 {
 	struct qmp_server *s = opaque;
@@ -454,14 +558,23 @@ static void deliver_events(void *opaque)
 		free(l->line);
 		free(l);
 	}
+	for (struct qmp_client *c = s->shutting_down ? NULL : s->clients, *next; c; c = next) {
+		next = c->next;
+		if (c->held || c->more_input)
+			client_service(c);
+	}
 	pthread_mutex_unlock(&s->clients_lock);
+}
+
+void qmp_server_wake(void *server)
+{
+	wake_server(server);
 }
 
 void qmp_server_broadcast(struct qmp_server *s, const char *line)
 {
 	struct pending_line *l = malloc(sizeof(*l));
-	uint64_t one = 1;
-
+	
 	if (!l || !(l->line = strdup(line))) {
 		log_warn("QMP: out of memory for an event; dropped");
 		free(l);
@@ -472,8 +585,7 @@ void qmp_server_broadcast(struct qmp_server *s, const char *line)
 	*s->pending_tail = l;
 	s->pending_tail = &l->next;
 	pthread_mutex_unlock(&s->events_lock);
-	if (write(s->event_fd, &one, sizeof(one)) != sizeof(one))
-		log_warn("QMP: cannot wake the I/O thread for an event: %s", strerror(errno));
+	wake_server(s);
 }
 
 /* ---- set-up ---- */
@@ -605,9 +717,7 @@ void qmp_server_free(struct qmp_server *s)
 				break;
 		}
 		close(c->fd);
-		json_tokener_free(c->tokener);
-		free(c->out);
-		free(c);
+		client_free(c);
 	}
 	while (s->pending) {
 		struct pending_line *l = s->pending;

@@ -48,6 +48,12 @@ void qmp_server_free(struct qmp_server *server);
  */
 bool qmp_server_wait_for_client(struct qmp_server *server);
 
+/*
+ * From any thread (it only writes an eventfd): the server looks again at the
+ * commands it holds because no machine could run them (machine_on_current_change).
+ */
+void qmp_server_wake(void *server);
+
 /* From any thread: the line (an event) goes to every client past negotiation. */
 void qmp_server_broadcast(struct qmp_server *server, const char *line);
 

@@ -192,6 +192,12 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
+				/*
+				 * The clear must be visible before pause_requested is read: else a
+				 * kick between the read and the clear is lost and the vCPU re-enters
+				 * KVM_RUN (an idle guest then never parks).
+				 */
+				atomic_thread_fence(memory_order_seq_cst);
 				continue;
 			}
 			log_error("vCPU %u: KVM_RUN: %s", vcpu->index, strerror(errno));

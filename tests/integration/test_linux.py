@@ -4,6 +4,7 @@
 On hardware KVM this takes seconds; on an emulating host (kvm_pvm) the guest
 kernel runs through KVM's instruction emulator and the boot takes a minute or two.
 """
+import functools
 import os
 import re
 import subprocess
@@ -25,6 +26,30 @@ def linux_guest():
     return paths
 
 
+def retry_on_host_segfault(test):
+    """kvm_pvm now and then faults a guest user process on a zero TLS pointer (seen with one
+    and two vCPUs, with and without virtio-mem, more often on a loaded host; not tide's doing
+    as far as we can tell). There, and only there, a test whose guest showed that fault runs
+    once more, and says so."""
+    @functools.wraps(test)
+    def run(self):
+        attempts = 2 if harness.host_kvm_is_emulating() else 1
+        for attempt in range(1, attempts + 1):
+            self.consoles = []
+            try:
+                return test(self)
+            except Exception:
+                faults = [line for c in self.consoles for line in c.text().splitlines()
+                          if "segfault at " in line]
+                if attempt == attempts or not faults:
+                    raise
+                print(f"\nkvm_pvm faulted a guest process (attempt {attempt}); running "
+                      f"{test.__name__} again:\n" + "\n".join(faults), flush=True)
+                for c in self.consoles:
+                    c.kill()
+    return run
+
+
 class Linux(unittest.TestCase):
     """Four boots in all: a Linux boot takes over a minute on an emulating host, so each
     boot checks as much as it can. Tests are named so that the plain bzImage boot, whose
@@ -44,11 +69,14 @@ class Linux(unittest.TestCase):
                                    "-append", self.guest["CMDLINE"] + append]
                                   + ([] if reboot else ["-no-reboot"]) + list(extra))
         self.addCleanup(console.kill)
+        self.consoles.append(console)
         return console
 
     def check_ready(self, console, smp):
         """Waits for /init's report; returns MemTotal in kB."""
-        console.wait_for(r"TIDE-GUEST-READY uptime=[0-9.]+", BOOT_TIMEOUT)
+        ready = console.wait_for(r"TIDE-GUEST-READY uptime=([0-9.]*)", BOOT_TIMEOUT)
+        # No uptime: /init could not even mount /proc (a faulted mount, say).
+        self.assertTrue(ready.group(1), console.text()[-3000:])
         cpus = int(console.wait_for(r"nproc=(\d+)", 60).group(1))
         mem_kb = int(console.wait_for(r"MemTotal=(\d+) kB", 60).group(1))
         self.assertEqual(cpus, smp, console.text())
@@ -63,6 +91,7 @@ class Linux(unittest.TestCase):
         console.send("echo typed-$((6*7))\n")
         console.wait_for(r"typed-42", 120)
 
+    @retry_on_host_segfault
     def test_bzimage_boot_shell_and_reboot_boots_again(self):
         kernel, smp, memory = self.guest["KERNEL_BZIMAGE"], 1, "512M,maxmem=4G"
         console = self.start(kernel, smp, memory, reboot=True)
@@ -74,25 +103,13 @@ class Linux(unittest.TestCase):
         console.signal()
         self.assertEqual(console.wait(timeout=60), 0)
 
+    @retry_on_host_segfault
     def test_pvh_vmlinux_two_cpus_from_tides_mp_table(self):
         # /init reports and reboots at once (tide.poweroff): the shell is the bzImage test's.
-        # On kvm_pvm a user process of a 2-vCPU guest now and then reads a zero TLS pointer
-        # and segfaults (about one boot in eight, 2026-12; host-side, not reproduced with one
-        # vCPU). There, and only there, that exact failure gets one more boot, reported.
-        attempts = 2 if harness.host_kvm_is_emulating() else 1
-        for attempt in range(1, attempts + 1):
-            console = self.start(self.guest["KERNEL_VMLINUX"], 2, "512M", append=" tide.poweroff")
-            console.wait_for(r"TIDE-GUEST-READY uptime=|segfault at ", BOOT_TIMEOUT)
-            if "segfault at " in console.text() and attempt < attempts:
-                print(f"\nkvm_pvm: a guest process segfaulted (boot {attempt}); booting again:\n"
-                      + "\n".join(l for l in console.text().splitlines() if "segfault" in l))
-                console.kill()
-                continue
-            self.assertNotIn("segfault", console.text(), console.text()[-3000:])
-            self.check_ready(console, 2)
-            self.assertEqual(console.wait(timeout=300), 0, console.text()[-3000:])
-            self.assertNotIn("segfault", console.text(), console.text()[-3000:])
-            return
+        console = self.start(self.guest["KERNEL_VMLINUX"], 2, "512M", append=" tide.poweroff")
+        self.check_ready(console, 2)
+        self.assertEqual(console.wait(timeout=300), 0, console.text()[-3000:])
+        self.assertNotIn("segfault", console.text(), console.text()[-3000:])
 
     def base_memtotal(self, kernel, smp, memory):
         key = (kernel, smp, memory)
@@ -110,6 +127,7 @@ class Linux(unittest.TestCase):
         self.assertRegex(run.stdout, r"vm0: plugged .* = requested, after [0-9.]+ s")
         return run
 
+    @retry_on_host_segfault
     def test_virtio_mem_requested_size_at_boot_then_tidectl_resizes(self):
         kernel, smp, memory = self.guest["KERNEL_BZIMAGE"], 1, "512M,maxmem=4G"
         base_kb = self.base_memtotal(kernel, smp, memory)

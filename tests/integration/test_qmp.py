@@ -259,6 +259,23 @@ class SocketSetup(QMPCase):
         c.execute("quit")
         self.assertEqual(console.wait(30), 0)
 
+    def test_commands_sent_before_the_machine_exists_wait_for_it(self):
+        # wait=on: the machine is built only once this client is in, so what it sends at
+        # once arrives before there is a machine; it must run on it, not fail or vanish.
+        console = self.start(wait="on")
+        c = self.client(negotiate=False)
+        c.send_raw(b'{"execute": "qmp_capabilities", "id": 1}\n'
+                   b'{"execute": "stop", "id": 2}\n{"execute": "quit", "id": 3}\n')
+        replies = {}
+        while len(replies) < 3:
+            msg = c.read()
+            if "event" not in msg:
+                replies[msg["id"]] = msg
+        self.assertEqual(list(replies.values()), [{"return": {}, "id": i} for i in (1, 2, 3)])
+        # quit reached a machine (before the fix it was lost and tide ran on).
+        self.assertEqual(console.wait(30), 0)
+        self.assertEqual(c.wait_event("SHUTDOWN")["data"]["reason"], "host-qmp-quit")
+
     def test_stale_socket_is_replaced_and_a_live_one_refused(self):
         self.sock = qmp.socket_path("stale")
         stale = socket.socket(socket.AF_UNIX)
@@ -388,6 +405,7 @@ class Resize(QMPCase):
         c.wait_event("MEMORY_DEVICE_SIZE_CHANGE", 60, lambda e: e["data"]["size"] > 0)
         # Hold the vCPUs so that nothing plugs between the reset and the checks.
         c.execute("stop")
+        c.wait_event("STOP", 30)
         c.execute("system_reset")
         self.assertEqual(c.wait_event("RESET")["data"],
                          {"guest": False, "reason": "host-qmp-system-reset"})

@@ -27,7 +27,7 @@ static int cmd_fail(void *ctx, struct json_object *args, struct json_object **re
 }
 
 static const struct qmp_command commands[] = { { "echo", cmd_echo }, { "fail", cmd_fail } };
-static const struct qmp_engine engine = { commands, 2, NULL };
+static const struct qmp_engine engine = { .commands = commands, .nr_commands = 2 };
 static struct qmp_session session;
 static char line[1024];
 
