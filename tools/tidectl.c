@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ struct conn {
 	char buf[65536];
 	size_t len, off; /* unparsed input: buf[off, len) */
 	int next_id;
+	bool closed; /* the server closed the connection */
 	/* Events that arrive while a command waits for its reply. */
 	void (*on_event)(struct json_object *event, void *opaque);
 	void *opaque;
@@ -108,8 +110,10 @@ static struct json_object *conn_read(struct conn *c, int timeout_ms)
 			continue;
 		if (n < 0)
 			die("read: %s", strerror(errno));
-		if (n == 0)
-			return NULL; /* closed; callers that need more say so */
+		if (n == 0) {
+			c->closed = true; /* callers that need more say so */
+			return NULL;
+		}
 		c->len = (size_t)n;
 	}
 }
@@ -127,7 +131,7 @@ static void write_all(int fd, const char *p, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			die("write: %s", strerror(errno));
+			die("cannot send to tide: %s", strerror(errno));
 		p += n;
 		len -= (size_t)n;
 	}
@@ -376,6 +380,13 @@ static int cmd_resize(struct conn *c, const char *id, uint64_t target, bool wait
 			return 1;
 		}
 		ev = conn_read(c, left < 1.0 ? (int)(left * 1000) + 1 : 1000);
+		if (c->closed) {
+			if (tty)
+				putchar('\n');
+			die("the connection closed (tide exited?) with %s plugged %s (%" PRIu64
+			    " bytes) of %s requested",
+			    id, human(w.size, a, sizeof(a)), w.size, human(target, b, sizeof(b)));
+		}
 		if (ev) {
 			if (is_event(ev))
 				resize_on_event(ev, &w);
@@ -463,6 +474,8 @@ int main(int argc, char **argv)
 	struct conn c;
 	int status;
 
+	/* A closed socket is reported where it is noticed, not by a silent SIGPIPE death. */
+	signal(SIGPIPE, SIG_IGN);
 	/* Options may come anywhere: tidectl -s S resize vm0 2G --wait --timeout 60. */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

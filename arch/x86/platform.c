@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -103,6 +104,27 @@ static int prepare_cpuid(struct machine *m, struct x86_platform *x, struct error
 	return ret ? error_prefix(err, "-cpu") : 0;
 }
 
+/* "Y", "1": the parameter file says on. A missing file is neither. */
+static int sysfs_flag(const char *path)
+{
+	char c = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (fread(&c, 1, 1, f) != 1)
+		c = 0;
+	fclose(f);
+	return c == 'Y' || c == 'y' || c == '1';
+}
+
+/* KVM shadows the guest's page tables (kvm_pvm, or EPT/NPT turned off) instead of using TDP. */
+static bool host_kvm_shadow_paging(void)
+{
+	return host_kvm_is_emulating() || sysfs_flag("/sys/module/kvm_intel/parameters/ept") == 0 ||
+	       sysfs_flag("/sys/module/kvm_amd/parameters/npt") == 0;
+}
+
 int platform_create_vm(struct machine *m, struct error *err)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -120,8 +142,14 @@ int platform_create_vm(struct machine *m, struct error *err)
 		return error_set(err, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 	if (ioctl(m->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map) < 0)
 		return error_set(err, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
-	/* Deleting a memslot should only zap that slot (kvm-api.md §4); older KVMs lack the quirk. */
-	if (ioctl(m->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2) > 0 &&
+	/*
+	 * With TDP, deleting a memslot need only zap that slot (kvm-api.md §4). With shadow
+	 * paging KVM's zap-only-the-slot path is the one it reverted in 2019 for unexplained
+	 * guest crashes, and here (kvm_pvm) Linux user processes crashed after virtio-mem
+	 * unplugs deleted memslots; zapping everything (the default) they do not.
+	 */
+	if (!host_kvm_shadow_paging() &&
+	    ioctl(m->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2) > 0 &&
 	    ioctl(m->vm_fd, KVM_ENABLE_CAP, &zap) < 0)
 		log_debug("disabling KVM_X86_QUIRK_SLOT_ZAP_ALL: %s", strerror(errno));
 	if (ioctl(m->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)

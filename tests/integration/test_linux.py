@@ -119,11 +119,14 @@ class Linux(unittest.TestCase):
             self.assertEqual(console.wait(timeout=300), 0)
         return self.base_memtotal_kb[key]
 
-    def tidectl_resize(self, sock, size):
+    def tidectl_resize(self, console, sock, size):
         run = subprocess.run([os.environ["TIDECTL"], "-s", sock, "resize", "vm0", size, "--wait",
                               "--timeout", str(BOOT_TIMEOUT)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, timeout=BOOT_TIMEOUT + 60)
-        self.assertEqual(run.returncode, 0, run)
+        if run.returncode != 0:
+            console.read_available()
+            self.fail(f"{run}\nconsole:\n{console.text()[-3000:]}\n"
+                      f"tide's log:\n{console.stderr_text()[-3000:]}")
         self.assertRegex(run.stdout, r"vm0: plugged .* = requested, after [0-9.]+ s")
         return run
 
@@ -141,7 +144,7 @@ class Linux(unittest.TestCase):
         # Then a manager resizes the running guest: 256M -> 0 -> 256M -> 0.
         for size, kb in (("0", base_kb), ("256M", base_kb + 256 * 1024), ("0", base_kb)):
             shown = console.text().count(f"MemTotal={kb} kB")
-            self.tidectl_resize(sock, size)
+            self.tidectl_resize(console, sock, size)
             deadline = time.monotonic() + 60
             while console.text().count(f"MemTotal={kb} kB") == shown:
                 self.assertLess(time.monotonic(), deadline, console.text()[-2000:])
