@@ -741,12 +741,9 @@ void qmp_server_free(struct qmp_server *s)
 
 bool qmp_server_wait_for_client(struct qmp_server *s)
 {
-	sigset_t stop_signals, pending;
+	sigset_t pending;
 	bool connected;
 
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
 	log_warn("QMP: waiting for a client on %s (wait=on)", s->path);
 	pthread_mutex_lock(&s->events_lock);
 	while (!s->had_client) {
@@ -766,6 +763,5 @@ bool qmp_server_wait_for_client(struct qmp_server *s)
 	}
 	connected = s->had_client;
 	pthread_mutex_unlock(&s->events_lock);
-	(void)stop_signals;
 	return connected;
 }

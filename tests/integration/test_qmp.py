@@ -259,6 +259,18 @@ class SocketSetup(QMPCase):
         c.execute("quit")
         self.assertEqual(console.wait(30), 0)
 
+    def test_sigterm_while_waiting_for_a_client_ends_tide(self):
+        console = self.start(wait="on")
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        console.signal()
+        self.assertEqual(console.wait(30), 0)
+        self.assertIn("waiting for a client", console.stderr_after_exit())
+        self.assertNotIn("TAP version", console.text())
+        self.assertFalse(os.path.exists(self.sock))
+
     def test_commands_sent_before_the_machine_exists_wait_for_it(self):
         # wait=on: the machine is built only once this client is in, so what it sends at
         # once arrives before there is a machine; it must run on it, not fail or vanish.
