@@ -439,6 +439,17 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 		free(vm);
 		return -1;
 	}
+	/*
+	 * Unplugged memory reads zeros, also where the backend starts with data (a
+	 * file): give it all back first, as QEMU does (a shared file is punched, a
+	 * private mapping gets zero memory and the file is left alone).
+	 */
+	if (vc->backend->starts_with_data &&
+	    memory_backend_discard(vc->backend, 0, vc->size, true, err)) {
+		memory_backend_unmap(vc->backend);
+		free(vm);
+		return -1;
+	}
 	if (setup_memslots(vm, m, err) ||
 	    vmem_core_init(&vm->core, vc->memaddr, vc->size, vc->block_size, vc->requested_size,
 			   vc->dynamic_memslots ? &vm->slots : NULL, vc->backend, err))

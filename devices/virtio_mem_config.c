@@ -167,6 +167,11 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 			if (configs[j]->backend == vc->backend)
 				return error_set(err, "virtio-mem-pci: memdev '%s' is used twice",
 						 vc->memdev);
+		if (vc->backend->rom)
+			return error_set(err, "virtio-mem-pci: memdev '%s' is read-only memory "
+					      "(rom): plugged memory must be writable; use "
+					      "rom=off for a private copy",
+					 vc->memdev);
 		if (vmem_check_block_size(vc->block_size, host_thp_size(), vc->backend, vc->memdev,
 					  err))
 			return -1;

@@ -96,7 +96,11 @@ static int discard_by_slot(struct vmem_core *c, uint64_t offset, uint64_t len, u
 
 		if (n > len - *done)
 			n = len - *done;
-		if (memory_backend_discard(c->backend, offset + *done, n, err))
+		/* A mapped memslot's range is read-write; an unmapped one's PROT_NONE. */
+		bool accessible = !c->slots ||
+				  memslot_is_mapped(c->slots, (uint32_t)((offset + *done) / slot));
+
+		if (memory_backend_discard(c->backend, offset + *done, n, accessible, err))
 			return -1;
 		*done += n;
 	}

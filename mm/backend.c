@@ -59,9 +59,28 @@ void memory_backend_free(void *config)
 {
 	struct memory_backend *b = config;
 
-	if (b)
-		memory_backend_unmap(b);
+	if (!b)
+		return;
+	memory_backend_unmap(b);
+	if (b->ops->finalize)
+		b->ops->finalize(b);
 	free(b);
+}
+
+int backend_parse_onoffauto(const char *text, enum backend_onoffauto *out)
+{
+	static const struct {
+		const char *name;
+		enum backend_onoffauto value;
+	} names[] = { { "on", BACKEND_ON }, { "off", BACKEND_OFF }, { "auto", BACKEND_AUTO } };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(text, names[i].name)) {
+			*out = names[i].value;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 uint64_t host_thp_size(void)
@@ -88,17 +107,21 @@ int memory_backend_map(struct memory_backend *b, struct error *err)
 }
 
 int memory_backend_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
-			   struct error *err)
+			   bool accessible, struct error *err)
 {
 	if (!b->hva || len == 0 || offset > b->size || len > b->size - offset)
 		return error_set(err, "discard 0x%llx+0x%llx is outside the %llu-byte backend",
 				 (unsigned long long)offset, (unsigned long long)len,
 				 (unsigned long long)b->size);
-	return b->ops->discard(b, offset, len, err);
+	if (b->rom)
+		return error_set(err, "%s: read-only memory is never discarded", b->type_name);
+	return b->ops->discard(b, offset, len, accessible, err);
 }
 
 void memory_backend_unmap(struct memory_backend *b)
 {
+	if (b->hva && b->ops->unmap)
+		b->ops->unmap(b);
 	if (b->hva && munmap(b->hva, b->size))
 		log_warn("munmap of a %s: %s", b->type_name, strerror(errno));
 	if (b->fd >= 0 && close(b->fd))

@@ -1,8 +1,7 @@
 /*
  * Memory backends (-object memory-backend-*): where a device's one big mapping
  * comes from, and how a range of it is given back to the host (discard). Each
- * backend type lives in its own file with its own recipe; the file and
- * guest_memfd backends of a later issue fill in the same ops.
+ * backend type lives in its own file with its own recipe (ram, memfd, file).
  */
 #ifndef TIDE_BACKEND_H
 #define TIDE_BACKEND_H
@@ -18,9 +17,22 @@ struct memory_backend;
 struct memory_backend_ops {
 	/* Creates the mapping: b->hva (and b->fd where there is one). */
 	int (*map)(struct memory_backend *b, struct error *err);
-	/* Gives [offset, offset+len) back to the host; later reads see zeros. */
-	int (*discard)(struct memory_backend *b, uint64_t offset, uint64_t len, struct error *err);
+	/*
+	 * Gives [offset, offset+len) back to the host; later reads see zeros. accessible:
+	 * the range is mapped read-write now (false: PROT_NONE), for a backend that must
+	 * put new memory there.
+	 */
+	int (*discard)(struct memory_backend *b, uint64_t offset, uint64_t len, bool accessible,
+		       struct error *err);
+	/* Optional: undoes map where munmap(hva, size) is not all of it. */
+	void (*unmap)(struct memory_backend *b);
+	/* Optional: at exit, once (memory_backend_free). */
+	void (*finalize)(struct memory_backend *b);
 };
+
+enum backend_onoffauto { BACKEND_AUTO, BACKEND_ON, BACKEND_OFF };
+/* "on", "off" or "auto": 0, or -1 for anything else. */
+int backend_parse_onoffauto(const char *text, enum backend_onoffauto *out);
 
 struct memory_backend {
 	const struct memory_backend_ops *ops;
@@ -29,6 +41,8 @@ struct memory_backend {
 	bool share;   /* MAP_SHARED */
 	bool reserve; /* off: MAP_NORESERVE, for devices larger than host RAM */
 	uint64_t page_size; /* the host page size backing it (huge pages: theirs) */
+	bool rom;     /* mapped read-only (a file backend with readonly=on, rom on) */
+	bool starts_with_data; /* a fresh mapping may not read zeros (a file's contents) */
 	int fd;	      /* -1 for anonymous memory */
 	uint8_t *hva; /* NULL until mapped */
 };
@@ -40,7 +54,10 @@ int memory_backend_map(struct memory_backend *b, struct error *err);
 /* The host's transparent huge page size (sysfs), 2 MiB where it cannot be read. */
 uint64_t host_thp_size(void);
 int memory_backend_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
-			   struct error *err);
+			   bool accessible, struct error *err);
+/* memory-backend-file's share/readonly/rom rules (mm/backend_file.c), QEMU's errors. */
+int file_backend_check_modes(bool share, bool readonly, enum backend_onoffauto rom,
+			     bool *rom_out, struct error *err);
 /* Unmaps and closes; the backend can be mapped again (after a reset). */
 void memory_backend_unmap(struct memory_backend *b);
 /* The -object parse/free pair for backend types, given the type's ops and defaults. */

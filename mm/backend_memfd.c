@@ -38,8 +38,9 @@ fail:
 }
 
 static int memfd_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
-			 struct error *err)
+                         bool accessible, struct error *err)
 {
+	(void)accessible; /* both recipes keep the mapping itself */
 	/*
 	 * A private mapping also needs the hole punch: its copy-on-write faults filled the
 	 * file's page cache with zero pages that MADV_DONTNEED alone leaves resident. The
@@ -54,7 +55,7 @@ static int memfd_discard(struct memory_backend *b, uint64_t offset, uint64_t len
 	return 0;
 }
 
-static const struct memory_backend_ops memfd_ops = { memfd_map, memfd_discard };
+static const struct memory_backend_ops memfd_ops = { .map = memfd_map, .discard = memfd_discard };
 
 static void *memfd_parse(struct opts *opts, struct error *err)
 {

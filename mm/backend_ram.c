@@ -22,8 +22,10 @@ static int ram_map(struct memory_backend *b, struct error *err)
 	return 0;
 }
 
-static int ram_discard(struct memory_backend *b, uint64_t offset, uint64_t len, struct error *err)
+static int ram_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
+                       bool accessible, struct error *err)
 {
+	(void)accessible; /* both recipes keep the mapping itself */
 	/* Shared anonymous memory is shmem: only a hole punch frees it. */
 	int advice = b->share ? MADV_REMOVE : MADV_DONTNEED;
 	uint8_t *p = b->hva + offset;
@@ -50,7 +52,7 @@ static int ram_discard(struct memory_backend *b, uint64_t offset, uint64_t len, 
 	return error_set(err, "memory-backend-ram: discard: %s", strerror(errno));
 }
 
-static const struct memory_backend_ops ram_ops = { ram_map, ram_discard };
+static const struct memory_backend_ops ram_ops = { .map = ram_map, .discard = ram_discard };
 
 static void *ram_parse(struct opts *opts, struct error *err)
 {

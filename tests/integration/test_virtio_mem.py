@@ -4,7 +4,10 @@
 The guest prints `# vmem ...` facts and TAP; tide's -verbose log names every memslot it maps
 and unmaps, and its counters at exit.
 """
+import hashlib
+import os
 import re
+import subprocess
 import time
 import unittest
 
@@ -16,9 +19,10 @@ MiB = 1 << 20
 REGION = 0x100000000  # the device area starts at 4 GiB when boot RAM is below the PCI hole
 
 
-def vmem_args(props="requested-size=128M", backend="memory-backend-ram", size="1G"):
+def vmem_args(props="requested-size=128M", backend="memory-backend-ram", size="1G",
+              backend_props=""):
     return ["-verbose", "-m", "256M,maxmem=4G",
-            "-object", f"{backend},id=mem0,size={size}",
+            "-object", f"{backend},id=mem0,size={size}{backend_props}",
             "-device", f"virtio-mem-pci,id=vm0,memdev=mem0,{props}"]
 
 
@@ -107,6 +111,55 @@ class VirtioMem(unittest.TestCase):
         run = self.run_guest("tests=vmem_plug,vmem_unplug_all", backend="memory-backend-memfd")
         self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
         self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
+
+    def template_file(self, size=256 * MiB):
+        """A sparse file whose first 64 MiB hold 0x5a bytes: a memory image."""
+        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-template-{os.getpid()}")
+        with open(path, "wb") as f:
+            f.truncate(size)
+            f.write(b"\x5a" * (64 * MiB))
+        self.addCleanup(os.unlink, path)
+        return path
+
+    @staticmethod
+    def digest(path):
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def test_shared_file_backend_punches_what_is_unplugged(self):
+        path = self.template_file()
+        run = self.run_guest("tests=vmem_plug,vmem_unplug_all vmem_blocks=8",
+                             backend="memory-backend-file", size="256M",
+                             backend_props=f",mem-path={path},share=on")
+        # First plugs read zeros although the file held data: tide gave it all back at start.
+        self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
+        self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
+        self.assertEqual(os.stat(path).st_blocks, 0, "unplugged memory is punched out")
+
+    def test_private_file_template_serves_two_vms_and_is_never_written(self):
+        path = self.template_file()
+        before = self.digest(path)
+        props = f",mem-path={path},share=off,readonly=on,rom=off"
+        procs = [subprocess.Popen(
+            [harness.TIDE, "-nographic", "-no-reboot",
+             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", harness.TESTGUEST,
+             "-append", f"tests=vmem_plug vmem_blocks=16 vmem_keep=1 seed={seed}"]
+            + vmem_args(backend="memory-backend-file", size="256M", backend_props=props)[1:],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (11, 22)]
+        outputs = [p.communicate(timeout=120) for p in procs]
+        for p, (out, err) in zip(procs, outputs):
+            # Each guest wrote its own pattern (its seed) and read it back intact.
+            self.assertEqual(p.returncode, GUEST_PASS, out + err)
+            self.assertIn("# vmem plug: pattern ok", out)
+        self.assertEqual(self.digest(path), before, "the template file is unchanged")
+
+    def test_read_only_memory_is_refused_as_memdev(self):
+        path = self.template_file(4 * MiB)
+        run = harness.tide(["-kernel", harness.TESTGUEST] + vmem_args(
+            backend="memory-backend-file", size="4M", props="requested-size=0",
+            backend_props=f",mem-path={path},readonly=on"), timeout=30)
+        self.assertEqual(run.status, 1, run)
+        self.assertIn("memdev 'mem0' is read-only memory (rom)", run.stderr)
 
     def test_every_request_rule(self):
         run = self.run_guest("tests=vmem_errors")

@@ -63,17 +63,20 @@ static struct memory_backend backend;
 static struct vmem_core core;
 static struct error set_err; /* what vmem_set_requested() said last */
 
-static int discard(struct memory_backend *b, uint64_t offset, uint64_t len, struct error *err)
+static int discard(struct memory_backend *b, uint64_t offset, uint64_t len, bool accessible,
+		   struct error *err)
 {
 	if (discards_until_failure && --discards_until_failure == 0)
 		fail_discard = true;
 	else if (fail_discard)
 		return error_set(err, "injected discard failure");
-	log_to(events, sizeof(events), "d%llu", (unsigned long long)(offset / (128 * MiB)));
+	/* d: the range is read-write (its slot mapped); D: it is PROT_NONE. */
+	log_to(events, sizeof(events), accessible ? "d%llu" : "D%llu",
+	       (unsigned long long)(offset / (128 * MiB)));
 	return madvise(b->hva + offset, len, MADV_DONTNEED);
 }
 
-static const struct memory_backend_ops anon_ops = { NULL, discard };
+static const struct memory_backend_ops anon_ops = { .discard = discard };
 
 static void setup(void)
 {
@@ -206,8 +209,9 @@ START_TEST(unplug_removes_and_protects_before_discarding)
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 2, NULL), VMEM_RESP_ACK);
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + BLOCK, 1, NULL), VMEM_RESP_ACK);
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
-	/* Plug: accessible, then into KVM. The first unplug keeps the slot (block 0 is in it). */
-	ck_assert_str_eq(events, "rw0 +0 d0 -0 none0 d0");
+	/* Plug: accessible, then into KVM. The first unplug keeps the slot (block 0 is in it), so
+	 * its discard sees a read-write range; the second empties it: PROT_NONE (D). */
+	ck_assert_str_eq(events, "rw0 +0 d0 -0 none0 D0");
 }
 END_TEST
 

@@ -1,4 +1,7 @@
 #include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -48,12 +51,12 @@ static void discard_gives_memory_back(const char *type, const char *props)
 	ck_assert_int_eq(memory_backend_map(b, &err), 0);
 	memset(b->hva, 0xab, b->size);
 	ck_assert_uint_eq(resident(b->hva, 256 * KiB), 64);
-	ck_assert_int_eq(memory_backend_discard(b, 64 * KiB, 128 * KiB, &err), 0);
+	ck_assert_int_eq(memory_backend_discard(b, 64 * KiB, 128 * KiB, true, &err), 0);
 	ck_assert_uint_eq(resident(b->hva, 256 * KiB), 32);
 	/* Discarded memory reads as zeros; the rest keeps its data. */
 	for (size_t i = 0; i < b->size; i += 4096)
 		ck_assert_uint_eq(b->hva[i], i >= 64 * KiB && i < 192 * KiB ? 0 : 0xab);
-	ck_assert_int_eq(memory_backend_discard(b, 192 * KiB, 128 * KiB, &err), -1);
+	ck_assert_int_eq(memory_backend_discard(b, 192 * KiB, 128 * KiB, true, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "outside"));
 	memory_backend_free(b);
 }
@@ -118,6 +121,207 @@ START_TEST(large_unreserved_mapping_costs_nothing_until_touched)
 }
 END_TEST
 
+/* ---- memory-backend-file ---- */
+
+static char file_path[64];
+
+/* A 256 KiB file filled with 0x5a, for the file backend. */
+static void make_file(void)
+{
+	char data[4096];
+	int fd;
+
+	snprintf(file_path, sizeof(file_path), "/tmp/tide-unit-file-%d", (int)getpid());
+	fd = open(file_path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	memset(data, 0x5a, sizeof(data));
+	for (int i = 0; i < 64; i++)
+		ck_assert_int_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	close(fd);
+}
+
+static void remove_file(void)
+{
+	unlink(file_path);
+}
+
+static struct memory_backend *file_backend(const char *props, struct error *err)
+{
+	char str[256];
+
+	snprintf(str, sizeof(str), "id=m,size=256K,mem-path=%s%s%s", file_path, *props ? "," : "",
+		 props);
+	return parse("memory-backend-file", str, err);
+}
+
+/* The byte at offset in the file itself. */
+static int file_byte(uint64_t offset)
+{
+	unsigned char c = 0;
+	int fd = open(file_path, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &c, 1, (off_t)offset), 1);
+	close(fd);
+	return c;
+}
+
+static long long file_blocks(void)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(file_path, &st), 0);
+	return (long long)st.st_blocks;
+}
+
+/* Every share x readonly x rom combination, with QEMU's refusals. */
+START_TEST(file_mode_matrix)
+{
+	static const char *const off_on[] = { "off", "on" };
+	static const char *const rom_names[] = { "auto", "on", "off" };
+	static const enum backend_onoffauto roms[] = { BACKEND_AUTO, BACKEND_ON, BACKEND_OFF };
+
+	for (int share = 0; share < 2; share++) {
+		for (int ro = 0; ro < 2; ro++) {
+			for (int r = 0; r < 3; r++) {
+				struct error err = { "" };
+				bool rom = false;
+				int ret = file_backend_check_modes(share, ro, roms[r], &rom, &err);
+				bool is_rom = roms[r] == BACKEND_AUTO ? ro : roms[r] == BACKEND_ON;
+
+				if (share && ro && !is_rom) {
+					ck_assert_int_eq(ret, -1);
+					ck_assert_str_eq(err.msg, "memory-backend-file: property 'rom' = "
+								  "'off' is incompatible with 'readonly' "
+								  "= 'on' and 'share' = 'on'");
+				} else if (is_rom && !ro) {
+					ck_assert_int_eq(ret, -1);
+					ck_assert_str_eq(err.msg, "memory-backend-file: property 'rom' = "
+								  "'on' is not supported with 'readonly' "
+								  "= 'off'");
+				} else {
+					ck_assert_msg(ret == 0, "share=%s readonly=%s rom=%s: %s",
+						      off_on[share], off_on[ro], rom_names[r], err.msg);
+					ck_assert_int_eq(rom, is_rom);
+				}
+			}
+		}
+	}
+}
+END_TEST
+
+START_TEST(file_errors_name_the_path)
+{
+	struct error err = { "" };
+	char expected[256];
+
+	ck_assert_ptr_null(parse("memory-backend-file", "id=m,size=256K", &err));
+	ck_assert_str_eq(err.msg, "-object: memory-backend-file needs mem-path=PATH");
+	ck_assert_ptr_null(parse("memory-backend-file", "id=m,size=256K,mem-path=/nonexistent/x",
+				 &err));
+	ck_assert_str_eq(err.msg,
+			 "memory-backend-file: mem-path '/nonexistent/x': No such file or directory");
+	ck_assert_ptr_null(parse("memory-backend-file", "id=m,size=256K,mem-path=/tmp", &err));
+	ck_assert_str_eq(err.msg, "memory-backend-file: mem-path '/tmp' is a directory; tide maps a "
+				  "file of at least size bytes");
+	make_file();
+	ck_assert_ptr_null(parse("memory-backend-file", "id=m,size=1M,mem-path=/dev/null", &err));
+	ck_assert_str_eq(err.msg, "memory-backend-file: mem-path '/dev/null' is not a regular file");
+	snprintf(expected, sizeof(expected),
+		 "id=m,size=512K,mem-path=%s", file_path);
+	ck_assert_ptr_null(parse("memory-backend-file", expected, &err));
+	snprintf(expected, sizeof(expected),
+		 "memory-backend-file: mem-path '%s' holds 262144 bytes, less than size=524288",
+		 file_path);
+	ck_assert_str_eq(err.msg, expected);
+	ck_assert_ptr_null(file_backend("rom=maybe", &err));
+	ck_assert_str_eq(err.msg, "-object: property 'rom' must be on, off or auto, not 'maybe'");
+	ck_assert_ptr_null(file_backend("align=3K", &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "align must be a power of two"));
+	ck_assert_ptr_null(file_backend("share=on,readonly=on,rom=off", &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "is incompatible with"));
+	remove_file();
+}
+END_TEST
+
+START_TEST(file_shared_discard_punches_the_file)
+{
+	struct error err = { "" };
+	struct memory_backend *b;
+	long long before;
+
+	make_file();
+	b = file_backend("share=on", &err);
+	ck_assert_msg(b != NULL, "%s", err.msg);
+	ck_assert_int_eq(memory_backend_map(b, &err), 0);
+	ck_assert_uint_eq(b->hva[0], 0x5a); /* the file's contents */
+	b->hva[0] = 0x11;
+	before = file_blocks();
+	ck_assert_int_eq(memory_backend_discard(b, 64 * KiB, 128 * KiB, true, &err), 0);
+	ck_assert_int_lt(file_blocks(), before);
+	ck_assert_uint_eq(b->hva[64 * KiB], 0);
+	ck_assert_uint_eq(b->hva[0], 0x11);
+	memory_backend_free(b);
+	ck_assert_int_eq(file_byte(0), 0x11); /* shared: the guest's writes are the file's */
+	ck_assert_int_eq(file_byte(64 * KiB), 0);
+	remove_file();
+}
+END_TEST
+
+/* Templating: share=off,readonly=on opens the file read-only; writes and discards stay private. */
+START_TEST(file_private_template_is_never_written)
+{
+	struct error err = { "" };
+	struct memory_backend *b;
+
+	make_file();
+	b = file_backend("share=off,readonly=on,rom=off", &err);
+	ck_assert_msg(b != NULL, "%s", err.msg);
+	ck_assert(!b->rom);
+	ck_assert_int_eq(memory_backend_map(b, &err), 0);
+	ck_assert_uint_eq(b->hva[4096], 0x5a);
+	memset(b->hva, 0x77, 256 * KiB);
+	ck_assert_int_eq(memory_backend_discard(b, 64 * KiB, 64 * KiB, true, &err), 0);
+	ck_assert_uint_eq(b->hva[64 * KiB], 0); /* zeros, not the template again */
+	ck_assert_uint_eq(b->hva[128 * KiB], 0x77);
+	/* An inaccessible range gets PROT_NONE zero memory: open it to look. */
+	ck_assert_int_eq(memory_backend_discard(b, 128 * KiB, 64 * KiB, false, &err), 0);
+	ck_assert_int_eq(mprotect(b->hva + 128 * KiB, 64 * KiB, PROT_READ), 0);
+	ck_assert_uint_eq(b->hva[128 * KiB], 0);
+	memory_backend_free(b);
+	for (uint64_t off = 0; off < 256 * KiB; off += 4096)
+		ck_assert_int_eq(file_byte(off), 0x5a);
+	remove_file();
+}
+END_TEST
+
+START_TEST(file_rom_and_align_and_discard_data)
+{
+	struct error err = { "" };
+	struct memory_backend *b;
+
+	make_file();
+	b = file_backend("readonly=on", &err); /* rom=auto: read-only memory */
+	ck_assert_msg(b != NULL, "%s", err.msg);
+	ck_assert(b->rom);
+	ck_assert_int_eq(memory_backend_map(b, &err), 0);
+	ck_assert_uint_eq(b->hva[0], 0x5a);
+	ck_assert_int_eq(memory_backend_discard(b, 0, 64 * KiB, true, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "read-only memory is never discarded"));
+	memory_backend_free(b);
+	b = file_backend("share=on,align=2M,discard-data=on", &err);
+	ck_assert_msg(b != NULL, "%s", err.msg);
+	ck_assert_int_eq(memory_backend_map(b, &err), 0);
+	ck_assert_uint_eq((uintptr_t)b->hva % (2 * MiB), 0);
+	memory_backend_unmap(b); /* a reset: the data stays */
+	ck_assert_int_eq(file_byte(0), 0x5a);
+	memory_backend_free(b); /* exit: discard-data=on punches it */
+	ck_assert_int_eq(file_byte(0), 0);
+	ck_assert_int_eq(file_blocks(), 0);
+	remove_file();
+}
+END_TEST
+
 Suite *suite_main(void)
 {
 	Suite *s = suite_create("backend");
@@ -129,6 +333,11 @@ Suite *suite_main(void)
 	tcase_add_test(tc, memfd_private);
 	tcase_add_test(tc, property_errors);
 	tcase_add_test(tc, large_unreserved_mapping_costs_nothing_until_touched);
+	tcase_add_test(tc, file_mode_matrix);
+	tcase_add_test(tc, file_errors_name_the_path);
+	tcase_add_test(tc, file_shared_discard_punches_the_file);
+	tcase_add_test(tc, file_private_template_is_never_written);
+	tcase_add_test(tc, file_rom_and_align_and_discard_data);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,244 @@
+/*
+ * memory-backend-file: a file mapped as guest memory (QEMU's properties).
+ *
+ * share=on maps it MAP_SHARED: the guest writes the file, and unplugged memory
+ * is punched out of it. share=off maps it MAP_PRIVATE: the file is only read
+ * (with readonly=on it is opened read-only: VM templating, many VMs starting
+ * from one memory image, each one's writes its own), and unplugged memory is
+ * replaced by anonymous zero memory so that the file is never touched.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mm/backend.h"
+#include "vmm/device.h"
+#include "vmm/log.h"
+#include "vmm/size.h"
+
+#define TYPE_NAME "memory-backend-file"
+
+struct file_backend {
+	struct memory_backend b; /* first: the generic code sees a struct memory_backend */
+	char *path;
+	bool readonly;
+	bool discard_data;
+	uint64_t align;
+	uint8_t *reservation; /* the aligned mapping's reservation (b.hva lies inside it) */
+	uint64_t reservation_len;
+};
+
+static int file_map(struct memory_backend *b, struct error *err)
+{
+	struct file_backend *f = (struct file_backend *)b;
+	int prot = b->rom ? PROT_READ : PROT_READ | PROT_WRITE;
+	int flags = (b->share ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED;
+	uint8_t *base, *aligned;
+	void *p;
+
+	b->fd = open(f->path, (f->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0)
+		return error_set(err, TYPE_NAME ": cannot open mem-path '%s': %s", f->path,
+				 strerror(errno));
+	if (!b->reserve)
+		flags |= MAP_NORESERVE;
+	/* Reserve room to place the mapping on an align boundary (QEMU's align=). */
+	f->reservation_len = b->size + f->align;
+	p = mmap(NULL, f->reservation_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	if (p == MAP_FAILED) {
+		error_set(err, TYPE_NAME ": cannot reserve %llu bytes: %s",
+			  (unsigned long long)f->reservation_len, strerror(errno));
+		goto fail;
+	}
+	base = p;
+	aligned = (uint8_t *)(((uintptr_t)base + f->align - 1) & ~(uintptr_t)(f->align - 1));
+	if (mmap(aligned, b->size, prot, flags, b->fd, 0) == MAP_FAILED) {
+		error_set(err, TYPE_NAME ": cannot map mem-path '%s': %s", f->path, strerror(errno));
+		munmap(base, f->reservation_len);
+		goto fail;
+	}
+	f->reservation = base;
+	b->hva = aligned;
+	return 0;
+fail:
+	close(b->fd);
+	b->fd = -1;
+	return -1;
+}
+
+static int file_discard(struct memory_backend *b, uint64_t offset, uint64_t len, bool accessible,
+			struct error *err)
+{
+	void *p = b->hva + offset;
+
+	if (b->share) {
+		if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+			      (off_t)len))
+			return error_set(err, TYPE_NAME ": hole punch: %s", strerror(errno));
+		return 0;
+	}
+	/*
+	 * A private mapping would show the file again after MADV_DONTNEED: put anonymous
+	 * zero memory there instead (same place, same protection), and the file stays
+	 * as it was (a template is never written).
+	 */
+	if (mmap(p, len, accessible ? PROT_READ | PROT_WRITE : PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (b->reserve ? 0 : MAP_NORESERVE), -1,
+		 0) == MAP_FAILED)
+		return error_set(err, TYPE_NAME ": discard: %s", strerror(errno));
+	return 0;
+}
+
+static void file_unmap(struct memory_backend *b)
+{
+	struct file_backend *f = (struct file_backend *)b;
+
+	if (f->reservation && munmap(f->reservation, f->reservation_len))
+		log_warn(TYPE_NAME ": munmap: %s", strerror(errno));
+	f->reservation = NULL;
+	b->hva = NULL; /* the generic unmap then only closes the fd */
+}
+
+/* discard-data=on: the file's contents are not needed after tide (QEMU punches them). */
+static void file_finalize(struct memory_backend *b)
+{
+	struct file_backend *f = (struct file_backend *)b;
+	int fd;
+
+	if (!f->discard_data || f->readonly)
+		goto out;
+	fd = open(f->path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)b->size))
+		log_warn(TYPE_NAME ": discard-data: %s: %s", f->path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+out:
+	free(f->path);
+}
+
+static const struct memory_backend_ops file_ops = {
+	.map = file_map,
+	.discard = file_discard,
+	.unmap = file_unmap,
+	.finalize = file_finalize,
+};
+
+/*
+ * share, readonly and rom as QEMU combines them: rom=auto follows readonly. A
+ * shared writable mapping of a read-only file cannot work; rom=on needs
+ * readonly=on (QEMU refuses it for now too).
+ */
+int file_backend_check_modes(bool share, bool readonly, enum backend_onoffauto rom,
+			     bool *rom_out, struct error *err)
+{
+	bool is_rom = rom == BACKEND_AUTO ? readonly : rom == BACKEND_ON;
+
+	if (share && readonly && !is_rom)
+		return error_set(err, TYPE_NAME ": property 'rom' = 'off' is incompatible with "
+					      "'readonly' = 'on' and 'share' = 'on'");
+	if (is_rom && !readonly)
+		return error_set(err, TYPE_NAME ": property 'rom' = 'on' is not supported with "
+					      "'readonly' = 'off'");
+	*rom_out = is_rom;
+	return 0;
+}
+
+/* The file must be there, a regular file, large enough, and openable as the modes need. */
+static int check_file(const struct file_backend *f, struct error *err)
+{
+	struct stat st;
+
+	if (stat(f->path, &st) < 0)
+		return error_set(err, TYPE_NAME ": mem-path '%s': %s", f->path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return error_set(err, TYPE_NAME ": mem-path '%s' is a directory; tide maps a file "
+					      "of at least size bytes",
+				 f->path);
+	if (!S_ISREG(st.st_mode))
+		return error_set(err, TYPE_NAME ": mem-path '%s' is not a regular file", f->path);
+	if ((uint64_t)st.st_size < f->b.size)
+		return error_set(err, TYPE_NAME ": mem-path '%s' holds %llu bytes, less than "
+					      "size=%llu",
+				 f->path, (unsigned long long)st.st_size,
+				 (unsigned long long)f->b.size);
+	if (access(f->path, f->readonly ? R_OK : R_OK | W_OK) < 0)
+		return error_set(err, TYPE_NAME ": mem-path '%s': %s%s", f->path, strerror(errno),
+				 f->readonly ? "" : " (readonly=on opens it read-only)");
+	return 0;
+}
+
+static void *file_parse(struct opts *opts, struct error *err)
+{
+	struct file_backend *f = calloc(1, sizeof(*f));
+	const char *path, *rom_text;
+	enum backend_onoffauto rom = BACKEND_AUTO;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!f) {
+		error_set(err, "out of memory");
+		return NULL;
+	}
+	f->b.ops = &file_ops;
+	f->b.type_name = TYPE_NAME;
+	f->b.fd = -1;
+	f->b.starts_with_data = true;
+	if (!opts_take(opts, "id")) {
+		error_set(err, "%s: " TYPE_NAME " needs id=ID", opts->option);
+		goto fail;
+	}
+	if (memory_backend_parse_common(&f->b, opts, false, err))
+		goto fail;
+	path = opts_take(opts, "mem-path");
+	if (!path || !*path) {
+		error_set(err, "%s: " TYPE_NAME " needs mem-path=PATH", opts->option);
+		goto fail;
+	}
+	rom_text = opts_take(opts, "rom");
+	if (rom_text && backend_parse_onoffauto(rom_text, &rom)) {
+		error_set(err, "%s: property 'rom' must be on, off or auto, not '%s'", opts->option,
+			  rom_text);
+		goto fail;
+	}
+	if (opts_take_bool(opts, "readonly", &f->readonly, false, err) ||
+	    opts_take_bool(opts, "discard-data", &f->discard_data, false, err) ||
+	    opts_take_size(opts, "align", &f->align, (uint64_t)page, err))
+		goto fail;
+	if (f->align < (uint64_t)page || (f->align & (f->align - 1))) {
+		error_set(err, "%s: " TYPE_NAME " align must be a power of two of at least %ld",
+			  opts->option, page);
+		goto fail;
+	}
+	if (file_backend_check_modes(f->b.share, f->readonly, rom, &f->b.rom, err))
+		goto fail;
+	f->path = strdup(path);
+	if (!f->path) {
+		error_set(err, "out of memory");
+		goto fail;
+	}
+	if (check_file(f, err)) {
+		free(f->path);
+		goto fail;
+	}
+	return f;
+fail:
+	free(f);
+	return NULL;
+}
+
+static const struct device_type memory_backend_file_type = {
+	.name = TYPE_NAME,
+	.kind = TYPE_OBJECT,
+	.help = "id=ID,size=SIZE,mem-path=PATH[,share=on|off][,readonly=on|off][,rom=on|off|auto]"
+		"[,discard-data=on|off][,align=SIZE][,reserve=on|off]: a file as memory "
+		"(share=off,readonly=on: a template every VM reads and none writes)",
+	.parse = file_parse,
+	.realize = memory_backend_realize,
+	.free_config = memory_backend_free,
+};
+DEVICE_TYPE_REGISTER(memory_backend_file_type)
