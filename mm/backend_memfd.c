@@ -1,32 +1,100 @@
-/* memory-backend-memfd: a memfd, shared by default as in QEMU; discard = hole punch. */
+/*
+ * memory-backend-memfd: a memfd, shared by default as in QEMU; discard = hole
+ * punch. hugetlb=on backs it with huge pages (hugetlbsize=, default the host's
+ * default huge page size); seal=on (the default, as QEMU) seals its size.
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "mm/backend.h"
 #include "vmm/device.h"
+#include "vmm/size.h"
+
+#define TYPE_NAME "memory-backend-memfd"
+
+struct memfd_backend {
+	struct memory_backend b; /* first: the generic code sees a struct memory_backend */
+	bool hugetlb;
+	bool seal;
+};
+
+/* The host's default huge page size (/proc/meminfo Hugepagesize), 0 when it has none. */
+static uint64_t default_huge_page_size(void)
+{
+	unsigned long long kb = 0;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+/* Free huge pages of that size (sysfs), -1 when the host does not offer the size. */
+static long long free_huge_pages(uint64_t page_size)
+{
+	char path[96];
+	long long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/free_hugepages",
+		 (unsigned long long)(page_size / 1024));
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
 
 static int memfd_map(struct memory_backend *b, struct error *err)
 {
+	struct memfd_backend *m = (struct memfd_backend *)b;
 	int flags = b->share ? MAP_SHARED : MAP_PRIVATE;
+	unsigned mfd = MFD_CLOEXEC | (m->seal ? MFD_ALLOW_SEALING : 0);
 	void *p;
 
-	b->fd = memfd_create("tide-memfd", MFD_CLOEXEC);
+	/* The page size goes in as log2 at MFD_HUGE_SHIFT, the same encoding as mmap's (26). */
+	if (m->hugetlb)
+		mfd |= MFD_HUGETLB | ((unsigned)__builtin_ctzll(b->page_size) << MAP_HUGE_SHIFT);
+	b->fd = memfd_create("tide-memfd", mfd);
 	if (b->fd < 0)
-		return error_set(err, "memory-backend-memfd: memfd_create: %s", strerror(errno));
+		return error_set(err, TYPE_NAME ": memfd_create: %s", strerror(errno));
 	if (ftruncate(b->fd, (off_t)b->size)) {
-		error_set(err, "memory-backend-memfd: cannot size it to %llu bytes: %s",
+		error_set(err, TYPE_NAME ": cannot size it to %llu bytes: %s",
 			  (unsigned long long)b->size, strerror(errno));
+		goto fail;
+	}
+	/* Its size never changes again (QEMU's seal=on): nobody can shrink it under the guest. */
+	if (m->seal && fcntl(b->fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)) {
+		error_set(err, TYPE_NAME ": cannot seal it: %s", strerror(errno));
 		goto fail;
 	}
 	if (!b->reserve)
 		flags |= MAP_NORESERVE;
 	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, flags, b->fd, 0);
 	if (p == MAP_FAILED) {
-		error_set(err, "memory-backend-memfd: cannot map %llu bytes: %s",
-			  (unsigned long long)b->size, strerror(errno));
+		long long avail = m->hugetlb ? free_huge_pages(b->page_size) : -1;
+
+		if (m->hugetlb && errno == ENOMEM)
+			error_set(err, TYPE_NAME ": %llu bytes need %llu huge pages of %llu KiB; the "
+					   "host has %lld free (raise /proc/sys/vm/nr_hugepages)",
+				  (unsigned long long)b->size,
+				  (unsigned long long)(b->size / b->page_size),
+				  (unsigned long long)(b->page_size / 1024), avail);
+		else
+			error_set(err, TYPE_NAME ": cannot map %llu bytes: %s",
+				  (unsigned long long)b->size, strerror(errno));
 		goto fail;
 	}
 	b->hva = p;
@@ -49,9 +117,9 @@ static int memfd_discard(struct memory_backend *b, uint64_t offset, uint64_t len
 	 */
 	if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
 		      (off_t)len))
-		return error_set(err, "memory-backend-memfd: hole punch: %s", strerror(errno));
+		return error_set(err, TYPE_NAME ": hole punch: %s", strerror(errno));
 	if (!b->share && madvise(b->hva + offset, len, MADV_DONTNEED))
-		return error_set(err, "memory-backend-memfd: discard: %s", strerror(errno));
+		return error_set(err, TYPE_NAME ": discard: %s", strerror(errno));
 	return 0;
 }
 
@@ -59,13 +127,62 @@ static const struct memory_backend_ops memfd_ops = { .map = memfd_map, .discard 
 
 static void *memfd_parse(struct opts *opts, struct error *err)
 {
-	return memory_backend_new(opts, &memfd_ops, "memory-backend-memfd", true, err);
+	struct memfd_backend *m = calloc(1, sizeof(*m));
+	const char *hugetlbsize;
+
+	if (!m) {
+		error_set(err, "out of memory");
+		return NULL;
+	}
+	m->b.ops = &memfd_ops;
+	m->b.type_name = TYPE_NAME;
+	m->b.fd = -1;
+	if (!opts_take(opts, "id")) {
+		error_set(err, "%s: " TYPE_NAME " needs id=ID", opts->option);
+		goto fail;
+	}
+	if (memory_backend_parse_common(&m->b, opts, true, err) ||
+	    opts_take_bool(opts, "hugetlb", &m->hugetlb, false, err) ||
+	    opts_take_bool(opts, "seal", &m->seal, true, err))
+		goto fail;
+	hugetlbsize = opts_take(opts, "hugetlbsize");
+	if (hugetlbsize && !m->hugetlb) {
+		error_set(err, "%s: " TYPE_NAME " hugetlbsize needs hugetlb=on", opts->option);
+		goto fail;
+	}
+	if (m->hugetlb) {
+		uint64_t page = default_huge_page_size();
+
+		if (hugetlbsize && parse_size(hugetlbsize, 1, &page, err)) {
+			error_prefix(err, "%s: property 'hugetlbsize'", opts->option);
+			goto fail;
+		}
+		if (free_huge_pages(page) < 0) {
+			error_set(err, "%s: " TYPE_NAME " hugetlbsize %llu: the host has no huge "
+				       "pages of that size",
+				  opts->option, (unsigned long long)page);
+			goto fail;
+		}
+		if (m->b.size % page) {
+			error_set(err, "%s: " TYPE_NAME " size %llu is not a multiple of the huge "
+				       "page size %llu",
+				  opts->option, (unsigned long long)m->b.size,
+				  (unsigned long long)page);
+			goto fail;
+		}
+		m->b.page_size = page;
+	}
+	return m;
+fail:
+	free(m);
+	return NULL;
 }
 
 static const struct device_type memory_backend_memfd_type = {
 	.name = "memory-backend-memfd",
 	.kind = TYPE_OBJECT,
-	.help = "id=ID,size=SIZE[,share=on|off][,reserve=on|off]: memfd memory (share=on default)",
+	.help = "id=ID,size=SIZE[,share=on|off][,hugetlb=on|off][,hugetlbsize=SIZE][,seal=on|off]"
+		"[,reserve=on|off]: memfd memory (share=on, seal=on by default)",
 	.parse = memfd_parse,
 	.realize = memory_backend_realize,
 	.free_config = memory_backend_free,

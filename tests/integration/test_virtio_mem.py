@@ -153,6 +153,46 @@ class VirtioMem(unittest.TestCase):
             self.assertIn("# vmem plug: pattern ok", out)
         self.assertEqual(self.digest(path), before, "the template file is unchanged")
 
+    def reserve_huge_pages(self, count):
+        """count more free 2 MiB huge pages, given back afterwards; False if the host has none."""
+        nr = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+        free = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+        try:
+            with open(nr) as f:
+                old = int(f.read())
+            with open(nr, "w") as f:
+                f.write(str(old + count))
+        except OSError as e:
+            print(f"cannot reserve huge pages: {e}")
+            return False
+
+        def give_back():
+            with open(nr, "w") as f:
+                f.write(str(old))
+        self.addCleanup(give_back)
+        with open(free) as f:
+            return int(f.read()) >= count
+
+    def test_hugetlb_memfd_backend(self):
+        if not self.reserve_huge_pages(64):
+            self.skipTest("SKIP: no 2 MiB huge pages could be reserved on this host")
+        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
+            free_before = int(f.read())
+        run = self.run_guest("tests=vmem_plug,vmem_unplug_all vmem_blocks=8",
+                             backend="memory-backend-memfd", size="128M",
+                             backend_props=",hugetlb=on,hugetlbsize=2M")
+        self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
+        self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
+        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
+            self.assertEqual(int(f.read()), free_before, "every huge page came back")
+        # More than is free: a clear error at start.
+        run = harness.tide(["-kernel", harness.TESTGUEST] + vmem_args(
+            backend="memory-backend-memfd", size="64G", props="requested-size=0",
+            backend_props=",hugetlb=on,hugetlbsize=2M").__add__(["-m", "256M,maxmem=80G"]),
+            timeout=30)
+        self.assertEqual(run.status, 1, run)
+        self.assertIn("need 32768 huge pages of 2048 KiB", run.stderr)
+
     def test_read_only_memory_is_refused_as_memdev(self):
         path = self.template_file(4 * MiB)
         run = harness.tide(["-kernel", harness.TESTGUEST] + vmem_args(

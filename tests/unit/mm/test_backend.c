@@ -322,6 +322,44 @@ START_TEST(file_rom_and_align_and_discard_data)
 }
 END_TEST
 
+START_TEST(memfd_seal_and_hugetlb_properties)
+{
+	struct error err = { "" };
+	struct memory_backend *b = parse("memory-backend-memfd", "id=m,size=256K", &err);
+	int seals;
+
+	ck_assert_msg(b != NULL, "%s", err.msg);
+	ck_assert_int_eq(memory_backend_map(b, &err), 0);
+	seals = fcntl(b->fd, F_GET_SEALS);
+	ck_assert_int_eq(seals & (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL),
+			 F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+	ck_assert_int_eq(ftruncate(b->fd, 512 * KiB), -1); /* sealed: its size stays */
+	memory_backend_free(b);
+	b = parse("memory-backend-memfd", "id=m,size=256K,seal=off", &err);
+	ck_assert_msg(b != NULL, "%s", err.msg);
+	ck_assert_int_eq(memory_backend_map(b, &err), 0);
+	ck_assert_int_eq(fcntl(b->fd, F_GET_SEALS), F_SEAL_SEAL); /* sealing was never allowed */
+	memory_backend_free(b);
+	ck_assert_ptr_null(parse("memory-backend-memfd", "id=m,size=4M,hugetlbsize=2M", &err));
+	ck_assert_str_eq(err.msg, "-object: memory-backend-memfd hugetlbsize needs hugetlb=on");
+	ck_assert_ptr_null(parse("memory-backend-memfd", "id=m,size=3M,hugetlb=on,hugetlbsize=2M",
+				 &err));
+	ck_assert_str_eq(err.msg, "-object: memory-backend-memfd size 3145728 is not a multiple of "
+				  "the huge page size 2097152");
+	ck_assert_ptr_null(parse("memory-backend-memfd", "id=m,size=4M,hugetlb=on,hugetlbsize=8M",
+				 &err));
+	ck_assert_str_eq(err.msg, "-object: memory-backend-memfd hugetlbsize 8388608: the host has "
+				  "no huge pages of that size");
+	b = parse("memory-backend-memfd", "id=m,size=64G,hugetlb=on,hugetlbsize=2M", &err);
+	ck_assert_msg(b != NULL, "%s", err.msg);
+	ck_assert_uint_eq(b->page_size, 2 * MiB);
+	/* Nobody has 32768 free 2 MiB pages here: the error says what is missing. */
+	ck_assert_int_eq(memory_backend_map(b, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "need 32768 huge pages of 2048 KiB; the host has"));
+	memory_backend_free(b);
+}
+END_TEST
+
 Suite *suite_main(void)
 {
 	Suite *s = suite_create("backend");
@@ -333,6 +371,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, memfd_private);
 	tcase_add_test(tc, property_errors);
 	tcase_add_test(tc, large_unreserved_mapping_costs_nothing_until_touched);
+	tcase_add_test(tc, memfd_seal_and_hugetlb_properties);
 	tcase_add_test(tc, file_mode_matrix);
 	tcase_add_test(tc, file_errors_name_the_path);
 	tcase_add_test(tc, file_shared_discard_punches_the_file);
