@@ -455,6 +455,7 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 			   vc->dynamic_memslots ? &vm->slots : NULL, vc->backend, err))
 		goto fail;
 	vm->core_ready = true;
+	vm->core.prealloc = vc->prealloc;
 	if (virtio_pci_init(&vm->vp, vm->name, &vmem_ops, vm, 1, QUEUE_SIZE, &env, err))
 		goto fail;
 	vm->transport_ready = true;
@@ -480,6 +481,7 @@ static const struct device_type vmem_type = {
 	.kind = TYPE_DEVICE,
 	.help = "memdev=ID [requested-size=SIZE] [block-size=SIZE] [memaddr=GPA] [addr=SLOT] "
 		"[unplugged-inaccessible=on|off|auto] [dynamic-memslots=on|off] [memslots=N] "
+		"[prealloc=on|off] "
 		"[node=0]: memory the guest plugs and unplugs in blocks",
 	.parse = vmem_parse,
 	.check = vmem_check,

@@ -70,6 +70,7 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 	    take_pci_addr(opts, &vc->pci_slot, err) ||
 	    take_onoffauto(opts, "unplugged-inaccessible", &vc->unplugged_inaccessible, err) ||
 	    opts_take_bool(opts, "dynamic-memslots", &vc->dynamic_memslots, true, err) ||
+	    opts_take_bool(opts, "prealloc", &vc->prealloc, false, err) ||
 	    opts_take_u64(opts, "memslots", &vc->memslots, 0, err))
 		return -1;
 	if (!is_pow2(vc->block_size) || vc->block_size < thp)
@@ -167,6 +168,11 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 			if (configs[j]->backend == vc->backend)
 				return error_set(err, "virtio-mem-pci: memdev '%s' is used twice",
 						 vc->memdev);
+		if (vc->backend->prealloc)
+			return error_set(err, "virtio-mem-pci: memdev '%s' has prealloc=on, which "
+					      "would back memory nobody plugged; use the device's "
+					      "prealloc=on (plugs are backed as they come)",
+					 vc->memdev);
 		if (vc->backend->rom)
 			return error_set(err, "virtio-mem-pci: memdev '%s' is read-only memory "
 					      "(rom): plugged memory must be writable; use "

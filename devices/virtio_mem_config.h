@@ -24,6 +24,7 @@ struct vmem_config {
 	int pci_slot;	  /* -1: first free */
 	enum vmem_onoffauto unplugged_inaccessible;
 	bool dynamic_memslots;
+	bool prealloc; /* QEMU's prealloc=on: plugs are backed at once or answered BUSY */
 	uint64_t memslots; /* 0: chosen from the size */
 	/* Filled by vmem_config_resolve(): */
 	char id[64]; /* id= of the -device, or the memdev when it has none (for messages) */

@@ -69,11 +69,17 @@ static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t co
 		return VMEM_RESP_NACK;
 	if (!plug_bitmap_all_clear(&c->plugged, first, count))
 		return VMEM_RESP_ERROR;
-	if (c->slots && memslot_map_range(c->slots, offset, len, &err)) {
+	if ((c->slots && memslot_map_range(c->slots, offset, len, &err)) ||
+	    (c->prealloc && c->backend &&
+	     memory_backend_populate(c->backend, offset, len, 1, &err))) {
+		/* QEMU's prealloc=on: memory the host cannot back now is not plugged (BUSY). */
 		log_warn("virtio-mem: plug: %s", err.msg);
-		if (!c->keep_usable_mapped)
+		if (c->slots && !c->keep_usable_mapped)
 			memslot_unmap_unplugged(c->slots, offset, len, &c->plugged, c->block_size,
 						&ignored);
+		if (c->backend && c->prealloc)
+			memory_backend_discard(c->backend, offset, len,
+					       !c->slots || c->keep_usable_mapped, &ignored);
 		return VMEM_RESP_BUSY;
 	}
 	plug_bitmap_set(&c->plugged, first, count);

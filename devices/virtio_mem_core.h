@@ -47,6 +47,7 @@ struct vmem_core {
 	 * the usable region, so their memslots stay mapped (reading zeros).
 	 */
 	bool keep_usable_mapped;
+	bool prealloc; /* prealloc=on: a plug backs its blocks with host memory first */
 	struct vmem_counters counters;
 };
 

@@ -1,14 +1,75 @@
 #include "mm/backend.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vmm/log.h"
 #include "vmm/size.h"
+
+/* The numbers of <numaif.h> (libnuma's header is not a dependency; mbind is a plain syscall). */
+enum { POLICY_DEFAULT = 0, POLICY_PREFERRED = 1, POLICY_BIND = 2, POLICY_INTERLEAVE = 3 };
+#define MAX_HOST_NODES 64
+
+static int host_has_node(unsigned node)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%u", node);
+	return access(path, F_OK) == 0;
+}
+
+/* host-nodes=N or N-M (QEMU's list syntax for one range), policy=...: QEMU's rules. */
+static int parse_numa(struct memory_backend *b, struct opts *opts, struct error *err)
+{
+	static const char *const policies[] = { "default", "preferred", "bind", "interleave" };
+	const char *nodes = opts_take(opts, "host-nodes"), *policy = opts_take(opts, "policy");
+	unsigned first, last;
+	char tail;
+
+	b->policy = POLICY_DEFAULT;
+	if (policy) {
+		size_t i;
+
+		for (i = 0; i < 4 && strcmp(policy, policies[i]); i++)
+			;
+		if (i == 4)
+			return error_set(err, "%s: property 'policy' must be default, preferred, bind "
+					      "or interleave, not '%s'",
+					 opts->option, policy);
+		b->policy = (int)i;
+	}
+	if (!nodes) {
+		if (b->policy == POLICY_BIND || b->policy == POLICY_INTERLEAVE)
+			return error_set(err, "%s: policy=%s needs host-nodes", opts->option, policy);
+		return 0;
+	}
+	if (sscanf(nodes, "%u-%u%c", &first, &last, &tail) != 2) {
+		if (sscanf(nodes, "%u%c", &first, &tail) != 1)
+			return error_set(err, "%s: host-nodes '%s' is not N or N-M", opts->option,
+					 nodes);
+		last = first;
+	}
+	if (first > last || last >= MAX_HOST_NODES)
+		return error_set(err, "%s: host-nodes '%s': nodes go from 0 to %d, low to high",
+				 opts->option, nodes, MAX_HOST_NODES - 1);
+	if (b->policy == POLICY_DEFAULT)
+		return error_set(err, "%s: host-nodes must be empty for policy default, or you "
+				      "should explicitly specify a policy other than default",
+				 opts->option);
+	for (unsigned n = first; n <= last; n++) {
+		if (!host_has_node(n))
+			return error_set(err, "%s: host-nodes: this host has no NUMA node %u",
+					 opts->option, n);
+		b->host_nodes |= 1UL << n;
+	}
+	return 0;
+}
 
 int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, bool share_default,
 				struct error *err)
@@ -22,8 +83,15 @@ int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, boo
 	if (parse_size(size, 1, &b->size, err))
 		return error_prefix(err, "%s: property 'size'", opts->option);
 	if (opts_take_bool(opts, "share", &b->share, share_default, err) ||
-	    opts_take_bool(opts, "reserve", &b->reserve, true, err))
+	    opts_take_bool(opts, "reserve", &b->reserve, true, err) ||
+	    opts_take_bool(opts, "merge", &b->merge, true, err) ||
+	    opts_take_bool(opts, "dump", &b->dump, true, err) ||
+	    opts_take_bool(opts, "prealloc", &b->prealloc, false, err) ||
+	    opts_take_u64(opts, "prealloc-threads", &b->prealloc_threads, 1, err) ||
+	    parse_numa(b, opts, err))
 		return -1;
+	if (b->prealloc_threads == 0 || b->prealloc_threads > 64)
+		return error_set(err, "%s: prealloc-threads must be 1..64", opts->option);
 	b->page_size = (uint64_t)page;
 	if (b->size == 0 || b->size % (uint64_t)page)
 		return error_set(err, "%s: %s size must be a non-zero multiple of %ld bytes",
@@ -99,11 +167,85 @@ uint64_t host_thp_size(void)
 	return size;
 }
 
+struct populate_part {
+	uint8_t *start;
+	uint64_t len;
+	int error; /* errno, 0: done */
+};
+
+static void *populate_part(void *arg)
+{
+	struct populate_part *p = arg;
+
+	/* One call faults the whole range in, as if written (MADV_POPULATE_WRITE, Linux 5.14). */
+	if (madvise(p->start, p->len, MADV_POPULATE_WRITE))
+		p->error = errno;
+	return NULL;
+}
+
+int memory_backend_populate(struct memory_backend *b, uint64_t offset, uint64_t len,
+			    unsigned threads, struct error *err)
+{
+	struct populate_part parts[64];
+	pthread_t ids[64];
+	bool running[64] = { false };
+	unsigned count = 0;
+	uint64_t chunk;
+	int error = 0;
+
+	if (threads == 0 || threads > 64)
+		threads = 1;
+	/* Whole pages per thread: split on the backend's page size. */
+	chunk = (len / threads + b->page_size - 1) / b->page_size * b->page_size;
+	for (uint64_t at = 0; at < len; at += chunk)
+		parts[count++] = (struct populate_part){ b->hva + offset + at,
+							 chunk < len - at ? chunk : len - at, 0 };
+	/* The others in threads, the first here; a thread that cannot start is done here too. */
+	for (unsigned i = 1; i < count; i++)
+		running[i] = pthread_create(&ids[i], NULL, populate_part, &parts[i]) == 0;
+	for (unsigned i = 0; i < count; i++) {
+		if (running[i])
+			pthread_join(ids[i], NULL);
+		else
+			populate_part(&parts[i]);
+		if (parts[i].error && !error)
+			error = parts[i].error;
+	}
+	if (error)
+		return error_set(err, "%s: cannot preallocate %llu bytes: %s", b->type_name,
+				 (unsigned long long)len, strerror(error));
+	return 0;
+}
+
+/* Caller checks the return of mbind: the policy must hold or the user is told. */
+static long mbind_range(void *addr, uint64_t len, int mode, const unsigned long *mask)
+{
+	return syscall(SYS_mbind, addr, len, mode, mask, mask ? MAX_HOST_NODES + 1 : 0, 0);
+}
+
 int memory_backend_map(struct memory_backend *b, struct error *err)
 {
 	if (b->hva)
 		return 0;
-	return b->ops->map(b, err);
+	if (b->ops->map(b, err))
+		return -1;
+	/* KSM and core dumps: hints; a kernel without KSM refuses MERGEABLE, which costs nothing. */
+	if (b->merge && madvise(b->hva, b->size, MADV_MERGEABLE))
+		log_debug("%s: MADV_MERGEABLE: %s", b->type_name, strerror(errno));
+	if (!b->dump && madvise(b->hva, b->size, MADV_DONTDUMP))
+		log_warn("%s: MADV_DONTDUMP: %s", b->type_name, strerror(errno));
+	if (b->policy != POLICY_DEFAULT &&
+	    mbind_range(b->hva, b->size, b->policy, &b->host_nodes) < 0) {
+		error_set(err, "%s: mbind (host-nodes policy): %s", b->type_name, strerror(errno));
+		goto fail;
+	}
+	if (b->prealloc &&
+	    memory_backend_populate(b, 0, b->size, (unsigned)b->prealloc_threads, err))
+		goto fail;
+	return 0;
+fail:
+	memory_backend_unmap(b);
+	return -1;
 }
 
 int memory_backend_discard(struct memory_backend *b, uint64_t offset, uint64_t len,

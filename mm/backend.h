@@ -43,6 +43,12 @@ struct memory_backend {
 	uint64_t page_size; /* the host page size backing it (huge pages: theirs) */
 	bool rom;     /* mapped read-only (a file backend with readonly=on, rom on) */
 	bool starts_with_data; /* a fresh mapping may not read zeros (a file's contents) */
+	bool merge;   /* KSM may merge it (QEMU's default) */
+	bool dump;    /* in core dumps (QEMU's default) */
+	bool prealloc; /* populated at start, by prealloc_threads threads */
+	uint64_t prealloc_threads;
+	int policy;   /* MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND, MPOL_INTERLEAVE */
+	unsigned long host_nodes; /* bit N: host NUMA node N */
 	int fd;	      /* -1 for anonymous memory */
 	uint8_t *hva; /* NULL until mapped */
 };
@@ -50,7 +56,11 @@ struct memory_backend {
 /* The properties every backend has (size, share, reserve), for the type's parse(). */
 int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, bool share_default,
 				struct error *err);
+/* Maps it, then applies merge, dump, the NUMA policy and prealloc. */
 int memory_backend_map(struct memory_backend *b, struct error *err);
+/* Backs [offset, offset+len) with host memory now (prealloc; virtio-mem's prealloc=on plugs). */
+int memory_backend_populate(struct memory_backend *b, uint64_t offset, uint64_t len,
+			    unsigned threads, struct error *err);
 /* The host's transparent huge page size (sysfs), 2 MiB where it cannot be read. */
 uint64_t host_thp_size(void);
 int memory_backend_discard(struct memory_backend *b, uint64_t offset, uint64_t len,

@@ -193,6 +193,14 @@ class VirtioMem(unittest.TestCase):
         self.assertEqual(run.status, 1, run)
         self.assertIn("need 32768 huge pages of 2048 KiB", run.stderr)
 
+    def test_device_prealloc_backs_plugs_and_memdev_prealloc_is_refused(self):
+        run = self.run_guest("tests=vmem_plug vmem_blocks=8", props="requested-size=128M,prealloc=on")
+        self.assert_passed(run, ["vmem_plug"])
+        run = harness.tide(["-kernel", harness.TESTGUEST] + vmem_args(
+            backend_props=",prealloc=on"), timeout=30)
+        self.assertEqual(run.status, 1, run)
+        self.assertIn("memdev 'mem0' has prealloc=on", run.stderr)
+
     def test_read_only_memory_is_refused_as_memdev(self):
         path = self.template_file(4 * MiB)
         run = harness.tide(["-kernel", harness.TESTGUEST] + vmem_args(

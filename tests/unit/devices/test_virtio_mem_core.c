@@ -88,7 +88,8 @@ static void setup(void)
 	ck_assert_int_eq(slot_id_pool_init(&pool, 100), 0);
 	ck_assert_int_eq(memslot_region_init(&slots, ADDR, REGION, NULL, 128 * MiB, &pool,
 					     &fake_ops, NULL, &err), 0);
-	backend = (struct memory_backend){ .ops = &anon_ops, .size = REGION, .fd = -1 };
+	backend = (struct memory_backend){ .ops = &anon_ops, .size = REGION, .fd = -1,
+					   .page_size = 4096, .type_name = "fake" };
 	backend.hva = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ck_assert_ptr_ne(backend.hva, MAP_FAILED);
@@ -212,6 +213,37 @@ START_TEST(unplug_removes_and_protects_before_discarding)
 	/* Plug: accessible, then into KVM. The first unplug keeps the slot (block 0 is in it), so
 	 * its discard sees a read-write range; the second empties it: PROT_NONE (D). */
 	ck_assert_str_eq(events, "rw0 +0 d0 -0 none0 D0");
+}
+END_TEST
+
+/* Pages of [p, p+len) resident in RAM. */
+static uint64_t resident_pages(const uint8_t *p, uint64_t len)
+{
+	static unsigned char vec[2048];
+	uint64_t n = 0;
+
+	ck_assert_uint_le(len / 4096, sizeof(vec));
+	ck_assert_int_eq(mincore((void *)p, len, vec), 0);
+	for (uint64_t i = 0; i < len / 4096; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* QEMU's prealloc=on: a plug is backed before it is ACKed; memory the host cannot back is BUSY. */
+START_TEST(prealloc_backs_plugs_or_answers_busy)
+{
+	core.prealloc = true;
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 2, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(resident_pages(backend.hva, 2 * BLOCK), 2 * BLOCK / 4096);
+	/* A range the host cannot write (here: made read-only) cannot be preallocated. */
+	ck_assert_int_eq(mprotect(backend.hva + 2 * BLOCK, BLOCK, PROT_READ), 0);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 2 * BLOCK, 1, NULL), VMEM_RESP_BUSY);
+	ck_assert_uint_eq(vmem_plugged_size(&core), 2 * BLOCK);
+	ck_assert_int_eq(mprotect(backend.hva + 2 * BLOCK, BLOCK, PROT_READ | PROT_WRITE), 0);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 2 * BLOCK, 1, NULL), VMEM_RESP_ACK);
+	core.prealloc = false;
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 3 * BLOCK, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(resident_pages(backend.hva + 3 * BLOCK, BLOCK), 0); /* not touched */
 }
 END_TEST
 
@@ -361,6 +393,7 @@ Suite *suite_main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, usable_region_policy);
 	tcase_add_test(tc, plug_write_unplug_replug_reads_zero);
+	tcase_add_test(tc, prealloc_backs_plugs_or_answers_busy);
 	tcase_add_test(tc, errors_nacks_and_state);
 	tcase_add_test(tc, unplug_all);
 	tcase_add_test(tc, unplug_removes_and_protects_before_discarding);

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -104,8 +105,47 @@ START_TEST(property_errors)
 	ck_assert_ptr_null(parse("memory-backend-memfd", "id=m,size=1000", &err));
 	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,reserve=maybe", &err));
 	ck_assert_str_eq(err.msg, "-object: property 'reserve' must be on or off, not 'maybe'");
-	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,prealloc=on", &err));
-	ck_assert_str_eq(err.msg, "-object: memory-backend-ram has no property 'prealloc'");
+	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,colour=red", &err));
+	ck_assert_str_eq(err.msg, "-object: memory-backend-ram has no property 'colour'");
+	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,prealloc-threads=0", &err));
+	ck_assert_str_eq(err.msg, "-object: prealloc-threads must be 1..64");
+	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,policy=bind", &err));
+	ck_assert_str_eq(err.msg, "-object: policy=bind needs host-nodes");
+	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,host-nodes=0", &err));
+	ck_assert_str_eq(err.msg, "-object: host-nodes must be empty for policy default, or you "
+				  "should explicitly specify a policy other than default");
+	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,host-nodes=0-63,policy=bind",
+				 &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "this host has no NUMA node"));
+	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,host-nodes=x,policy=bind", &err));
+	ck_assert_str_eq(err.msg, "-object: host-nodes 'x' is not N or N-M");
+	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,policy=local", &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "property 'policy' must be default, preferred"));
+}
+END_TEST
+
+/* prealloc with threads backs every page; policy=bind,host-nodes=0 is what the kernel holds. */
+START_TEST(prealloc_and_numa_policy)
+{
+	struct error err = { "" };
+	struct memory_backend *b =
+		parse("memory-backend-ram",
+		      "id=m,size=256K,prealloc=on,prealloc-threads=4,host-nodes=0,policy=bind,"
+		      "merge=off,dump=off",
+		      &err);
+	unsigned long mask = 0;
+	int mode = -1;
+
+	ck_assert_msg(b != NULL, "%s", err.msg);
+	ck_assert(!b->merge && !b->dump);
+	ck_assert_int_eq(memory_backend_map(b, &err), 0);
+	ck_assert_uint_eq(resident(b->hva, 256 * KiB), 64);
+	ck_assert_int_eq(syscall(SYS_get_mempolicy, &mode, &mask, 8 * sizeof(mask), b->hva,
+				 2 /* MPOL_F_ADDR: the policy of the mapping at that address */),
+			 0);
+	ck_assert_int_eq(mode, 2); /* MPOL_BIND */
+	ck_assert_uint_eq(mask, 1);
+	memory_backend_free(b);
 }
 END_TEST
 
@@ -371,6 +411,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, memfd_private);
 	tcase_add_test(tc, property_errors);
 	tcase_add_test(tc, large_unreserved_mapping_costs_nothing_until_touched);
+	tcase_add_test(tc, prealloc_and_numa_policy);
 	tcase_add_test(tc, memfd_seal_and_hugetlb_properties);
 	tcase_add_test(tc, file_mode_matrix);
 	tcase_add_test(tc, file_errors_name_the_path);
