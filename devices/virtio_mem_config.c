@@ -168,6 +168,10 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 			if (configs[j]->backend == vc->backend)
 				return error_set(err, "virtio-mem-pci: memdev '%s' is used twice",
 						 vc->memdev);
+		if (vc->backend->used_by)
+			return error_set(err, "virtio-mem-pci: memdev '%s' is already %s", vc->memdev,
+					 vc->backend->used_by);
+		vc->backend->used_by = "virtio-mem-pci";
 		if (vc->backend->prealloc)
 			return error_set(err, "virtio-mem-pci: memdev '%s' has prealloc=on, which "
 					      "would back memory nobody plugged; use the device's "

@@ -9,6 +9,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "vmm/config.h"
+#include "vmm/device.h"
 #include "vmm/log.h"
 #include "vmm/size.h"
 
@@ -270,6 +272,28 @@ void memory_backend_unmap(struct memory_backend *b)
 		log_warn("close of a %s: %s", b->type_name, strerror(errno));
 	b->hva = NULL;
 	b->fd = -1;
+}
+
+struct memory_backend *memory_backend_find(const struct vm_config *cfg, const char *id,
+					   const char *who, struct error *err)
+{
+	for (size_t i = 0; i < cfg->nr_devices; i++) {
+		const struct device_instance *d = &cfg->devices[i];
+		struct memory_backend *b = d->config;
+
+		if (d->type->kind != TYPE_OBJECT || !d->id || strcmp(d->id, id) ||
+		    strncmp(d->type->name, "memory-backend-", 15))
+			continue;
+		if (b->used_by) {
+			error_set(err, "%s: memory backend '%s' is already %s's", who, id, b->used_by);
+			return NULL;
+		}
+		b->used_by = who;
+		return b;
+	}
+	error_set(err, "%s: '%s' is not a memory backend object (-object memory-backend-*,id=%s)",
+		  who, id, id);
+	return NULL;
 }
 
 int memory_backend_realize(struct machine *m, void *config, struct error *err)

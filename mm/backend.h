@@ -49,6 +49,7 @@ struct memory_backend {
 	uint64_t prealloc_threads;
 	int policy;   /* MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND, MPOL_INTERLEAVE */
 	unsigned long host_nodes; /* bit N: host NUMA node N */
+	const char *used_by; /* what took it: boot RAM or a virtio-mem device (one user only) */
 	int fd;	      /* -1 for anonymous memory */
 	uint8_t *hva; /* NULL until mapped */
 };
@@ -74,6 +75,10 @@ void memory_backend_unmap(struct memory_backend *b);
 void *memory_backend_new(struct opts *opts, const struct memory_backend_ops *ops,
 			 const char *type_name, bool share_default, struct error *err);
 void memory_backend_free(void *config);
+/* The -object backend with that id, or NULL (with err saying why). */
+struct vm_config;
+struct memory_backend *memory_backend_find(const struct vm_config *cfg, const char *id,
+					   const char *who, struct error *err);
 /* -object realize: nothing to do; a device (virtio-mem) maps the backend it takes as memdev. */
 struct machine;
 int memory_backend_realize(struct machine *m, void *config, struct error *err);

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "arch/x86/layout.h"
+#include "mm/backend.h"
 #include "vmm/log.h"
 
 void guest_mem_split(uint64_t ram_size, uint64_t *low_size, uint64_t *high_size)
@@ -58,22 +59,26 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 	return 0;
 }
 
+/* hva: where the backend put it, or NULL for an anonymous mapping of its own. */
 static int map_ram_region(struct guest_mem *mem, int vm_fd, unsigned slot, uint64_t gpa,
-			  uint64_t size, struct error *err)
+			  uint64_t size, void *hva, struct error *err)
 {
 	struct kvm_userspace_memory_region region;
-	void *hva;
+	bool own = !hva;
 
 	/* NORESERVE: boot RAM is committed as the guest touches it, like QEMU's default. */
-	hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		   -1, 0);
-	if (hva == MAP_FAILED)
-		return error_set(err, "cannot map %llu bytes of guest RAM: %s",
-				 (unsigned long long)size, strerror(errno));
-	if (madvise(hva, size, MADV_HUGEPAGE) && errno != EINVAL)
-		log_debug("madvise(MADV_HUGEPAGE) on guest RAM: %s", strerror(errno));
+	if (own) {
+		hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (hva == MAP_FAILED)
+			return error_set(err, "cannot map %llu bytes of guest RAM: %s",
+					 (unsigned long long)size, strerror(errno));
+		if (madvise(hva, size, MADV_HUGEPAGE) && errno != EINVAL)
+			log_debug("madvise(MADV_HUGEPAGE) on guest RAM: %s", strerror(errno));
+	}
 	if (guest_mem_add(mem, gpa, size, hva, err)) {
-		munmap(hva, size);
+		if (own)
+			munmap(hva, size);
 		return -1;
 	}
 	region = (struct kvm_userspace_memory_region){
@@ -88,22 +93,34 @@ static int map_ram_region(struct guest_mem *mem, int vm_fd, unsigned slot, uint6
 	return 0;
 }
 
-int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, uint64_t ram_size, struct error *err)
+int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, uint64_t ram_size,
+			 struct memory_backend *backend, struct error *err)
 {
+	uint8_t *base = NULL;
+
 	memset(mem, 0, sizeof(*mem));
 	mem->ram_size = ram_size;
 	guest_mem_split(ram_size, &mem->low_size, &mem->high_size);
-	if (map_ram_region(mem, vm_fd, 0, 0, mem->low_size, err))
+	if (backend) {
+		if (memory_backend_map(backend, err))
+			return error_prefix(err, "boot RAM");
+		mem->backend = backend;
+		base = backend->hva;
+	}
+	if (map_ram_region(mem, vm_fd, 0, 0, mem->low_size, base, err))
 		return -1;
-	if (mem->high_size && map_ram_region(mem, vm_fd, 1, LAYOUT_4G, mem->high_size, err))
+	if (mem->high_size && map_ram_region(mem, vm_fd, 1, LAYOUT_4G, mem->high_size,
+					     base ? base + mem->low_size : NULL, err))
 		return -1;
 	return 0;
 }
 
 void guest_mem_destroy(struct guest_mem *mem)
 {
-	for (unsigned i = 0; i < mem->count; i++)
+	for (unsigned i = 0; i < mem->count && !mem->backend; i++)
 		if (munmap(mem->regions[i].hva, mem->regions[i].size))
 			log_warn("munmap of guest RAM failed: %s", strerror(errno));
+	if (mem->backend)
+		memory_backend_unmap(mem->backend);
 	memset(mem, 0, sizeof(*mem));
 }

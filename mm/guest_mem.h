@@ -25,6 +25,7 @@ struct guest_mem {
 	uint64_t ram_size;  /* boot RAM in bytes (-m) */
 	uint64_t low_size;  /* part below the PCI hole */
 	uint64_t high_size; /* part from 4 GiB up */
+	struct memory_backend *backend; /* boot RAM's backend (-machine memory-backend), or NULL */
 };
 
 /* Low/high split of boot RAM: low = min(ram, PCI hole start), high = the rest. */
@@ -41,8 +42,14 @@ void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, size_t len,
 		    struct error *err);
 
-/* Boot RAM: anonymous mapping(s) added to mem and registered as KVM memslots. */
-int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, uint64_t ram_size, struct error *err);
+/*
+ * Boot RAM: anonymous mapping(s), or backend's one mapping split around the PCI
+ * hole, added to mem and registered as KVM memslots. A backend is unmapped
+ * again by guest_mem_destroy (a reset then maps it fresh).
+ */
+struct memory_backend;
+int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, uint64_t ram_size,
+			 struct memory_backend *backend, struct error *err);
 void guest_mem_destroy(struct guest_mem *mem);
 
 #endif

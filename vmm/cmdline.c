@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arch/x86/mptable.h"
+#include "mm/backend.h"
 #include "vmm/log.h"
 #include "vmm/opts.h"
 #include "vmm/size.h"
@@ -65,6 +66,7 @@ static int opt_memory(struct cmdline_state *st, const char *arg, struct error *e
 		error_prefix(err, "-m");
 		goto out;
 	}
+	cfg->ram_size_given = true;
 	if (opts_take_u64(&opts, "slots", &cfg->mem_slots, 0, err) ||
 	    opts_take_size(&opts, "maxmem", &cfg->maxmem, 0, err) ||
 	    opts_finish(&opts, "memory", err))
@@ -284,6 +286,71 @@ static int opt_verbose(struct cmdline_state *st, const char *arg, struct error *
 	return 0;
 }
 
+/* -machine [type=]pc|q35[,accel=kvm][,memory-backend=ID]: tide has one machine, a PC. */
+static int opt_machine(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	struct opts opts;
+	const char *type, *accel, *backend;
+	int ret = -1;
+
+	if (opts_parse(&opts, "-machine", arg, "type", err))
+		return -1;
+	type = opts_take(&opts, "type");
+	accel = opts_take(&opts, "accel");
+	backend = opts_take(&opts, "memory-backend");
+	if (opts_finish(&opts, "the machine", err))
+		goto out;
+	if (type && strcmp(type, "pc") && strcmp(type, "q35")) {
+		error_set(err, "-machine: tide has one machine type, a PC without firmware "
+			       "(pc or q35 are taken as it), not '%s'",
+			  type);
+		goto out;
+	}
+	if (accel && strcmp(accel, "kvm")) {
+		error_set(err, "-machine: tide runs on KVM only (accel=kvm), not '%s'", accel);
+		goto out;
+	}
+	if (backend) {
+		free(st->cfg->ram_backend_id);
+		st->cfg->ram_backend_id = strdup(backend);
+		if (!st->cfg->ram_backend_id) {
+			error_set(err, "-machine: out of memory");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	opts_free(&opts);
+	return ret;
+}
+
+/* Boot RAM from -machine memory-backend=ID: -m must match it, or take its size (QEMU). */
+static int resolve_ram_backend(struct vm_config *cfg, struct error *err)
+{
+	struct memory_backend *b;
+
+	if (!cfg->ram_backend_id)
+		return 0;
+	b = memory_backend_find(cfg, cfg->ram_backend_id, "boot RAM", err);
+	if (!b)
+		return error_prefix(err, "-machine memory-backend");
+	if (b->rom)
+		return error_set(err, "-machine memory-backend: '%s' is read-only memory (rom); "
+				      "boot RAM must be writable (rom=off gives a private copy)",
+				 cfg->ram_backend_id);
+	if (cfg->ram_size_given && cfg->ram_size != b->size)
+		return error_set(err, "-machine memory-backend: '%s' is %llu bytes but -m asks for "
+				      "%llu; they must be equal (or leave out -m)",
+				 cfg->ram_backend_id, (unsigned long long)b->size,
+				 (unsigned long long)cfg->ram_size);
+	if (cfg->maxmem && cfg->maxmem < b->size)
+		return error_set(err, "-machine memory-backend: '%s' (%llu bytes) is above maxmem",
+				 cfg->ram_backend_id, (unsigned long long)b->size);
+	cfg->ram_size = b->size;
+	cfg->ram_backend = b;
+	return 0;
+}
+
 /* -qmp unix:PATH,server=on[,wait=off]: one control socket (vmm/qmp_server.c). */
 static int opt_qmp(struct cmdline_state *st, const char *arg, struct error *err)
 {
@@ -335,6 +402,8 @@ static const struct cmdline_option options[] = {
 	{ "m", "[size=]SIZE[,maxmem=SIZE][,slots=N]", "boot RAM (default 128M; bare number = MiB)",
 	  opt_memory },
 	{ "smp", "[cpus=]N", "number of vCPUs (default 1)", opt_smp },
+	{ "machine", "[type=]pc|q35[,accel=kvm][,memory-backend=ID]",
+	  "the PC; memory-backend= takes boot RAM from an -object", opt_machine },
 	{ "cpu", "host|max[,+feat|-feat|feat=on|off]...", "CPU model and feature overrides",
 	  opt_cpu },
 	{ "serial", "stdio|file:PATH|none", "COM1 backend (default stdio)", opt_serial },
@@ -451,7 +520,8 @@ enum cmdline_result cmdline_parse(int argc, char **argv, struct vm_config *cfg, 
 		error_set(err, "no kernel given: use -kernel PATH (see --help)");
 		return CMDLINE_ERROR;
 	}
-	if (check_instances(cfg, err))
+	/* Boot RAM's size first: the device memory area (virtio-mem) lies above it. */
+	if (resolve_ram_backend(cfg, err) || check_instances(cfg, err))
 		return CMDLINE_ERROR;
 	return CMDLINE_RUN;
 }
@@ -474,5 +544,6 @@ void cmdline_free(struct vm_config *cfg)
 	free_strings(cfg->cpu.feature_drops, cfg->cpu.nr_drops);
 	free(cfg->name);
 	free(cfg->qmp.path);
+	free(cfg->ram_backend_id);
 	memset(cfg, 0, sizeof(*cfg));
 }

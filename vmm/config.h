@@ -10,6 +10,8 @@
 #include "vmm/device.h"
 #include "vmm/qmp_server.h"
 
+struct memory_backend;
+
 struct cpu_config {
 	const char *model;   /* "host" (default) or "max": both mean KVM's supported CPUID */
 	char **feature_adds;  /* "+feat" / "feat=on" */
@@ -31,6 +33,9 @@ struct vm_config {
 	const char *initrd;
 	const char *append;
 	uint64_t ram_size;
+	bool ram_size_given; /* -m was on the command line */
+	char *ram_backend_id; /* -machine memory-backend=ID (owned) */
+	struct memory_backend *ram_backend; /* resolved from it, or NULL: anonymous boot RAM */
 	uint64_t maxmem; /* 0 = no device memory area */
 	uint64_t mem_slots;
 	unsigned smp;

@@ -193,7 +193,7 @@ static int machine_build(struct machine *m, struct error *err)
 	msi_routes_init(&m->msi_routes, m->vm_fd);
 	if (platform_create_vm(m, err))
 		return -1;
-	if (guest_mem_create_ram(&m->mem, m->vm_fd, m->cfg->ram_size, err) ||
+	if (guest_mem_create_ram(&m->mem, m->vm_fd, m->cfg->ram_size, m->cfg->ram_backend, err) ||
 	    init_memslot_ids(m, err))
 		return -1;
 	if (platform_create_devices(m, err) || realize_devices(m, err))

@@ -175,6 +175,12 @@ START_TEST(each_error_names_the_option)
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-qmp", "stdio"),
 			 "-qmp: 'stdio': tide offers only unix:PATH,server=on[,wait=off]");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-name", ""), "-name: empty name");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-machine", "virt"),
+			 "-machine: tide has one machine type, a PC without firmware (pc or q35 are "
+			 "taken as it), not 'virt'");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-machine", "pc,memory-backend=ram0"),
+			 "-machine memory-backend: boot RAM: 'ram0' is not a memory backend object "
+			 "(-object memory-backend-*,id=ram0)");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-name", "vm,debug-threads=on"),
 			 "-name: -name has no property 'debug-threads'");
 }

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Boot RAM from memory backends (-machine memory-backend=ID) with the test guest on KVM.
+
+VM templating: two VMs start from one read-only memory image (memory-backend-file,
+share=off,readonly=on,rom=off); each writes its own data, and the image never changes.
+"""
+import hashlib
+import os
+import subprocess
+import unittest
+
+import harness
+from harness import GUEST_PASS
+
+MiB = 1 << 20
+
+
+def backend_args(props, size="256M"):
+    return ["-machine", "memory-backend=ram0", "-object", f"{props},id=ram0,size={size}"]
+
+
+class BootRamBackends(unittest.TestCase):
+    def image(self, size=256 * MiB):
+        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-ram-image-{os.getpid()}")
+        with open(path, "wb") as f:
+            f.truncate(size)
+            f.write(b"\x5a" * (64 * MiB))
+        self.addCleanup(os.unlink, path)
+        return path
+
+    @staticmethod
+    def digest(path):
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def guest(self, append, extra):
+        return [harness.TIDE, "-nographic", "-no-reboot",
+                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                "-kernel", harness.TESTGUEST, "-append", append] + extra
+
+    def test_two_vms_from_one_read_only_template(self):
+        path = self.image()
+        before = self.digest(path)
+        extra = backend_args(f"memory-backend-file,mem-path={path},share=off,readonly=on,rom=off")
+        procs = [subprocess.Popen(self.guest(f"tests=pattern pattern_mb=128 seed={seed}", extra),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for seed in (3, 4)]
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            # Each wrote its own pattern (its seed) over 128 MiB and read it back intact.
+            self.assertEqual(p.returncode, GUEST_PASS, out + err)
+            self.assertIn("ok 1 - pattern", out)
+        self.assertEqual(self.digest(path), before, "the template is never written")
+
+    def test_shared_file_takes_the_guests_writes(self):
+        path = self.image()
+        before = self.digest(path)
+        run = harness.tide(self.guest("tests=pattern pattern_mb=16", backend_args(
+            f"memory-backend-file,mem-path={path},share=on"))[1:], timeout=120)
+        self.assertEqual(run.status, GUEST_PASS, run)
+        self.assertNotEqual(self.digest(path), before, "share=on: the guest wrote the file")
+
+    def test_memfd_and_ram_backends_as_boot_ram(self):
+        for props in ("memory-backend-memfd", "memory-backend-ram,prealloc=on"):
+            run = harness.tide(self.guest("tests=pattern pattern_mb=16",
+                                          backend_args(props))[1:], timeout=120)
+            self.assertEqual(run.status, GUEST_PASS, (props, run))
+
+    def test_refusals(self):
+        path = self.image(4 * MiB)
+        file_props = f"memory-backend-file,mem-path={path}"
+        for args, message in [
+            (["-m", "128M"] + backend_args(file_props, "4M"),
+             "'ram0' is 4194304 bytes but -m asks for 134217728"),
+            (backend_args(file_props + ",readonly=on", "4M"), "'ram0' is read-only memory (rom)"),
+            (["-machine", "memory-backend=nope"], "'nope' is not a memory backend object"),
+            (["-machine", "microvm"], "tide has one machine type"),
+            (["-machine", "pc,accel=tcg"], "tide runs on KVM only"),
+            (backend_args(file_props, "4M") + [
+                "-m", "4M,maxmem=1G", "-device", "virtio-mem-pci,memdev=ram0"],
+             "memdev 'ram0' is already boot RAM"),
+        ]:
+            run = harness.tide(["-kernel", harness.TESTGUEST] + args, timeout=30)
+            self.assertEqual(run.status, 1, run)
+            self.assertIn(message, run.stderr)
+
+
+if __name__ == "__main__":
+    harness.main()
