@@ -42,6 +42,7 @@ struct virtio_mem {
 	bool transport_ready;
 	struct latency_log plug_ns, unplug_ns;
 	struct memory_device memdev; /* what QMP sees */
+	struct memslot_kvm_target kvm_target; /* the memslots' VM and backend */
 };
 
 /* ---- virtio device ops ---- */
@@ -399,7 +400,7 @@ static int setup_memslots(struct virtio_mem *vm, struct machine *m, struct error
 
 	if (machine_reserve_device_slots(m, (uint32_t)(vc->size / slot_size), vm->name, err) ||
 	    memslot_region_init(&vm->slots, vc->memaddr, vc->size, b->hva, slot_size, &m->slot_ids,
-				&memslot_kvm_ops, memslot_kvm_opaque(m->vm_fd), err))
+				&memslot_kvm_ops, &vm->kvm_target, err))
 		return -1;
 	vm->slots.name = vm->name;
 	vm->slots_ready = true;
@@ -435,6 +436,8 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 		free(vm);
 		return -1;
 	}
+	vm->kvm_target = (struct memslot_kvm_target){ m->vm_fd, vc->backend };
+	vc->backend->vm_fd = m->vm_fd; /* a guest_memfd belongs to this VM */
 	if (memory_backend_map(vc->backend, err)) {
 		free(vm);
 		return -1;

@@ -50,6 +50,8 @@ struct memory_backend {
 	int policy;   /* MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND, MPOL_INTERLEAVE */
 	unsigned long host_nodes; /* bit N: host NUMA node N */
 	const char *used_by; /* what took it: boot RAM or a virtio-mem device (one user only) */
+	bool guest_memfd; /* fd is a guest_memfd: memslots bind it (REGION2) */
+	int vm_fd;    /* the VM a guest_memfd belongs to; set before mapping */
 	int fd;	      /* -1 for anonymous memory */
 	uint8_t *hva; /* NULL until mapped */
 };

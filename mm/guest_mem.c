@@ -8,6 +8,7 @@
 
 #include "arch/x86/layout.h"
 #include "mm/backend.h"
+#include "mm/memslots_kvm.h"
 #include "vmm/log.h"
 
 void guest_mem_split(uint64_t ram_size, uint64_t *low_size, uint64_t *high_size)
@@ -63,7 +64,6 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 static int map_ram_region(struct guest_mem *mem, int vm_fd, unsigned slot, uint64_t gpa,
 			  uint64_t size, void *hva, struct error *err)
 {
-	struct kvm_userspace_memory_region region;
 	bool own = !hva;
 
 	/* NORESERVE: boot RAM is committed as the guest touches it, like QEMU's default. */
@@ -81,15 +81,8 @@ static int map_ram_region(struct guest_mem *mem, int vm_fd, unsigned slot, uint6
 			munmap(hva, size);
 		return -1;
 	}
-	region = (struct kvm_userspace_memory_region){
-		.slot = slot,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uintptr_t)hva,
-	};
-	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return error_set(err, "KVM_SET_USER_MEMORY_REGION for RAM at 0x%llx: %s",
-				 (unsigned long long)gpa, strerror(errno));
+	if (kvm_set_memslot(vm_fd, slot, gpa, size, hva, own ? NULL : mem->backend, err))
+		return error_prefix(err, "boot RAM at 0x%llx", (unsigned long long)gpa);
 	return 0;
 }
 
@@ -102,6 +95,7 @@ int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, uint64_t ram_size,
 	mem->ram_size = ram_size;
 	guest_mem_split(ram_size, &mem->low_size, &mem->high_size);
 	if (backend) {
+		backend->vm_fd = vm_fd; /* a guest_memfd belongs to this VM */
 		if (memory_backend_map(backend, err))
 			return error_prefix(err, "boot RAM");
 		mem->backend = backend;

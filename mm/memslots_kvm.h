@@ -1,15 +1,26 @@
-/* memslot_ops for a real VM: KVM_SET_USER_MEMORY_REGION and mprotect(). opaque: the vm fd. */
+/*
+ * memslot_ops for a real VM: KVM_SET_USER_MEMORY_REGION (REGION2 for a
+ * guest_memfd backend) and mprotect(). opaque: a struct memslot_kvm_target.
+ */
 #ifndef TIDE_MEMSLOTS_KVM_H
 #define TIDE_MEMSLOTS_KVM_H
 
+#include "mm/backend.h"
 #include "mm/memslots.h"
 
 extern const struct memslot_ops memslot_kvm_ops;
 
-/* The vm fd as memslot_ops opaque (KVM fds are small non-negative ints). */
-static inline void *memslot_kvm_opaque(int vm_fd)
-{
-	return (void *)(intptr_t)vm_fd;
-}
+/* Where memslots go: the VM, and the backend whose mapping they alias (NULL: anonymous). */
+struct memslot_kvm_target {
+	int vm_fd;
+	const struct memory_backend *backend;
+};
+
+/*
+ * One memslot: [gpa, gpa+size) -> hva (size 0 deletes it). hva lies in backend's
+ * mapping when backend is set; a guest_memfd backend binds the same offset of its file.
+ */
+int kvm_set_memslot(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size, void *hva,
+		    const struct memory_backend *backend, struct error *err);
 
 #endif

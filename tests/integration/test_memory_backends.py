@@ -61,7 +61,8 @@ class BootRamBackends(unittest.TestCase):
         self.assertNotEqual(self.digest(path), before, "share=on: the guest wrote the file")
 
     def test_memfd_and_ram_backends_as_boot_ram(self):
-        for props in ("memory-backend-memfd", "memory-backend-ram,prealloc=on"):
+        for props in ("memory-backend-memfd", "memory-backend-ram,prealloc=on",
+                      "memory-backend-guest-memfd"):
             run = harness.tide(self.guest("tests=pattern pattern_mb=16",
                                           backend_args(props))[1:], timeout=120)
             self.assertEqual(run.status, GUEST_PASS, (props, run))

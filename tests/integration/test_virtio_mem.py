@@ -201,6 +201,12 @@ class VirtioMem(unittest.TestCase):
         self.assertEqual(run.status, 1, run)
         self.assertIn("memdev 'mem0' has prealloc=on", run.stderr)
 
+    def test_guest_memfd_backend_plug_unplug(self):
+        run = self.run_guest("tests=vmem_plug,vmem_unplug_all vmem_blocks=8",
+                             backend="memory-backend-guest-memfd")
+        self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
+        self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
+
     def test_read_only_memory_is_refused_as_memdev(self):
         path = self.template_file(4 * MiB)
         run = harness.tide(["-kernel", harness.TESTGUEST] + vmem_args(
@@ -301,15 +307,26 @@ class VirtioMem(unittest.TestCase):
                       "the vCPUs can address", run.stderr, run)
 
     def test_host_rss_follows_plugged_memory(self):
+        self.check_rss_follows_plugged_memory("memory-backend-ram")
+
+    def test_guest_memfd_backend_rss_follows_plugged_memory(self):
+        self.check_rss_follows_plugged_memory("memory-backend-guest-memfd")
+
+    def check_rss_follows_plugged_memory(self, backend):
         blocks = 128  # 256 MiB
         console = harness.Console(["-nographic", "-no-reboot", "-device",
                                    "isa-debug-exit,iobase=0xf4,iosize=0x04",
                                    "-kernel", harness.TESTGUEST,
                                    "-append", f"tests=vmem_rss vmem_blocks={blocks} vmem_wait=1"]
-                                  + vmem_args(props="requested-size=512M"))
+                                  + vmem_args(props="requested-size=512M", backend=backend))
         self.addCleanup(console.kill)
 
         def rss_kb():
+            # guest_memfd pages are KVM's, not in tide's page tables; the kernel keeps them
+            # unevictable, so the host's Unevictable count is theirs (plus a steady rest).
+            if backend == "memory-backend-guest-memfd":
+                with open("/proc/meminfo") as f:
+                    return int(re.search(r"Unevictable:\s+(\d+) kB", f.read()).group(1))
             with open(f"/proc/{console.proc.pid}/status") as f:
                 return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
 

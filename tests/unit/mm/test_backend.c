@@ -119,6 +119,9 @@ START_TEST(property_errors)
 	ck_assert_ptr_nonnull(strstr(err.msg, "this host has no NUMA node"));
 	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,host-nodes=x,policy=bind", &err));
 	ck_assert_str_eq(err.msg, "-object: host-nodes 'x' is not N or N-M");
+	ck_assert_ptr_null(parse("memory-backend-guest-memfd", "id=m,size=1G,share=off", &err));
+	ck_assert_str_eq(err.msg, "-object: memory-backend-guest-memfd is always shared with KVM: "
+				  "share=off is not possible");
 	ck_assert_ptr_null(parse("memory-backend-ram", "id=m,size=1G,policy=local", &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "property 'policy' must be default, preferred"));
 }

@@ -1,0 +1,98 @@
+/*
+ * memory-backend-guest-memfd: memory from KVM's guest_memfd (Linux 6.18+),
+ * created with MMAP | INIT_SHARED so that tide can map it (kvm-api.md §5);
+ * memslots bind it with KVM_SET_USER_MEMORY_REGION2 at the offset they alias.
+ * A guest_memfd belongs to one VM: each machine (re)start creates a new one.
+ * Discard = hole punch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mm/backend.h"
+#include "vmm/device.h"
+#include "vmm/kvm_compat.h"
+
+#define TYPE_NAME "memory-backend-guest-memfd"
+#define NEEDED_FLAGS (GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)
+
+static int gmem_map(struct memory_backend *b, struct error *err)
+{
+	struct kvm_create_guest_memfd create = { .size = b->size, .flags = NEEDED_FLAGS };
+	int flags;
+	void *p;
+
+	/* Asked of the VM fd: what guest_memfd offers depends on the VM type. */
+	if (ioctl(b->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD) <= 0)
+		return error_set(err, TYPE_NAME ": this host's KVM has no guest_memfd "
+					      "(KVM_CAP_GUEST_MEMFD)");
+	flags = ioctl(b->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (flags < 0 || ((uint64_t)flags & NEEDED_FLAGS) != NEEDED_FLAGS)
+		return error_set(err, TYPE_NAME ": this host's guest_memfd cannot be mapped by tide: "
+					      "KVM_CAP_GUEST_MEMFD_FLAGS is %d, tide needs MMAP | "
+					      "INIT_SHARED (3; Linux 6.18 and later)",
+				 flags < 0 ? 0 : flags);
+	b->fd = ioctl(b->vm_fd, KVM_CREATE_GUEST_MEMFD, &create);
+	if (b->fd < 0)
+		return error_set(err, TYPE_NAME ": KVM_CREATE_GUEST_MEMFD of %llu bytes: %s",
+				 (unsigned long long)b->size, strerror(errno));
+	if (fcntl(b->fd, F_SETFD, FD_CLOEXEC) < 0) {
+		error_set(err, TYPE_NAME ": FD_CLOEXEC: %s", strerror(errno));
+		goto fail;
+	}
+	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | (b->reserve ? 0 : MAP_NORESERVE), b->fd, 0);
+	if (p == MAP_FAILED) {
+		error_set(err, TYPE_NAME ": cannot map %llu bytes: %s", (unsigned long long)b->size,
+			  strerror(errno));
+		goto fail;
+	}
+	b->hva = p;
+	return 0;
+fail:
+	close(b->fd);
+	b->fd = -1;
+	return -1;
+}
+
+static int gmem_discard(struct memory_backend *b, uint64_t offset, uint64_t len, bool accessible,
+			struct error *err)
+{
+	(void)accessible; /* the punch frees the pages and zaps the guest's mappings */
+	if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+		      (off_t)len))
+		return error_set(err, TYPE_NAME ": hole punch: %s", strerror(errno));
+	return 0;
+}
+
+static const struct memory_backend_ops gmem_ops = { .map = gmem_map, .discard = gmem_discard };
+
+static void *gmem_parse(struct opts *opts, struct error *err)
+{
+	struct memory_backend *b = memory_backend_new(opts, &gmem_ops, TYPE_NAME, true, err);
+
+	if (!b)
+		return NULL;
+	b->guest_memfd = true;
+	if (!b->share) {
+		error_set(err, "%s: " TYPE_NAME " is always shared with KVM: share=off is not possible",
+			  opts->option);
+		memory_backend_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static const struct device_type memory_backend_guest_memfd_type = {
+	.name = TYPE_NAME,
+	.kind = TYPE_OBJECT,
+	.help = "id=ID,size=SIZE[,reserve=on|off]: KVM guest_memfd memory (Linux 6.18+)",
+	.parse = gmem_parse,
+	.realize = memory_backend_realize,
+	.free_config = memory_backend_free,
+};
+DEVICE_TYPE_REGISTER(memory_backend_guest_memfd_type)
