@@ -312,13 +312,20 @@ class VirtioMem(unittest.TestCase):
     def test_guest_memfd_backend_rss_follows_plugged_memory(self):
         self.check_rss_follows_plugged_memory("memory-backend-guest-memfd")
 
-    def check_rss_follows_plugged_memory(self, backend):
+    def test_memfd_and_private_file_backends_give_memory_back(self):
+        self.check_rss_follows_plugged_memory("memory-backend-memfd")
+        path = self.template_file(1024 * MiB)
+        self.check_rss_follows_plugged_memory(
+            "memory-backend-file", f",mem-path={path},share=off,readonly=on,rom=off")
+
+    def check_rss_follows_plugged_memory(self, backend, backend_props=""):
         blocks = 128  # 256 MiB
         console = harness.Console(["-nographic", "-no-reboot", "-device",
                                    "isa-debug-exit,iobase=0xf4,iosize=0x04",
                                    "-kernel", harness.TESTGUEST,
                                    "-append", f"tests=vmem_rss vmem_blocks={blocks} vmem_wait=1"]
-                                  + vmem_args(props="requested-size=512M", backend=backend))
+                                  + vmem_args(props="requested-size=512M", backend=backend,
+                                              backend_props=backend_props))
         self.addCleanup(console.kill)
 
         def rss_kb():
