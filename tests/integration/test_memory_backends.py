@@ -67,6 +67,29 @@ class BootRamBackends(unittest.TestCase):
                                           backend_args(props))[1:], timeout=120)
             self.assertEqual(run.status, GUEST_PASS, (props, run))
 
+    def test_a_file_that_cannot_be_opened_as_asked_is_named(self):
+        # Tests run as root, which file modes do not stop: a read-only mount does.
+        mnt = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-ro-{os.getpid()}")
+        os.makedirs(mnt)
+        self.addCleanup(os.rmdir, mnt)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M", "tmpfs", mnt]).returncode:
+            self.skipTest("SKIP: cannot mount a tmpfs here (not root?)")
+        self.addCleanup(subprocess.run, ["umount", mnt])
+        path = os.path.join(mnt, "image")
+        with open(path, "wb") as f:
+            f.truncate(4 * MiB)
+        subprocess.run(["mount", "-o", "remount,ro", mnt], check=True)
+        run = harness.tide(["-kernel", harness.TESTGUEST] + backend_args(
+            f"memory-backend-file,mem-path={path},share=on", "4M"), timeout=30)
+        self.assertEqual(run.status, 1, run)
+        self.assertIn(f"mem-path '{path}': Read-only file system (readonly=on opens it "
+                      "read-only)", run.stderr)
+        # Read-only, it serves as a private template.
+        run = harness.tide(self.guest("tests=pattern pattern_mb=1", backend_args(
+            f"memory-backend-file,mem-path={path},share=off,readonly=on,rom=off", "4M"))[1:],
+            timeout=60)
+        self.assertEqual(run.status, GUEST_PASS, run)
+
     def test_refusals(self):
         path = self.image(4 * MiB)
         file_props = f"memory-backend-file,mem-path={path}"
