@@ -38,7 +38,8 @@ def plug_seconds(opts, backend_props, device_props):
            "-device", f"virtio-mem-pci,id=vm0,memdev=mem0,requested-size={opts.size_mib}M"
                       f"{device_props}",
            "-kernel", os.path.join(opts.build, "guests", "testguest", "tide-testguest.elf"),
-           "-append", f"tests=vmem_rss vmem_blocks={blocks}"]
+           # prealloc=on backs a whole request before answering it: seconds for a file on disk.
+           "-append", f"tests=vmem_rss vmem_blocks={blocks} vmem_timeout=1000000000000"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     start = end = None
