@@ -56,6 +56,9 @@ static bool range_ok(const struct vmem_core *c, const struct vmem_req *req, uint
 	return true;
 }
 
+static int discard_by_slot(struct vmem_core *c, uint64_t offset, uint64_t len, uint64_t *done,
+			   struct error *err);
+
 /*
  * Plug order: memslot (and host access) first, then the bitmap. A memslot that
  * fails to map answers BUSY, and slots this request mapped are unmapped again.
@@ -77,9 +80,12 @@ static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t co
 		if (c->slots && !c->keep_usable_mapped)
 			memslot_unmap_unplugged(c->slots, offset, len, &c->plugged, c->block_size,
 						&ignored);
-		if (c->backend && c->prealloc)
-			memory_backend_discard(c->backend, offset, len,
-					       !c->slots || c->keep_usable_mapped, &ignored);
+		if (c->backend && c->prealloc) {
+			uint64_t done;
+
+			/* Slot by slot: one that still holds plugged blocks stays read-write. */
+			discard_by_slot(c, offset, len, &done, &ignored);
+		}
 		return VMEM_RESP_BUSY;
 	}
 	plug_bitmap_set(&c->plugged, first, count);

@@ -222,7 +222,24 @@ int memory_backend_populate(struct memory_backend *b, uint64_t offset, uint64_t 
 /* Caller checks the return of mbind: the policy must hold or the user is told. */
 static long mbind_range(void *addr, uint64_t len, int mode, const unsigned long *mask)
 {
-	return syscall(SYS_mbind, addr, len, mode, mask, mask ? MAX_HOST_NODES + 1 : 0, 0);
+	/* MPOL_MF_STRICT | MPOL_MF_MOVE (QEMU's): pages already there move, or mbind fails. */
+	return syscall(SYS_mbind, addr, len, mode, mask, mask ? MAX_HOST_NODES + 1 : 0, 1 | 2);
+}
+
+int memory_backend_apply_settings(struct memory_backend *b, uint64_t offset, uint64_t len,
+				  struct error *err)
+{
+	uint8_t *p = b->hva + offset;
+
+	/* KSM and core dumps: hints; a kernel without KSM refuses MERGEABLE, which costs nothing. */
+	if (b->merge && madvise(p, len, MADV_MERGEABLE))
+		log_debug("%s: MADV_MERGEABLE: %s", b->type_name, strerror(errno));
+	if (!b->dump && madvise(p, len, MADV_DONTDUMP))
+		log_warn("%s: MADV_DONTDUMP: %s", b->type_name, strerror(errno));
+	if (b->policy != POLICY_DEFAULT && mbind_range(p, len, b->policy, &b->host_nodes) < 0)
+		return error_set(err, "%s: mbind (host-nodes policy): %s", b->type_name,
+				 strerror(errno));
+	return 0;
 }
 
 int memory_backend_map(struct memory_backend *b, struct error *err)
@@ -231,16 +248,8 @@ int memory_backend_map(struct memory_backend *b, struct error *err)
 		return 0;
 	if (b->ops->map(b, err))
 		return -1;
-	/* KSM and core dumps: hints; a kernel without KSM refuses MERGEABLE, which costs nothing. */
-	if (b->merge && madvise(b->hva, b->size, MADV_MERGEABLE))
-		log_debug("%s: MADV_MERGEABLE: %s", b->type_name, strerror(errno));
-	if (!b->dump && madvise(b->hva, b->size, MADV_DONTDUMP))
-		log_warn("%s: MADV_DONTDUMP: %s", b->type_name, strerror(errno));
-	if (b->policy != POLICY_DEFAULT &&
-	    mbind_range(b->hva, b->size, b->policy, &b->host_nodes) < 0) {
-		error_set(err, "%s: mbind (host-nodes policy): %s", b->type_name, strerror(errno));
+	if (memory_backend_apply_settings(b, 0, b->size, err))
 		goto fail;
-	}
 	if (b->prealloc &&
 	    memory_backend_populate(b, 0, b->size, (unsigned)b->prealloc_threads, err))
 		goto fail;

@@ -61,6 +61,9 @@ int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, boo
 				struct error *err);
 /* Maps it, then applies merge, dump, the NUMA policy and prealloc. */
 int memory_backend_map(struct memory_backend *b, struct error *err);
+/* merge, dump and the NUMA policy on [offset, offset+len) (a backend that maps anew calls it). */
+int memory_backend_apply_settings(struct memory_backend *b, uint64_t offset, uint64_t len,
+				  struct error *err);
 /* Backs [offset, offset+len) with host memory now (prealloc; virtio-mem's prealloc=on plugs). */
 int memory_backend_populate(struct memory_backend *b, uint64_t offset, uint64_t len,
 			    unsigned threads, struct error *err);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "mm/backend.h"
@@ -92,7 +94,8 @@ static int file_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (b->reserve ? 0 : MAP_NORESERVE), -1,
 		 0) == MAP_FAILED)
 		return error_set(err, TYPE_NAME ": discard: %s", strerror(errno));
-	return 0;
+	/* A new mapping: it needs the backend's merge, dump and NUMA settings again. */
+	return memory_backend_apply_settings(b, offset, len, err);
 }
 
 static void file_unmap(struct memory_backend *b)
@@ -152,6 +155,7 @@ int file_backend_check_modes(bool share, bool readonly, enum backend_onoffauto r
 /* The file must be there, a regular file, large enough, and openable as the modes need. */
 static int check_file(const struct file_backend *f, struct error *err)
 {
+	struct statfs fs;
 	struct stat st;
 
 	if (stat(f->path, &st) < 0)
@@ -162,6 +166,10 @@ static int check_file(const struct file_backend *f, struct error *err)
 				 f->path);
 	if (!S_ISREG(st.st_mode))
 		return error_set(err, TYPE_NAME ": mem-path '%s' is not a regular file", f->path);
+	if (statfs(f->path, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC)
+		return error_set(err, TYPE_NAME ": mem-path '%s' is on hugetlbfs, which tide does not "
+					      "map yet; use memory-backend-memfd,hugetlb=on",
+				 f->path);
 	if ((uint64_t)st.st_size < f->b.size)
 		return error_set(err, TYPE_NAME ": mem-path '%s' holds %llu bytes, less than "
 					      "size=%llu",

@@ -157,6 +157,17 @@ static void *memfd_parse(struct opts *opts, struct error *err)
 			error_prefix(err, "%s: property 'hugetlbsize'", opts->option);
 			goto fail;
 		}
+		if (!page) {
+			error_set(err, "%s: " TYPE_NAME " hugetlb=on: this host offers no huge pages",
+				  opts->option);
+			goto fail;
+		}
+		if (page < 4096 || (page & (page - 1))) {
+			error_set(err, "%s: " TYPE_NAME " hugetlbsize %llu is not a power of two of at "
+				       "least 4 KiB",
+				  opts->option, (unsigned long long)page);
+			goto fail;
+		}
 		if (free_huge_pages(page) < 0) {
 			error_set(err, "%s: " TYPE_NAME " hugetlbsize %llu: the host has no huge "
 				       "pages of that size",

@@ -66,7 +66,7 @@ static int opt_memory(struct cmdline_state *st, const char *arg, struct error *e
 		error_prefix(err, "-m");
 		goto out;
 	}
-	cfg->ram_size_given = true;
+	cfg->ram_size_given = size != NULL; /* -m maxmem=4G alone keeps the size open (QEMU) */
 	if (opts_take_u64(&opts, "slots", &cfg->mem_slots, 0, err) ||
 	    opts_take_size(&opts, "maxmem", &cfg->maxmem, 0, err) ||
 	    opts_finish(&opts, "memory", err))

@@ -389,6 +389,10 @@ START_TEST(memfd_seal_and_hugetlb_properties)
 				 &err));
 	ck_assert_str_eq(err.msg, "-object: memory-backend-memfd size 3145728 is not a multiple of "
 				  "the huge page size 2097152");
+	ck_assert_ptr_null(parse("memory-backend-memfd",
+				 "id=m,size=16781312,hugetlb=on,hugetlbsize=2097664", &err));
+	ck_assert_str_eq(err.msg, "-object: memory-backend-memfd hugetlbsize 2097664 is not a power "
+				  "of two of at least 4 KiB");
 	ck_assert_ptr_null(parse("memory-backend-memfd", "id=m,size=4M,hugetlb=on,hugetlbsize=8M",
 				 &err));
 	ck_assert_str_eq(err.msg, "-object: memory-backend-memfd hugetlbsize 8388608: the host has "

@@ -199,6 +199,14 @@ START_TEST(qmp_and_name)
 	ck_assert(!cfg.qmp.wait);
 	ck_assert_str_eq(cfg.name, "web1");
 	cmdline_free(&cfg);
+	/* -m with only maxmem leaves the size to -machine memory-backend (QEMU). */
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-object",
+			       "memory-backend-ram,id=r,size=256M", "-machine", "memory-backend=r",
+			       "-m", "maxmem=4G"),
+			 CMDLINE_RUN);
+	ck_assert_uint_eq(cfg.ram_size, 256 * MiB);
+	ck_assert_ptr_nonnull(cfg.ram_backend);
+	cmdline_free(&cfg);
 	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-name", "db"), CMDLINE_RUN);
 	ck_assert(!cfg.has_qmp);
 	ck_assert_str_eq(cfg.name, "db");
