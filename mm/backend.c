@@ -101,10 +101,11 @@ int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, boo
 	return 0;
 }
 
-void *memory_backend_new(struct opts *opts, const struct memory_backend_ops *ops,
-			 const char *type_name, bool share_default, struct error *err)
+void *memory_backend_new_sized(struct opts *opts, const struct memory_backend_ops *ops,
+			       const char *type_name, bool share_default, size_t struct_size,
+			       struct error *err)
 {
-	struct memory_backend *b = calloc(1, sizeof(*b));
+	struct memory_backend *b = calloc(1, struct_size);
 
 	if (!b) {
 		error_set(err, "out of memory");
@@ -123,6 +124,13 @@ void *memory_backend_new(struct opts *opts, const struct memory_backend_ops *ops
 		return NULL;
 	}
 	return b;
+}
+
+void *memory_backend_new(struct opts *opts, const struct memory_backend_ops *ops,
+			 const char *type_name, bool share_default, struct error *err)
+{
+	return memory_backend_new_sized(opts, ops, type_name, share_default,
+					sizeof(struct memory_backend), err);
 }
 
 void memory_backend_free(void *config)

@@ -7,6 +7,7 @@
 #define TIDE_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmm/error.h"
@@ -79,6 +80,10 @@ void memory_backend_unmap(struct memory_backend *b);
 /* The -object parse/free pair for backend types, given the type's ops and defaults. */
 void *memory_backend_new(struct opts *opts, const struct memory_backend_ops *ops,
 			 const char *type_name, bool share_default, struct error *err);
+/* The same for a type whose struct begins with a struct memory_backend (struct_size bytes). */
+void *memory_backend_new_sized(struct opts *opts, const struct memory_backend_ops *ops,
+			       const char *type_name, bool share_default, size_t struct_size,
+			       struct error *err);
 void memory_backend_free(void *config);
 /* The -object backend with that id, or NULL (with err saying why). */
 struct vm_config;

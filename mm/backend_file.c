@@ -183,25 +183,15 @@ static int check_file(const struct file_backend *f, struct error *err)
 
 static void *file_parse(struct opts *opts, struct error *err)
 {
-	struct file_backend *f = calloc(1, sizeof(*f));
+	struct file_backend *f =
+		memory_backend_new_sized(opts, &file_ops, TYPE_NAME, false, sizeof(*f), err);
 	const char *path, *rom_text;
 	enum backend_onoffauto rom = BACKEND_AUTO;
 	long page = sysconf(_SC_PAGESIZE);
 
-	if (!f) {
-		error_set(err, "out of memory");
+	if (!f)
 		return NULL;
-	}
-	f->b.ops = &file_ops;
-	f->b.type_name = TYPE_NAME;
-	f->b.fd = -1;
 	f->b.starts_with_data = true;
-	if (!opts_take(opts, "id")) {
-		error_set(err, "%s: " TYPE_NAME " needs id=ID", opts->option);
-		goto fail;
-	}
-	if (memory_backend_parse_common(&f->b, opts, false, err))
-		goto fail;
 	path = opts_take(opts, "mem-path");
 	if (!path || !*path) {
 		error_set(err, "%s: " TYPE_NAME " needs mem-path=PATH", opts->option);

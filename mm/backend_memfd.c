@@ -127,22 +127,13 @@ static const struct memory_backend_ops memfd_ops = { .map = memfd_map, .discard 
 
 static void *memfd_parse(struct opts *opts, struct error *err)
 {
-	struct memfd_backend *m = calloc(1, sizeof(*m));
+	struct memfd_backend *m =
+		memory_backend_new_sized(opts, &memfd_ops, TYPE_NAME, true, sizeof(*m), err);
 	const char *hugetlbsize;
 
-	if (!m) {
-		error_set(err, "out of memory");
+	if (!m)
 		return NULL;
-	}
-	m->b.ops = &memfd_ops;
-	m->b.type_name = TYPE_NAME;
-	m->b.fd = -1;
-	if (!opts_take(opts, "id")) {
-		error_set(err, "%s: " TYPE_NAME " needs id=ID", opts->option);
-		goto fail;
-	}
-	if (memory_backend_parse_common(&m->b, opts, true, err) ||
-	    opts_take_bool(opts, "hugetlb", &m->hugetlb, false, err) ||
+	if (opts_take_bool(opts, "hugetlb", &m->hugetlb, false, err) ||
 	    opts_take_bool(opts, "seal", &m->seal, true, err))
 		goto fail;
 	hugetlbsize = opts_take(opts, "hugetlbsize");

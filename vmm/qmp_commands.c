@@ -305,49 +305,28 @@ static int cmd_qom_list(void *ctx, struct json_object *args, struct json_object 
 
 /* ---- run state ---- */
 
-static int cmd_stop(void *ctx, struct json_object *args, struct json_object **ret,
-		    struct qmp_error *err)
+/* stop, cont, system_reset, quit: no arguments, one machine action, {} back. */
+static int run_action(struct json_object *args, void (*action)(void), struct qmp_error *err)
 {
-	(void)ctx;
-	(void)ret;
 	if (qmp_args_only(args, no_args, err))
 		return -1;
-	machine_stop_from_qmp();
+	action();
 	return 0;
 }
 
-static int cmd_cont(void *ctx, struct json_object *args, struct json_object **ret,
-		    struct qmp_error *err)
-{
-	(void)ctx;
-	(void)ret;
-	if (qmp_args_only(args, no_args, err))
-		return -1;
-	machine_cont_from_qmp();
-	return 0;
-}
+#define ACTION_COMMAND(name, action)                                                               \
+	static int name(void *ctx, struct json_object *args, struct json_object **ret,             \
+			struct qmp_error *err)                                                     \
+	{                                                                                          \
+		(void)ctx;                                                                         \
+		(void)ret;                                                                         \
+		return run_action(args, action, err);                                              \
+	}
 
-static int cmd_system_reset(void *ctx, struct json_object *args, struct json_object **ret,
-			    struct qmp_error *err)
-{
-	(void)ctx;
-	(void)ret;
-	if (qmp_args_only(args, no_args, err))
-		return -1;
-	machine_reset_current_from_qmp();
-	return 0;
-}
-
-static int cmd_quit(void *ctx, struct json_object *args, struct json_object **ret,
-		    struct qmp_error *err)
-{
-	(void)ctx;
-	(void)ret;
-	if (qmp_args_only(args, no_args, err))
-		return -1;
-	machine_quit_current_from_qmp();
-	return 0;
-}
+ACTION_COMMAND(cmd_stop, machine_stop_from_qmp)
+ACTION_COMMAND(cmd_cont, machine_cont_from_qmp)
+ACTION_COMMAND(cmd_system_reset, machine_reset_current_from_qmp)
+ACTION_COMMAND(cmd_quit, machine_quit_current_from_qmp)
 
 /* ---- tide's own ---- */
 
