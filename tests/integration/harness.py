@@ -4,6 +4,7 @@ Each test file is a unittest program that meson runs with TIDE (the binary) and,
 where needed, TIDE_TESTGUEST in the environment. Without /dev/kvm a whole file
 exits 77 (meson's "skipped") and says why; nothing else makes it skip.
 """
+import hashlib
 import os
 import re
 import signal
@@ -34,6 +35,22 @@ def require_kvm():
 def host_kvm_is_emulating():
     """kvm_pvm: guest kernel code runs in KVM's instruction emulator (slow, and its quirks)."""
     return os.path.isdir("/sys/module/kvm_pvm")
+
+
+def memory_image(test, size, name="image"):
+    """A sparse file of size bytes whose first 64 MiB (at most) hold 0x5a: a memory image,
+    removed when test ends."""
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-{name}-{os.getpid()}")
+    with open(path, "wb") as f:
+        f.truncate(size)
+        f.write(b"\x5a" * min(size, 64 << 20))
+    test.addCleanup(os.unlink, path)
+    return path
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 class Run:

@@ -4,7 +4,6 @@
 VM templating: two VMs start from one read-only memory image (memory-backend-file,
 share=off,readonly=on,rom=off); each writes its own data, and the image never changes.
 """
-import hashlib
 import os
 import subprocess
 import unittest
@@ -21,17 +20,7 @@ def backend_args(props, size="256M"):
 
 class BootRamBackends(unittest.TestCase):
     def image(self, size=256 * MiB):
-        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-ram-image-{os.getpid()}")
-        with open(path, "wb") as f:
-            f.truncate(size)
-            f.write(b"\x5a" * (64 * MiB))
-        self.addCleanup(os.unlink, path)
-        return path
-
-    @staticmethod
-    def digest(path):
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
+        return harness.memory_image(self, size, "ram-image")
 
     def guest(self, append, extra):
         return [harness.TIDE, "-nographic", "-no-reboot",
@@ -40,7 +29,7 @@ class BootRamBackends(unittest.TestCase):
 
     def test_two_vms_from_one_read_only_template(self):
         path = self.image()
-        before = self.digest(path)
+        before = harness.sha256_of(path)
         extra = backend_args(f"memory-backend-file,mem-path={path},share=off,readonly=on,rom=off")
         procs = [subprocess.Popen(self.guest(f"tests=pattern pattern_mb=128 seed={seed}", extra),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -50,15 +39,15 @@ class BootRamBackends(unittest.TestCase):
             # Each wrote its own pattern (its seed) over 128 MiB and read it back intact.
             self.assertEqual(p.returncode, GUEST_PASS, out + err)
             self.assertIn("ok 1 - pattern", out)
-        self.assertEqual(self.digest(path), before, "the template is never written")
+        self.assertEqual(harness.sha256_of(path), before, "the template is never written")
 
     def test_shared_file_takes_the_guests_writes(self):
         path = self.image()
-        before = self.digest(path)
+        before = harness.sha256_of(path)
         run = harness.tide(self.guest("tests=pattern pattern_mb=16", backend_args(
             f"memory-backend-file,mem-path={path},share=on"))[1:], timeout=120)
         self.assertEqual(run.status, GUEST_PASS, run)
-        self.assertNotEqual(self.digest(path), before, "share=on: the guest wrote the file")
+        self.assertNotEqual(harness.sha256_of(path), before, "share=on: the guest wrote the file")
 
     def test_memfd_and_ram_backends_as_boot_ram(self):
         for props in ("memory-backend-memfd", "memory-backend-ram,prealloc=on",

@@ -4,7 +4,6 @@
 The guest prints `# vmem ...` facts and TAP; tide's -verbose log names every memslot it maps
 and unmaps, and its counters at exit.
 """
-import hashlib
 import os
 import re
 import subprocess
@@ -113,18 +112,7 @@ class VirtioMem(unittest.TestCase):
         self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
 
     def template_file(self, size=256 * MiB):
-        """A sparse file whose first 64 MiB hold 0x5a bytes: a memory image."""
-        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-template-{os.getpid()}")
-        with open(path, "wb") as f:
-            f.truncate(size)
-            f.write(b"\x5a" * (64 * MiB))
-        self.addCleanup(os.unlink, path)
-        return path
-
-    @staticmethod
-    def digest(path):
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
+        return harness.memory_image(self, size, "template")
 
     def test_shared_file_backend_punches_what_is_unplugged(self):
         path = self.template_file()
@@ -138,7 +126,7 @@ class VirtioMem(unittest.TestCase):
 
     def test_private_file_template_serves_two_vms_and_is_never_written(self):
         path = self.template_file()
-        before = self.digest(path)
+        before = harness.sha256_of(path)
         props = f",mem-path={path},share=off,readonly=on,rom=off"
         procs = [subprocess.Popen(
             [harness.TIDE, "-nographic", "-no-reboot",
@@ -151,7 +139,7 @@ class VirtioMem(unittest.TestCase):
             # Each guest wrote its own pattern (its seed) and read it back intact.
             self.assertEqual(p.returncode, GUEST_PASS, out + err)
             self.assertIn("# vmem plug: pattern ok", out)
-        self.assertEqual(self.digest(path), before, "the template file is unchanged")
+        self.assertEqual(harness.sha256_of(path), before, "the template file is unchanged")
 
     def reserve_huge_pages(self, count):
         """count more free 2 MiB huge pages, given back afterwards; False if the host has none."""
