@@ -55,7 +55,7 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 {
 	const char *memdev = opts_take(opts, "memdev");
 	const char *o = opts->option;
-	uint64_t thp = host_thp_size();
+	uint64_t thp = host_thp_size(), block;
 
 	memset(vc, 0, sizeof(*vc));
 	if (!memdev || !*memdev)
@@ -64,7 +64,7 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 		return error_set(err, "%s: memdev id '%s' is too long", o, memdev);
 	strcpy(vc->memdev, memdev);
 	if (opts_take_size(opts, "requested-size", &vc->requested_size, 0, err) ||
-	    opts_take_size(opts, "block-size", &vc->block_size, thp, err) ||
+	    opts_take_size(opts, "block-size", &vc->block_size, 0, err) ||
 	    opts_take_u64(opts, "node", &vc->node, 0, err) ||
 	    opts_take_u64(opts, "memaddr", &vc->memaddr, 0, err) ||
 	    take_pci_addr(opts, &vc->pci_slot, err) ||
@@ -73,15 +73,16 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 	    opts_take_bool(opts, "prealloc", &vc->prealloc, false, err) ||
 	    opts_take_u64(opts, "memslots", &vc->memslots, 0, err))
 		return -1;
-	if (!is_pow2(vc->block_size) || vc->block_size < thp)
+	/* Unset (0) until the backend is known: its page size may raise the default. */
+	block = vc->block_size ? vc->block_size : thp;
+	if (!is_pow2(block) || block < thp)
 		return error_set(err, "%s: block-size %llu must be a power of two of at least %llu "
 				      "(the THP size)",
-				 o, (unsigned long long)vc->block_size, (unsigned long long)thp);
-	if (vc->requested_size % vc->block_size)
+				 o, (unsigned long long)block, (unsigned long long)thp);
+	if (vc->requested_size % block)
 		return error_set(err, "%s: requested-size %llu is not a multiple of block-size %llu",
-				 o, (unsigned long long)vc->requested_size,
-				 (unsigned long long)vc->block_size);
-	if (vc->memaddr % vc->block_size || vc->memaddr % (128ULL << 20))
+				 o, (unsigned long long)vc->requested_size, (unsigned long long)block);
+	if (vc->memaddr % block || vc->memaddr % (128ULL << 20))
 		return error_set(err, "%s: memaddr 0x%llx must be aligned to 128 MiB and to "
 				      "block-size",
 				 o, (unsigned long long)vc->memaddr);
@@ -92,6 +93,11 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 		return error_set(err, "%s: node=%llu: tide has one NUMA node (0)", o,
 				 (unsigned long long)vc->node);
 	return 0;
+}
+
+uint64_t vmem_default_block_size(uint64_t thp_size, const struct memory_backend *b)
+{
+	return b->page_size > thp_size ? b->page_size : thp_size;
 }
 
 int vmem_check_block_size(uint64_t block_size, uint64_t thp_size, const struct memory_backend *b,
@@ -182,9 +188,17 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 					      "(rom): plugged memory must be writable; use "
 					      "rom=off for a private copy",
 					 vc->memdev);
+		if (!vc->block_size)
+			vc->block_size = vmem_default_block_size(host_thp_size(), vc->backend);
 		if (vmem_check_block_size(vc->block_size, host_thp_size(), vc->backend, vc->memdev,
 					  err))
 			return -1;
+		if (vc->requested_size % vc->block_size || vc->memaddr % vc->block_size)
+			return error_set(err, "virtio-mem-pci: requested-size %llu and memaddr 0x%llx "
+					      "must be multiples of block-size %llu (memdev '%s')",
+					 (unsigned long long)vc->requested_size,
+					 (unsigned long long)vc->memaddr,
+					 (unsigned long long)vc->block_size, vc->memdev);
 		vc->size = vc->backend->size;
 		if (vc->size % vc->block_size)
 			return error_set(err, "virtio-mem-pci: memdev '%s' size %llu is not a "

@@ -43,7 +43,11 @@ struct vmem_config {
 int vmem_check_block_size(uint64_t block_size, uint64_t thp_size, const struct memory_backend *b,
 			  const char *memdev, struct error *err);
 
-/* Parses and checks one device's own properties (block-size defaults to the THP size). */
+/* block-size when none is given: the larger of the THP size and the backend's page size. */
+uint64_t vmem_default_block_size(uint64_t thp_size, const struct memory_backend *b);
+
+/* Parses and checks one device's own properties (block_size stays 0 when none is given:
+ * vmem_config_resolve() sets the default once the backend is known). */
 int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *err);
 
 /*

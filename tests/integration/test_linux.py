@@ -26,21 +26,29 @@ def linux_guest():
     return paths
 
 
+# How kvm_pvm's fault shows in the guest's log: a user process reads its TLS through %fs and
+# finds a zero pointer ("segfault at 8") or a non-canonical one ("general protection fault").
+HOST_TLS_FAULT = re.compile(r"segfault at |general protection fault ip:")
+
+
 def retry_on_host_segfault(test):
-    """kvm_pvm now and then faults a guest user process on a zero TLS pointer (seen with one
-    and two vCPUs, with and without virtio-mem, more often on a loaded host; not tide's doing
-    as far as we can tell). There, and only there, a test whose guest showed that fault runs
-    once more, and says so."""
+    """kvm_pvm now and then faults a guest user process on a bad TLS pointer (seen with
+    one and two vCPUs, with and without virtio-mem, more often on a loaded host). Not
+    tide's doing as far as we can tell: each fault seen so far was busybox's first load
+    through %fs (the locale pointer at fs:-0x80) finding 0 or garbage, i.e. the task ran
+    with a wrong FS base, which tide never touches after boot; memory corruption would not
+    pick that one word every time. There, and only there, a test whose guest showed that
+    fault runs again (at most twice more), and says so."""
     @functools.wraps(test)
     def run(self):
-        attempts = 2 if harness.host_kvm_is_emulating() else 1
+        attempts = 3 if harness.host_kvm_is_emulating() else 1
         for attempt in range(1, attempts + 1):
             self.consoles = []
             try:
                 return test(self)
             except Exception:
                 faults = [line for c in self.consoles for line in c.text().splitlines()
-                          if "segfault at " in line]
+                          if HOST_TLS_FAULT.search(line)]
                 if attempt == attempts or not faults:
                     raise
                 print(f"\nkvm_pvm faulted a guest process (attempt {attempt}); running "
@@ -109,7 +117,7 @@ class Linux(unittest.TestCase):
         console = self.start(self.guest["KERNEL_VMLINUX"], 2, "512M", append=" tide.poweroff")
         self.check_ready(console, 2)
         self.assertEqual(console.wait(timeout=300), 0, console.text()[-3000:])
-        self.assertNotIn("segfault", console.text(), console.text()[-3000:])
+        self.assertIsNone(HOST_TLS_FAULT.search(console.text()), console.text()[-3000:])
 
     def base_memtotal(self, kernel, smp, memory):
         key = (kernel, smp, memory)

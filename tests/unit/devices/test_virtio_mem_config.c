@@ -48,7 +48,7 @@ START_TEST(defaults_and_properties)
 	ck_assert_int_eq(opts_parse(&opts, "-device", "virtio-mem-pci,memdev=m", "driver", &err), 0);
 	opts_take(&opts, "driver");
 	ck_assert_int_eq(vmem_config_parse(&vc, &opts, &err), 0);
-	ck_assert_uint_eq(vc.block_size, 2 * MiB);
+	ck_assert_uint_eq(vc.block_size, 0); /* chosen with the backend, in vmem_config_resolve() */
 	ck_assert_int_eq(vc.pci_slot, -1);
 	ck_assert_int_eq(vc.unplugged_inaccessible, VMEM_AUTO);
 	ck_assert(vc.dynamic_memslots); /* Tide's default */
@@ -133,6 +133,7 @@ START_TEST(cross_checks)
 	ck_assert_uint_eq(vcs[0].memaddr, 4 * GiB);
 	ck_assert_uint_eq(vcs[1].memaddr, 8 * GiB);
 	ck_assert_uint_eq(vcs[1].size, 2 * GiB);
+	ck_assert_uint_eq(vcs[0].block_size, host_thp_size()); /* the default, set here */
 
 	ck_assert_int_eq(resolve("1G,maxmem=6G", objs, 3, two, 2, vcs, &err), -1);
 	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'b' (2147483648 bytes at 0x200000000) does "
@@ -212,6 +213,9 @@ START_TEST(block_size_against_thp_and_backend_pages)
 	ck_assert_str_eq(err.msg, "virtio-mem-pci: block-size 2097152 is below the 1073741824-byte "
 				  "pages of memdev 'h'");
 	ck_assert_int_eq(vmem_check_block_size(GiB, 2 * MiB, &huge, "h", &err), 0);
+	/* Without block-size=: QEMU's default, the larger of the two. */
+	ck_assert_uint_eq(vmem_default_block_size(2 * MiB, &huge), GiB);
+	ck_assert_uint_eq(vmem_default_block_size(2 * MiB, &small), 2 * MiB);
 	ck_assert_uint_eq(host_thp_size() & (host_thp_size() - 1), 0);
 	ck_assert_uint_ge(host_thp_size(), 4096);
 }
