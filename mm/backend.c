@@ -239,6 +239,14 @@ int memory_backend_apply_settings(struct memory_backend *b, uint64_t offset, uin
 {
 	uint8_t *p = b->hva + offset;
 
+	/*
+	 * Transparent huge pages, as QEMU asks for all guest RAM: they matter where the host's
+	 * THP mode is "madvise". hugetlb memory has its own pages; a mapping that cannot take
+	 * the hint (guest_memfd, a file system without large folios) answers EINVAL.
+	 */
+	if (b->page_size == (uint64_t)sysconf(_SC_PAGESIZE) && madvise(p, len, MADV_HUGEPAGE) &&
+	    errno != EINVAL)
+		log_debug("%s: MADV_HUGEPAGE: %s", b->type_name, strerror(errno));
 	/* KSM and core dumps: hints; a kernel without KSM refuses MERGEABLE, which costs nothing. */
 	if (b->merge && madvise(p, len, MADV_MERGEABLE))
 		log_debug("%s: MADV_MERGEABLE: %s", b->type_name, strerror(errno));

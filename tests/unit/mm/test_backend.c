@@ -1,4 +1,5 @@
 #include <check.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -43,6 +44,37 @@ static size_t resident(void *p, size_t len)
 	return n;
 }
 
+/* The VmFlags line of the mapping holding p, from /proc/self/smaps ("" when none). */
+static const char *vm_flags_at(const void *p)
+{
+	static char flags[512];
+	char line[512];
+	bool inside = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	ck_assert_ptr_nonnull(f);
+	flags[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			inside = (unsigned long)p >= start && (unsigned long)p < end;
+		else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(flags, sizeof(flags), "%s", line + 8);
+			break;
+		}
+	}
+	fclose(f);
+	return flags;
+}
+
+/* Whether the mapping holding p was advised MADV_HUGEPAGE (or the kernel has no THP). */
+static bool thp_advised_at(const void *p)
+{
+	return access("/sys/kernel/mm/transparent_hugepage", F_OK) != 0 ||
+	       strstr(vm_flags_at(p), " hg") != NULL;
+}
+
 static void discard_gives_memory_back(const char *type, const char *props)
 {
 	struct error err = { "" };
@@ -50,6 +82,8 @@ static void discard_gives_memory_back(const char *type, const char *props)
 
 	ck_assert_msg(b != NULL, "%s", err.msg);
 	ck_assert_int_eq(memory_backend_map(b, &err), 0);
+	/* Asked for transparent huge pages, as QEMU asks for guest RAM. */
+	ck_assert(thp_advised_at(b->hva));
 	memset(b->hva, 0xab, b->size);
 	ck_assert_uint_eq(resident(b->hva, 256 * KiB), 64);
 	ck_assert_int_eq(memory_backend_discard(b, 64 * KiB, 128 * KiB, true, &err), 0);
@@ -326,6 +360,8 @@ START_TEST(file_private_template_is_never_written)
 	memset(b->hva, 0x77, 256 * KiB);
 	ck_assert_int_eq(memory_backend_discard(b, 64 * KiB, 64 * KiB, true, &err), 0);
 	ck_assert_uint_eq(b->hva[64 * KiB], 0); /* zeros, not the template again */
+	/* The anonymous memory put in its place keeps the backend's settings. */
+	ck_assert(thp_advised_at(b->hva + 64 * KiB));
 	ck_assert_uint_eq(b->hva[128 * KiB], 0x77);
 	/* An inaccessible range gets PROT_NONE zero memory: open it to look. */
 	ck_assert_int_eq(memory_backend_discard(b, 128 * KiB, 64 * KiB, false, &err), 0);
