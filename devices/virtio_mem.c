@@ -93,51 +93,6 @@ static void vmem_read_config(void *opaque, unsigned offset, uint8_t *data, unsig
 	memcpy(data, (uint8_t *)&c + offset, len);
 }
 
-/* Copies up to len bytes out of the chain's readable buffers; returns how many there were. */
-static size_t gather(const struct virtq_chain *chain, void *dst, size_t len)
-{
-	size_t total = 0;
-
-	for (unsigned i = 0; i < chain->nr_out; i++) {
-		const struct virtq_buf *b = &chain->bufs[i];
-
-		if (total < len) {
-			size_t n = b->len < len - total ? b->len : len - total;
-
-			memcpy((uint8_t *)dst + total, b->hva, n);
-		}
-		total += b->len;
-	}
-	return total;
-}
-
-/* Writes len bytes into the chain's writable buffers; returns the room there was. */
-static size_t scatter(const struct virtq_chain *chain, const void *src, size_t len)
-{
-	size_t total = 0;
-
-	for (unsigned i = chain->nr_out; i < chain->nr_out + chain->nr_in; i++) {
-		const struct virtq_buf *b = &chain->bufs[i];
-
-		if (total < len) {
-			size_t n = b->len < len - total ? b->len : len - total;
-
-			memcpy(b->hva, (const uint8_t *)src + total, n);
-		}
-		total += b->len;
-	}
-	return total;
-}
-
-static size_t writable_room(const struct virtq_chain *chain)
-{
-	size_t total = 0;
-
-	for (unsigned i = chain->nr_out; i < chain->nr_out + chain->nr_in; i++)
-		total += chain->bufs[i].len;
-	return total;
-}
-
 static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq,
 			      struct error *err)
 {
@@ -151,15 +106,15 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 		struct virtio_mem_resp resp = { 0 };
 		struct vmem_req req;
 		uint64_t plugged, usable, start = latency_now_ns();
-		size_t readable = gather(&chain, &raw, sizeof(raw));
+		size_t readable = virtqueue_read(vq, &chain, &raw, sizeof(raw));
 
 		/* Framing errors are transport violations (QEMU: virtio_error), not ERROR. */
 		if (readable < REQ_SIZE)
 			return error_set(err, "request of %zu bytes, virtio-mem needs %d", readable,
 					 REQ_SIZE);
-		if (writable_room(&chain) < RESP_SIZE)
+		if (virtqueue_writable_room(&chain) < RESP_SIZE)
 			return error_set(err, "response room of %zu bytes, virtio-mem needs %d",
-					 writable_room(&chain), RESP_SIZE);
+					 virtqueue_writable_room(&chain), RESP_SIZE);
 		/* PLUG, UNPLUG and STATE share one layout; UNPLUG_ALL ignores it. */
 		req = (struct vmem_req){ .type = raw.type,
 					 .addr = raw.u.plug.addr,
@@ -175,8 +130,9 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 							   vmem_plugged_size(&vm->core));
 		if (resp.type != VIRTIO_MEM_RESP_ACK || raw.type != VIRTIO_MEM_REQ_STATE)
 			resp.u.state.state = 0;
-		scatter(&chain, &resp, RESP_SIZE);
-		virtqueue_push(vq, chain.head, RESP_SIZE);
+		if (virtqueue_write(vq, &chain, &resp, RESP_SIZE, err) ||
+		    virtqueue_push(vq, chain.head, RESP_SIZE, err))
+			return -1;
 		done++;
 		if (raw.type == VIRTIO_MEM_REQ_PLUG)
 			latency_record(&vm->plug_ns, latency_now_ns() - start);
@@ -413,6 +369,16 @@ static int setup_memslots(struct virtio_mem *vm, struct machine *m, struct error
 	return memslot_kvm_ops.protect(NULL, b->hva, vc->size, false, err);
 }
 
+/* guest_mem asks (I/O thread): may a device use [offset, offset+len) of the region? */
+static bool vmem_range_plugged(void *opaque, uint64_t offset, uint64_t len)
+{
+	const struct vmem_core *c = &((const struct virtio_mem *)opaque)->core;
+	uint64_t first = offset / c->block_size;
+	uint64_t last = (offset + (len ? len - 1 : 0)) / c->block_size;
+
+	return offset < c->region_size && plug_bitmap_all_set(&c->plugged, first, last - first + 1);
+}
+
 static int vmem_realize(struct machine *m, void *config, struct error *err)
 {
 	struct vmem_config *vc = config;
@@ -459,6 +425,10 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 		goto fail;
 	vm->core_ready = true;
 	vm->core.prealloc = vc->prealloc;
+	/* Plugged memory is RAM for every device too (virtio-mem.md: "exactly like RAM"). */
+	if (guest_mem_add_hotplug(&m->mem, vc->memaddr, vc->size, vc->backend->hva,
+				  vmem_range_plugged, vm, err))
+		goto fail;
 	if (virtio_pci_init(&vm->vp, vm->name, &vmem_ops, vm, 1, QUEUE_SIZE, &env, err))
 		goto fail;
 	vm->transport_ready = true;

@@ -17,9 +17,10 @@ void guest_mem_split(uint64_t ram_size, uint64_t *low_size, uint64_t *high_size)
 	*high_size = ram_size - *low_size;
 }
 
-int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, void *hva,
-		  struct error *err)
+static int add_region(struct guest_mem *mem, struct mem_region region, struct error *err)
 {
+	uint64_t gpa = region.gpa, size = region.size;
+
 	if (mem->count == GUEST_MEM_MAX_REGIONS)
 		return error_set(err, "too many guest memory regions");
 	if (size == 0 || gpa + size < gpa)
@@ -32,20 +33,57 @@ int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, void *hva,
 			return error_set(err, "guest memory region at 0x%llx overlaps one at 0x%llx",
 					 (unsigned long long)gpa, (unsigned long long)r->gpa);
 	}
-	mem->regions[mem->count++] = (struct mem_region){ gpa, size, hva };
+	mem->regions[mem->count++] = region;
 	return 0;
 }
 
-void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, void *hva,
+		  struct error *err)
+{
+	return add_region(mem, (struct mem_region){ .gpa = gpa, .size = size, .hva = hva }, err);
+}
+
+int guest_mem_add_hotplug(struct guest_mem *mem, uint64_t gpa, uint64_t size, void *hva,
+			  mem_region_usable_fn usable, void *opaque, struct error *err)
+{
+	return add_region(mem, (struct mem_region){ .gpa = gpa, .size = size, .hva = hva,
+						    .usable = usable, .opaque = opaque },
+			  err);
+}
+
+/* The region holding all of [gpa, gpa+len), or NULL. */
+static const struct mem_region *region_of(const struct guest_mem *mem, uint64_t gpa,
+					  uint64_t len)
 {
 	for (unsigned i = 0; i < mem->count; i++) {
 		const struct mem_region *r = &mem->regions[i];
 
 		/* Written to avoid overflow: gpa - r->gpa only once gpa >= r->gpa. */
 		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
-			return r->hva + (gpa - r->gpa);
+			return r;
 	}
 	return NULL;
+}
+
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	const struct mem_region *r = region_of(mem, gpa, len);
+
+	if (!r || (r->usable && !r->usable(r->opaque, gpa - r->gpa, len)))
+		return NULL;
+	return r->hva + (gpa - r->gpa);
+}
+
+bool guest_mem_covers(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	return region_of(mem, gpa, len) != NULL;
+}
+
+bool guest_mem_in_boot_ram(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	const struct mem_region *r = region_of(mem, gpa, len);
+
+	return r && !r->usable;
 }
 
 int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, size_t len,
@@ -112,7 +150,7 @@ int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, uint64_t ram_size,
 void guest_mem_destroy(struct guest_mem *mem)
 {
 	for (unsigned i = 0; i < mem->count && !mem->backend; i++)
-		if (munmap(mem->regions[i].hva, mem->regions[i].size))
+		if (!mem->regions[i].usable && munmap(mem->regions[i].hva, mem->regions[i].size))
 			log_warn("munmap of guest RAM failed: %s", strerror(errno));
 	if (mem->backend)
 		memory_backend_unmap(mem->backend);

@@ -11,12 +11,20 @@
 
 #include "vmm/error.h"
 
-#define GUEST_MEM_MAX_REGIONS 8
+#define GUEST_MEM_MAX_REGIONS 64 /* boot RAM and a region per virtio-mem device */
+
+/*
+ * Whether [offset, offset+len) of a hotplugged region is usable (plugged) now. Asked on
+ * the I/O thread only, which is where hotplugged memory changes.
+ */
+typedef bool (*mem_region_usable_fn)(void *opaque, uint64_t offset, uint64_t len);
 
 struct mem_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva;
+	mem_region_usable_fn usable; /* NULL: boot RAM, always there */
+	void *opaque;
 };
 
 struct guest_mem {
@@ -35,8 +43,25 @@ void guest_mem_split(uint64_t ram_size, uint64_t *low_size, uint64_t *high_size)
 int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, void *hva,
 		  struct error *err);
 
-/* Host pointer for [gpa, gpa+len) when the whole range lies in one region, else NULL. */
+/*
+ * Records memory that the guest plugs and unplugs while it runs (a virtio-mem device's
+ * region, mapped and unmapped by the device): devices may use it wherever usable() says
+ * it is plugged. The mapping stays its owner's (guest_mem_destroy leaves it alone).
+ */
+int guest_mem_add_hotplug(struct guest_mem *mem, uint64_t gpa, uint64_t size, void *hva,
+			  mem_region_usable_fn usable, void *opaque, struct error *err);
+
+/*
+ * Host pointer for [gpa, gpa+len) when the whole range lies in one region (and, in a
+ * hotplugged one, is plugged: call that on the I/O thread), else NULL.
+ */
 void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+
+/* Whether [gpa, gpa+len) lies in one region, plugged or not (any thread). */
+bool guest_mem_covers(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+
+/* Whether [gpa, gpa+len) lies in boot RAM (any thread). */
+bool guest_mem_in_boot_ram(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 
 /* Copies into guest memory; -1 with err when the range is not all RAM. */
 int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, size_t len,

@@ -77,7 +77,7 @@ static enum exit_action handle_mmio(struct vcpu *vcpu)
 	if (len == 0 || len > sizeof(run->mmio.data))
 		return EXIT_CONTINUE;
 	if (!io_bus_dispatch(&m->mmio, gpa, run->mmio.data, len, run->mmio.is_write) &&
-	    guest_mem_ptr(&m->mem, gpa, len))
+	    guest_mem_in_boot_ram(&m->mem, gpa, len))
 		/* A fault on memory KVM could not map (kvm-api.md §9: comes as an MMIO exit). */
 		log_warn("vCPU %u: access to guest RAM at 0x%" PRIx64 " could not be mapped",
 			 vcpu->index, gpa);

@@ -11,8 +11,17 @@ struct vpci_dev vmem_dev;
 struct virtio_mem_config vmem_cfg;
 
 static bool vmem_probed;
-static struct virtio_mem_req req __attribute__((aligned(64)));
-static struct virtio_mem_resp resp __attribute__((aligned(64)));
+static struct virtio_mem_req default_req __attribute__((aligned(64)));
+static struct virtio_mem_resp default_resp __attribute__((aligned(64)));
+/* Where requests and responses go (vmem_place_buffers). */
+static struct virtio_mem_req *reqp = &default_req;
+static struct virtio_mem_resp *respp = &default_resp;
+
+void vmem_place_buffers(void *area)
+{
+	reqp = area ? area : &default_req;
+	respp = area ? (struct virtio_mem_resp *)((uint8_t *)area + 64) : &default_resp;
+}
 
 bool vmem_find(void)
 {
@@ -146,22 +155,22 @@ enum vpci_rc vmem_request(uint16_t type, uint64_t addr, uint16_t nb_blocks, uint
 	struct vpci_used u;
 	enum vpci_rc rc;
 
-	memset(&req, 0, sizeof(req));
-	req.type = type;
-	req.addr = addr;
-	req.nb_blocks = nb_blocks;
+	memset(reqp, 0, sizeof(*reqp));
+	reqp->type = type;
+	reqp->addr = addr;
+	reqp->nb_blocks = nb_blocks;
 	/* Garbage in the response shows when the device did not write it. */
-	memset(&resp, 0xA5, sizeof(resp));
-	rc = vpci_request(&vmem_dev, &req, sizeof(req), &resp, sizeof(resp), &u);
+	memset(respp, 0xA5, sizeof(*respp));
+	rc = vpci_request(&vmem_dev, reqp, sizeof(*reqp), respp, sizeof(*respp), &u);
 	if (rc != VPCI_DONE)
 		return rc;
-	if (u.len != sizeof(resp)) {
+	if (u.len != sizeof(*respp)) {
 		tg_printf("# vmem: used len=%u for a request, expected %u\n", u.len,
-			  (unsigned)sizeof(resp));
+			  (unsigned)sizeof(*respp));
 		return VPCI_BAD_USED;
 	}
-	*resp_type = ((volatile struct virtio_mem_resp *)&resp)->type;
-	*state = ((volatile struct virtio_mem_resp *)&resp)->state;
+	*resp_type = ((volatile struct virtio_mem_resp *)respp)->type;
+	*state = ((volatile struct virtio_mem_resp *)respp)->state;
 	return VPCI_DONE;
 }
 

@@ -78,6 +78,10 @@ bool vmem_init(void);
  * scenario starts from a clean device.  Prints a "# vmem open ..." line. */
 bool vmem_open(void);
 
+/* Requests and responses for the next vmem_request()s: 128 bytes at area, or NULL for
+ * the default buffers in .bss. */
+void vmem_place_buffers(void *area);
+
 /* One request; resp_type/state are valid when VPCI_DONE is returned. */
 enum vpci_rc vmem_request(uint16_t type, uint64_t addr, uint16_t nb_blocks, uint16_t *resp_type,
 			  uint16_t *state);

@@ -61,15 +61,28 @@ struct vring_used {
 
 /* The rings of queue 0, in .bss (anything above the image may be
  * overwritten by other scenarios).  Alignment: desc 16, avail 2, used 4. */
-static struct {
+struct vq_rings {
 	struct vring_desc desc[VQ_MAX];
 	struct vring_avail avail __attribute__((aligned(64)));
 	struct vring_used used __attribute__((aligned(64)));
-} vq __attribute__((aligned(4096)));
+};
+_Static_assert(sizeof(struct vq_rings) <= VPCI_RINGS_SIZE, "VPCI_RINGS_SIZE too small");
 
-static volatile struct vring_desc *const vq_desc = vq.desc;
-static volatile struct vring_avail *const vq_avail = &vq.avail;
-static volatile struct vring_used *const vq_used = &vq.used;
+static struct vq_rings vq __attribute__((aligned(4096)));
+
+/* Where the next vpci_setup_queue() puts the rings (vpci_place_rings). */
+static struct vq_rings *rings = &vq;
+static volatile struct vring_desc *vq_desc = vq.desc;
+static volatile struct vring_avail *vq_avail = &vq.avail;
+static volatile struct vring_used *vq_used = &vq.used;
+
+void vpci_place_rings(void *area)
+{
+	rings = area ? area : &vq;
+	vq_desc = rings->desc;
+	vq_avail = &rings->avail;
+	vq_used = &rings->used;
+}
 
 static uint64_t bar_next = BAR_WINDOW_START;
 
@@ -431,7 +444,7 @@ bool vpci_setup_queue(struct vpci_dev *d, uint16_t want)
 	d->qsize = n;
 
 	/* Fresh rings: the device starts again from index 0 after a reset. */
-	memset(&vq, 0, sizeof(vq));
+	memset(rings, 0, sizeof(*rings));
 	vpci_mb();
 	d->avail_idx = 0;
 	d->used_seen = 0;

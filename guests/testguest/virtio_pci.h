@@ -115,6 +115,10 @@ uint16_t vpci_num_queues(struct vpci_dev *d);
 /* Queue 0: size min(device max, want, VQ_MAX), zeroed rings in .bss,
  * addresses written, queue_enable = 1.  Clears d->broken. */
 bool vpci_setup_queue(struct vpci_dev *d, uint16_t want);
+/* Rings for the next vpci_setup_queue(): VPCI_RINGS_SIZE bytes at area (4 KiB aligned),
+ * or NULL for the default ones in .bss. */
+#define VPCI_RINGS_SIZE 4096
+void vpci_place_rings(void *area);
 void vpci_driver_ok(struct vpci_dev *d);
 void vpci_notify(struct vpci_dev *d);
 /* Reading ISR clears it (device side). */

@@ -223,6 +223,17 @@ class VirtioMem(unittest.TestCase):
         self.assertRegex(run.stdout, r"# vmem reset: plugged_size before=0x800000 after=0x800000")
         self.assertIn("# vmem reset: pattern ok", run.stdout)
 
+    def test_rings_and_buffers_in_plugged_memory(self):
+        # Plugged memory is RAM for the device too; when the guest unplugs the block that
+        # holds the device's own rings and answer, the device needs a reset (tide goes on).
+        run = self.run_guest("tests=vmem_rings,vmem_plug")
+        self.assert_passed(run, ["vmem_rings", "vmem_plug"])
+        self.assertIn("# vmem rings: in plugged memory at 0x100000000: STATE ok", run.stdout)
+        self.assertIn("# vmem rings: unplugging them: DEVICE_NEEDS_RESET", run.stdout)
+        self.assertIn("response buffer no longer in guest RAM (unplugged?)", run.stderr)
+        # The unplug itself happened: the block's memslot went, as for any last block.
+        self.assertIn(("unmapped", 0), mapped_slots(run.stderr), run.stderr)
+
     def test_malformed_queues_need_reset_and_tide_keeps_running(self):
         run = self.run_guest("tests=vmem_malformed,vmem_plug")
         self.assert_passed(run, ["vmem_malformed", "vmem_plug"])
