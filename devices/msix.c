@@ -130,6 +130,10 @@ static void table_access(struct msix *x, uint64_t offset, uint8_t *data, unsigne
 		return;
 	}
 	memcpy(raw + offset, data, len);
+	/* Vector Control: only the mask bit is defined; the reserved ones read as zero. */
+	for (uint64_t v = offset / sizeof(struct msix_entry);
+	     v <= (offset + len - 1) / sizeof(struct msix_entry); v++)
+		x->table[v].ctrl &= MSIX_ENTRY_MASKED;
 	flush_pending(x);
 }
 
