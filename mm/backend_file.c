@@ -94,8 +94,17 @@ static int file_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (b->reserve ? 0 : MAP_NORESERVE), -1,
 		 0) == MAP_FAILED)
 		return error_set(err, TYPE_NAME ": discard: %s", strerror(errno));
-	/* A new mapping: it needs the backend's merge, dump and NUMA settings again. */
-	return memory_backend_apply_settings(b, offset, len, err);
+	/*
+	 * A new mapping: it needs the backend's merge, dump and NUMA settings again. The
+	 * discard itself has happened, so a failure here is only a warning: failing would
+	 * make the caller plug these blocks again as if they still held their data.
+	 */
+	struct error settings;
+
+	if (memory_backend_apply_settings(b, offset, len, &settings))
+		log_warn("%s (discarded range 0x%llx+0x%llx)", settings.msg,
+			 (unsigned long long)offset, (unsigned long long)len);
+	return 0;
 }
 
 static void file_unmap(struct memory_backend *b)
