@@ -403,24 +403,56 @@ static void pause_vcpus(struct machine *m)
 	pthread_mutex_unlock(&m->pause_lock);
 }
 
+/* pause_lock held, every vCPU parked: kvmclock stops here... */
+static void save_clock(struct machine *m)
+{
+	if (m->clock_saved)
+		return;
+	memset(&m->paused_clock, 0, sizeof(m->paused_clock));
+	if (ioctl(m->vm_fd, KVM_GET_CLOCK, &m->paused_clock) == 0)
+		m->clock_saved = true;
+	else
+		log_debug("KVM_GET_CLOCK: %s (guest time runs on while stopped)", strerror(errno));
+}
+
+/* ... and goes on from the same value at cont. pause_lock held. */
+static void restore_clock(struct machine *m)
+{
+	struct kvm_clock_data data = { .clock = m->paused_clock.clock };
+
+	if (!m->clock_saved)
+		return;
+	m->clock_saved = false;
+	if (ioctl(m->vm_fd, KVM_SET_CLOCK, &data))
+		log_warn("KVM_SET_CLOCK: %s (guest time jumps by the stop)", strerror(errno));
+}
+
 static void resume_vcpus(struct machine *m)
 {
 	pthread_mutex_lock(&m->pause_lock);
+	restore_clock(m);
 	atomic_store(&m->pause_requested, false);
 	pthread_cond_broadcast(&m->pause_cond);
 	pthread_mutex_unlock(&m->pause_lock);
 }
 
-void machine_vcpu_park(struct machine *m)
+bool machine_vcpu_park(struct machine *m)
 {
+	bool held = false;
+
 	pthread_mutex_lock(&m->pause_lock);
 	m->vcpus_parked++;
-	if (m->vcpus_parked == m->nr_vcpus && atomic_load(&m->pause_requested))
+	if (m->vcpus_parked == m->nr_vcpus && atomic_load(&m->pause_requested)) {
+		save_clock(m);
 		send_stop_if_due();
-	while (atomic_load(&m->pause_requested) && atomic_load(&m->stop) == MACHINE_RUNNING)
+	}
+	while (atomic_load(&m->pause_requested) && atomic_load(&m->stop) == MACHINE_RUNNING) {
+		held = true;
 		pthread_cond_wait(&m->pause_cond, &m->pause_lock);
+	}
 	m->vcpus_parked--;
 	pthread_mutex_unlock(&m->pause_lock);
+	return held && atomic_load(&m->stop) == MACHINE_RUNNING;
 }
 
 /*

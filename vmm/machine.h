@@ -5,6 +5,7 @@
 #ifndef TIDE_MACHINE_H
 #define TIDE_MACHINE_H
 
+#include <linux/kvm.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -62,6 +63,10 @@ struct machine {
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond; /* a vCPU parked, or the pause or the machine ended */
 	unsigned vcpus_parked;
+	/* kvmclock as the stop found it, put back at cont (QEMU's rule: guest time stands
+	 * still while the VM is stopped). Under pause_lock. */
+	struct kvm_clock_data paused_clock;
+	bool clock_saved;
 
 	/* What QMP's query-memory-devices lists, in realize order. */
 	struct memory_device *memory_devices;
@@ -92,8 +97,11 @@ void machine_stop_from_qmp(void);
 void machine_cont_from_qmp(void);
 bool machine_is_paused(void);
 
-/* vCPU threads call this before KVM_RUN when pause_requested is set. */
-void machine_vcpu_park(struct machine *m);
+/*
+ * vCPU threads call this before KVM_RUN when pause_requested is set. True when the vCPU
+ * was held by a stop and goes on now (it then tells the guest's kvmclock it was paused).
+ */
+bool machine_vcpu_park(struct machine *m);
 
 /*
  * The running machine for a QMP command, NULL while none is. Held until

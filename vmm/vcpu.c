@@ -186,7 +186,12 @@ static void *vcpu_thread(void *arg)
 		uint32_t reason;
 
 		if (atomic_load(&vcpu->machine->pause_requested)) {
-			machine_vcpu_park(vcpu->machine);
+			/* After a stop, as QEMU does: the guest's watchdogs see PVCLOCK_GUEST_STOPPED
+			 * and do not take the pause for a lockup (EINVAL: no kvmclock in use). */
+			if (machine_vcpu_park(vcpu->machine) &&
+			    ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0) && errno != EINVAL)
+				log_debug("vCPU %u: KVM_KVMCLOCK_CTRL: %s", vcpu->index,
+					  strerror(errno));
 			continue;
 		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

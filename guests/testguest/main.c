@@ -31,6 +31,7 @@ static const struct tg_scenario scenarios[] = {
 	{ "vmem_bench", scenario_vmem_bench, "virtio-mem PLUG/UNPLUG latency in TSC cycles" },
 	{ "vmem_follow", scenario_vmem_follow, "virtio-mem driver following requested_size (QMP)" },
 	{ "vmem_rings", scenario_vmem_rings, "virtio-mem rings+buffers in plugged memory" },
+	{ "kvmclock", scenario_kvmclock, "kvmclock stands still while stopped (QMP stop/cont)" },
 };
 
 TG_NORETURN void tg_exit(unsigned code)

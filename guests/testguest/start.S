@@ -156,14 +156,15 @@ long64:
 	iretq
 
 /* ------------------------------------------------------------------ */
-/* #GP handler (CPL0, emulated): port I/O from CPL3.                   */
+/* #GP handler (CPL0, emulated): port I/O and wrmsr from CPL3.        */
 /*                                                                     */
 /* kvm_pvm runs guest CPL3 code as host user code, where in/out fault  */
 /* whatever IOPL says; so an in/out at CPL3 raises #GP and this        */
 /* handler performs it at CPL0 and skips the instruction.  It knows    */
 /* exactly the encodings io.h emits: optional 0x66, then e4-e7 (imm8   */
-/* port) or ec-ef (port in %dx).  Anything else ends the guest with a  */
-/* triple fault, as before.  On hosts that honour IOPL=3 it never runs. */
+/* port) or ec-ef (port in %dx); and wrmsr (0f 30), which faults at    */
+/* CPL3 on every host.  Anything else ends the guest with a triple     */
+/* fault.  On hosts that honour IOPL=3 it runs only for wrmsr.         */
 /* ------------------------------------------------------------------ */
 	.globl tg_gp_handler
 tg_gp_handler:
@@ -175,6 +176,8 @@ tg_gp_handler:
 	testb	$3, 48(%rsp)
 	jz	gp_fatal			/* a #GP in CPL0 code: a bug */
 	mov	40(%rsp), %rsi
+	cmpw	$0x300f, (%rsi)			/* wrmsr (0f 30): privileged everywhere */
+	je	gp_wrmsr
 	xor	%edi, %edi
 	cmpb	$0x66, (%rsi)
 	jne	1f
@@ -213,6 +216,13 @@ tg_gp_handler:
 7:	inw	%dx, %ax
 	jmp	gp_done
 6:	inb	%dx, %al
+	jmp	gp_done
+gp_wrmsr:
+	add	$2, %rsi
+	mov	%rsi, 40(%rsp)			/* resume after the instruction */
+	mov	24(%rsp), %rcx			/* the MSR; %edx:%eax the value */
+	mov	(%rsp), %rdx
+	wrmsr
 gp_done:
 	pop	%rdx
 	pop	%rdi

@@ -148,6 +148,7 @@ enum tg_result scenario_vmem_errors(void);
 enum tg_result scenario_vmem_unplug_all(void);
 enum tg_result scenario_vmem_reset(void);
 enum tg_result scenario_vmem_rings(void);
+enum tg_result scenario_kvmclock(void);
 enum tg_result scenario_vmem_malformed(void);
 enum tg_result scenario_vmem_rss(void);
 enum tg_result scenario_vmem_bench(void);

@@ -249,6 +249,22 @@ class Protocol(QMPCase):
         self.assertLess(abs(ev["timestamp"]["seconds"] - time.time()), 60)
 
 
+    def test_guest_time_stands_still_while_stopped(self):
+        # QEMU's rule: kvmclock is saved at stop and put back at cont, and the guest is told
+        # it was paused (PVCLOCK_GUEST_STOPPED, so its watchdogs keep quiet).
+        console = self.start("tests=kvmclock")
+        console.wait_for(r"# kvmclock: running", 60)
+        c = self.client()
+        c.execute("stop")
+        c.wait_event("STOP")
+        time.sleep(2)
+        c.execute("cont")
+        step = console.wait_for(r"# kvmclock: stopped flag after \d+ reads; largest step (\d+) us",
+                                90)
+        self.assertLess(int(step.group(1)), 1_000_000, console.text())  # not the 2 s stop
+        self.assertEqual(console.wait(30), GUEST_PASS, console.text())
+
+
 class SocketSetup(QMPCase):
     def test_wait_on_holds_the_guest_until_a_client_connects(self):
         console = self.start(wait="on")
