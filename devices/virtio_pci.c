@@ -95,13 +95,21 @@ static void set_needs_reset(struct virtio_pci *vp, const char *why)
 
 /* ---- queues ---- */
 
+/* PCI Bus Master Enable: without it the device must not touch guest memory (Linux clears
+ * it before kexec so the next kernel's memory is left alone). */
+static bool bus_master_enabled(struct virtio_pci *vp)
+{
+	return pci_config_get(&vp->pci, PCI_COMMAND, 2) & PCI_COMMAND_MASTER;
+}
+
 static void process_queue_locked(struct virtio_pci *vp, struct virtio_pci_queue *q)
 {
 	struct error err;
 	int done;
 
+	/* Work found while Bus Master is off waits until it is set again (config_write_hook). */
 	if (!has_status(vp, VIRTIO_CONFIG_S_DRIVER_OK) ||
-	    (vp->status & VIRTIO_CONFIG_S_NEEDS_RESET) || !q->enabled)
+	    (vp->status & VIRTIO_CONFIG_S_NEEDS_RESET) || !q->enabled || !bus_master_enabled(vp))
 		return;
 	done = vp->ops->process_queue(vp->dev, q->index, &q->vq, &err);
 	if (done < 0)
@@ -515,6 +523,13 @@ static void config_write_hook(struct pci_device *dev, unsigned offset, unsigned 
 	if (offset < vp->msix.cap + PCI_CAP_MSIX_SIZEOF && offset + len > vp->msix.cap) {
 		virtio_pci_lock(vp);
 		msix_config_written(&vp->msix);
+		virtio_pci_unlock(vp);
+	}
+	if (offset < PCI_COMMAND + 2 && offset + len > PCI_COMMAND && bus_master_enabled(vp)) {
+		virtio_pci_lock(vp);
+		for (unsigned i = 0; i < vp->nr_queues; i++)
+			if (vp->queues[i].enabled)
+				kick_queue_locked(vp, &vp->queues[i]);
 		virtio_pci_unlock(vp);
 	}
 }

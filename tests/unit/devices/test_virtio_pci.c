@@ -319,6 +319,7 @@ static uint64_t read_driver_features(void)
 /* Steps 1-6 of driver initialization; returns the status read back after FEATURES_OK. */
 static uint8_t negotiate(uint64_t features)
 {
+	cfg_write(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER); /* pci_set_master() */
 	set_status(0);
 	set_status(ACK);
 	set_status(ACK | DRIVER);
@@ -745,6 +746,21 @@ START_TEST(queue_size_not_a_power_of_two_needs_reset)
 END_TEST
 
 /* ======================= requests and interrupts ======================= */
+
+START_TEST(no_guest_memory_access_without_bus_master)
+{
+	driver_init();
+	cfg_write(PCI_COMMAND, 2, PCI_COMMAND_MEMORY); /* Bus Master off, as before kexec */
+	offer_request(0);
+	notify_queue(0);
+	ck_assert_uint_eq(fake.processed, 0);
+	ck_assert_uint_eq(used_idx(), 0);
+	/* Set again, the waiting request is served. */
+	cfg_write(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	ck_assert_uint_eq(fake.processed, 1);
+	ck_assert_uint_eq(used_idx(), 1);
+}
+END_TEST
 
 START_TEST(request_processed_after_notify)
 {
@@ -1315,6 +1331,7 @@ Suite *suite_main(void)
 
 	tcase_add_checked_fixture(requests, setup, teardown);
 	tcase_add_test(requests, request_processed_after_notify);
+	tcase_add_test(requests, no_guest_memory_access_without_bus_master);
 	tcase_add_test(requests, isr_is_read_only_and_only_byte_zero_clears);
 	tcase_add_test(requests, no_interrupt_when_driver_suppresses_it);
 	tcase_add_test(requests, notify_for_absent_queue_is_ignored);
