@@ -38,6 +38,9 @@ struct conn {
 	/* Events that arrive while a command waits for its reply. */
 	void (*on_event)(struct json_object *event, void *opaque);
 	void *opaque;
+	/* When set (now_s() time), a reply not there by then calls on_timeout, which exits. */
+	double deadline;
+	void (*on_timeout)(void *opaque);
 };
 
 static double now_s(void)
@@ -154,7 +157,13 @@ static struct json_object *conn_exchange(struct conn *c, struct json_object *msg
 		json_object_object_add(msg, "id", json_object_new_int(++c->next_id));
 	conn_send(c, msg);
 	for (;;) {
-		reply = conn_read(c, -1);
+		double left = c->deadline ? c->deadline - now_s() : 0;
+
+		if (c->deadline && left <= 0)
+			c->on_timeout(c->opaque);
+		reply = conn_read(c, c->deadline ? (int)(left * 1000) + 1 : -1);
+		if (!reply && !c->closed)
+			continue; /* the deadline passed: on_timeout says so */
 		if (!reply)
 			die("the connection closed before the reply");
 		if (!is_event(reply))
@@ -237,6 +246,15 @@ static const char *human(uint64_t bytes, char *buf, unsigned len)
 
 /* ---- info ---- */
 
+/* Entries of a command's list reply; anything else is not a server tidectl knows. */
+static size_t list_length(struct json_object *ret, const char *command)
+{
+	if (!json_object_is_type(ret, json_type_array))
+		die("%s answered %s, not a list", command,
+		    json_object_to_json_string_ext(ret, JSON_FLAGS));
+	return json_object_array_length(ret);
+}
+
 static int cmd_info(struct conn *c)
 {
 	struct json_object *reply, *ret;
@@ -255,7 +273,7 @@ static int cmd_info(struct conn *c)
 	printf("plugged memory: %s\n", human(get_u64(ret, "plugged-memory"), a, sizeof(a)));
 	json_object_put(reply);
 	ret = conn_command(c, "query-memory-devices", NULL, &reply);
-	n = json_object_array_length(ret);
+	n = list_length(ret, "query-memory-devices");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *dev = json_object_array_get_idx(ret, i), *data;
 
@@ -278,9 +296,25 @@ static int cmd_info(struct conn *c)
 
 struct resize_watch {
 	const char *id;
-	uint64_t size;
-	bool changed;
+	uint64_t size, target;
+	bool changed, tty;
+	double timeout;
 };
+
+static void resize_timed_out(void *opaque)
+{
+	const struct resize_watch *w = opaque;
+	char a[32], b[32];
+
+	if (w->tty)
+		putchar('\n');
+	fprintf(stderr,
+		"tidectl: timed out after %.0f s: %s plugged %s (%" PRIu64 " bytes) of %s "
+		"requested\n",
+		w->timeout, w->id, human(w->size, a, sizeof(a)), w->size,
+		human(w->target, b, sizeof(b)));
+	exit(1);
+}
 
 static void resize_on_event(struct json_object *ev, void *opaque)
 {
@@ -299,7 +333,7 @@ static void resize_on_event(struct json_object *ev, void *opaque)
 static uint64_t query_size(struct conn *c, const char *id)
 {
 	struct json_object *reply, *ret = conn_command(c, "query-memory-devices", NULL, &reply);
-	size_t n = json_object_array_length(ret);
+	size_t n = list_length(ret, "query-memory-devices");
 	uint64_t size = 0;
 	bool found = false;
 
@@ -343,8 +377,8 @@ static void show_progress(const char *id, uint64_t start, uint64_t size, uint64_
 static int cmd_resize(struct conn *c, const char *id, uint64_t target, bool wait, double timeout)
 {
 	struct json_object *args = json_object_new_object(), *reply;
-	struct resize_watch w = { .id = id };
 	bool tty = isatty(STDOUT_FILENO);
+	struct resize_watch w = { .id = id, .target = target, .tty = tty, .timeout = timeout };
 	double start = now_s(), last_poll = 0;
 	uint64_t first;
 	char a[32], b[32];
@@ -356,6 +390,11 @@ static int cmd_resize(struct conn *c, const char *id, uint64_t target, bool wait
 	json_object_object_add(args, "value", json_object_new_uint64(target));
 	c->on_event = resize_on_event;
 	c->opaque = &w;
+	/* --timeout bounds the whole wait, replies included (tide may hold commands a while). */
+	if (wait && timeout > 0) {
+		c->deadline = start + timeout;
+		c->on_timeout = resize_timed_out;
+	}
 	conn_command(c, "qom-set", args, &reply);
 	json_object_put(reply);
 	if (!wait) {
@@ -369,16 +408,8 @@ static int cmd_resize(struct conn *c, const char *id, uint64_t target, bool wait
 		struct json_object *ev;
 		uint64_t before = w.size;
 
-		if (left <= 0) {
-			if (tty)
-				putchar('\n');
-			fprintf(stderr,
-				"tidectl: timed out after %.0f s: %s plugged %s (%" PRIu64
-				" bytes) of %s requested\n",
-				timeout, id, human(w.size, a, sizeof(a)), w.size,
-				human(target, b, sizeof(b)));
-			return 1;
-		}
+		if (left <= 0)
+			resize_timed_out(&w);
 		ev = conn_read(c, left < 1.0 ? (int)(left * 1000) + 1 : 1000);
 		if (c->closed) {
 			if (tty)

@@ -459,6 +459,48 @@ class Tidectl(QMPCase):
         return subprocess.run([TIDECTL, "-s", self.sock] + list(args), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout)
 
+    def fake_server(self, answer):
+        """A QMP server that greets, negotiates, then answers each command with answer(cmd)
+        (None: no reply at all, as a server that holds commands)."""
+        import threading
+        self.sock = qmp.socket_path(self.id().rsplit(".", 1)[-1])
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(self.sock)
+        srv.listen(1)
+        self.addCleanup(srv.close)
+        self.addCleanup(os.unlink, self.sock)
+
+        def serve():
+            conn, _ = srv.accept()
+            with conn, conn.makefile("rw") as f:
+                f.write('{"QMP": {"version": {}, "capabilities": []}}\n')
+                f.flush()
+                for line in f:
+                    cmd = json.loads(line)
+                    reply = ({"return": {}} if cmd["execute"] == "qmp_capabilities"
+                             else answer(cmd))
+                    if reply is not None:
+                        f.write(json.dumps(dict(reply, id=cmd.get("id"))) + "\n")
+                        f.flush()
+        threading.Thread(target=serve, daemon=True).start()
+
+    def test_timeout_bounds_a_server_that_stops_answering(self):
+        self.fake_server(lambda cmd: None)
+        t = time.monotonic()
+        run = self.tidectl("resize", "vm0", "1G", "--wait", "--timeout", "2", timeout=30)
+        self.assertEqual(run.returncode, 1, run)
+        self.assertIn("tidectl: timed out after 2 s", run.stderr)
+        self.assertLess(time.monotonic() - t, 10)
+
+    def test_an_unexpected_reply_shape_is_an_error_not_a_crash(self):
+        self.fake_server(lambda cmd: {"return": None if cmd["execute"] ==
+                                      "query-memory-devices" else {}})
+        run = self.tidectl("info", timeout=30)
+        self.assertEqual(run.returncode, 1, run)
+        self.assertIn("query-memory-devices answered null, not a list", run.stderr)
+
     def test_info_resize_wait_watch_raw(self):
         console = self.start("tests=vmem_follow")
         console.wait_for(r"vmem follow: ready", 30)
