@@ -1,5 +1,6 @@
 #include "vmm/cmdline.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,6 +208,19 @@ static void print_type(const struct device_type *type, void *opaque)
 }
 
 /* -device TYPE,props and -object TYPE,props: the type parses its own properties. */
+/* QEMU's rule for ids, so /machine/peripheral/ID and QMP's id name one device each. */
+static bool id_wellformed(const char *id)
+{
+	size_t len = strlen(id);
+
+	if (len == 0 || len > CMDLINE_ID_MAX || !isalpha((unsigned char)id[0]))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!isalnum((unsigned char)id[i]) && !strchr("-._", id[i]))
+			return false;
+	return true;
+}
+
 static int add_instance(struct cmdline_state *st, const char *option, enum type_kind kind,
 			const char *implied, const char *arg, struct error *err)
 {
@@ -237,6 +251,12 @@ static int add_instance(struct cmdline_state *st, const char *option, enum type_
 		goto out;
 	}
 	id = opts_take(&opts, "id");
+	if (id && !id_wellformed(id)) {
+		error_set(err, "%s: id '%s' is not an identifier (letters, digits, '-', '.', '_', "
+			       "starting with a letter, at most %d characters)",
+			  option, id, CMDLINE_ID_MAX);
+		goto out;
+	}
 	for (size_t i = 0; id && i < cfg->nr_devices; i++) {
 		if (cfg->devices[i].id && strcmp(cfg->devices[i].id, id) == 0) {
 			error_set(err, "%s: id '%s' is already in use", option, id);

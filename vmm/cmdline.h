@@ -7,6 +7,9 @@
 #include "vmm/config.h"
 #include "vmm/error.h"
 
+/* Longest -device/-object id (it must fit the QOM path and the device's buffers). */
+#define CMDLINE_ID_MAX 63
+
 enum cmdline_result {
 	CMDLINE_RUN,  /* cfg is complete: start the VM */
 	CMDLINE_DONE, /* --help, --version or a "help" listing was printed: exit 0 */

@@ -163,6 +163,18 @@ START_TEST(each_error_names_the_option)
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-device", "test-probe,id=a", "-device",
 				  "test-probe,id=a"),
 			 "-device: id 'a' is already in use");
+	/* QEMU's identifiers: a letter, then letters, digits, '-', '.', '_'. */
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-device", "test-probe,id=9a"),
+			 "-device: id '9a' is not an identifier (letters, digits, '-', '.', '_', "
+			 "starting with a letter, at most 63 characters)");
+	ck_assert_ptr_nonnull(strstr(ERROR_OF("-kernel", "k", "-device", "test-probe,id="),
+				     "is not an identifier"));
+	ck_assert_ptr_nonnull(strstr(ERROR_OF("-kernel", "k", "-device", "test-probe,id=a/b"),
+				     "is not an identifier"));
+	ck_assert_ptr_nonnull(strstr(
+		ERROR_OF("-kernel", "k", "-device",
+			 "test-probe,id=a123456789012345678901234567890123456789012345678901234567890123"),
+		"at most 63 characters"));
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-object", "test-probe"),
 			 "-object: unknown type 'test-probe' (try -object help)");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-cpu", "pentium"),
