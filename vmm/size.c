@@ -84,9 +84,9 @@ int parse_size(const char *str, uint64_t default_unit, uint64_t *out, struct err
 		return error_set(err, "size '%s' is too large", str);
 	integer *= unit;
 	if (frac_num) {
-		/* unit is a power of two <= 2^60 and frac_den <= 10^15: split to avoid overflow. */
-		uint64_t part = (unit / frac_den) * frac_num +
-				((unit % frac_den) * frac_num) / frac_den;
+		/* unit <= 2^60 and frac_num < 10^15 < 2^50: the product fits 128 bits, and the
+		 * result (below unit) fits 64. */
+		uint64_t part = (uint64_t)((unsigned __int128)unit * frac_num / frac_den);
 
 		if (integer > UINT64_MAX - part)
 			return error_set(err, "size '%s' is too large", str);

@@ -41,6 +41,9 @@ START_TEST(default_unit_and_fractions)
 {
 	ck_assert_uint_eq(size_ok("512", MiB), 512ULL << 20); /* -m 512 */
 	ck_assert_uint_eq(size_ok("1.5G", 1), 3ULL << 29);
+	/* Long fractions, exact to the byte (rounded down). */
+	ck_assert_uint_eq(size_ok("1.123456789012G", 1), 1206302541ULL);
+	ck_assert_uint_eq(size_ok("9.99999999999999P", 1), 11258999068426228ULL);
 	ck_assert_uint_eq(size_ok("0.5K", 1), 512);
 	ck_assert_uint_eq(size_ok("1.5", MiB), 3ULL << 19);
 	ck_assert_uint_eq(size_ok("15E", 1), 15ULL << 60);
