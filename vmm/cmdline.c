@@ -67,9 +67,11 @@ static int opt_memory(struct cmdline_state *st, const char *arg, struct error *e
 		error_prefix(err, "-m");
 		goto out;
 	}
-	cfg->ram_size_given = size != NULL; /* -m maxmem=4G alone keeps the size open (QEMU) */
-	if (opts_take_u64(&opts, "slots", &cfg->mem_slots, 0, err) ||
-	    opts_take_size(&opts, "maxmem", &cfg->maxmem, 0, err) ||
+	/* -m maxmem=4G alone keeps the size open (QEMU). Several -m merge, as QEMU's do: each
+	 * sets what it names and keeps the rest. */
+	cfg->ram_size_given |= size != NULL;
+	if (opts_take_u64(&opts, "slots", &cfg->mem_slots, cfg->mem_slots, err) ||
+	    opts_take_size(&opts, "maxmem", &cfg->maxmem, cfg->maxmem, err) ||
 	    opts_finish(&opts, "memory", err))
 		goto out;
 	if (cfg->ram_size == 0 || cfg->ram_size % (4 * KiB)) {

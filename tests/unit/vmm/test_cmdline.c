@@ -219,6 +219,16 @@ START_TEST(qmp_and_name)
 	ck_assert_uint_eq(cfg.ram_size, 256 * MiB);
 	ck_assert_ptr_nonnull(cfg.ram_backend);
 	cmdline_free(&cfg);
+	/* Several -m merge (QEMU): each sets what it names. */
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-m", "1G,maxmem=8G", "-m", "2G"),
+			 CMDLINE_RUN);
+	ck_assert_uint_eq(cfg.ram_size, 2 * GiB);
+	ck_assert_uint_eq(cfg.maxmem, 8 * GiB);
+	cmdline_free(&cfg);
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-object", "memory-backend-ram,id=r,size=1G",
+				  "-machine", "memory-backend=r", "-m", "2G", "-m", "maxmem=8G"),
+			 "-machine memory-backend: 'r' is 1073741824 bytes but -m asks for "
+			 "2147483648; they must be equal (or leave out -m)");
 	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-name", "db"), CMDLINE_RUN);
 	ck_assert(!cfg.has_qmp);
 	ck_assert_str_eq(cfg.name, "db");
