@@ -1,5 +1,6 @@
 #include "vmm/qmp.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,25 +42,33 @@ static char *to_line(struct json_object *obj)
 	return line;
 }
 
-static char *reply(struct json_object *ret, struct json_object *id)
+/* The request's "id", whatever JSON it is (json-c gives null as NULL), goes back as sent. */
+static void add_id(struct json_object *r, struct json_object *msg)
+{
+	struct json_object *id;
+
+	if (msg && json_object_is_type(msg, json_type_object) &&
+	    json_object_object_get_ex(msg, "id", &id))
+		json_object_object_add(r, "id", json_object_get(id));
+}
+
+static char *reply(struct json_object *ret, struct json_object *msg)
 {
 	struct json_object *r = json_object_new_object();
 
 	json_object_object_add(r, "return", ret ? ret : json_object_new_object());
-	if (id)
-		json_object_object_add(r, "id", json_object_get(id));
+	add_id(r, msg);
 	return to_line(r);
 }
 
-static char *error_reply(const struct qmp_error *err, struct json_object *id)
+static char *error_reply(const struct qmp_error *err, struct json_object *msg)
 {
 	struct json_object *r = json_object_new_object(), *e = json_object_new_object();
 
 	json_object_object_add(e, "class", json_object_new_string(err->class_name));
 	json_object_object_add(e, "desc", json_object_new_string(err->desc));
 	json_object_object_add(r, "error", e);
-	if (id)
-		json_object_object_add(r, "id", json_object_get(id));
+	add_id(r, msg);
 	return to_line(r);
 }
 
@@ -132,10 +141,57 @@ static int check_envelope(struct json_object *msg, const char **name, struct jso
 	return 0;
 }
 
+/* qmp_capabilities {"enable": [...]}: tide offers no capability (the greeting lists none). */
+static int check_capabilities(struct json_object *args, struct qmp_error *err)
+{
+	struct json_object *enable, *cap;
+
+	if (qmp_args_only(args, (const char *const[]){ "enable", NULL }, err))
+		return -1;
+	if (!json_object_object_get_ex(args, "enable", &enable))
+		return 0;
+	if (!json_object_is_type(enable, json_type_array))
+		return qmp_error_set(err, "GenericError",
+				     "Invalid parameter type for 'enable', expected: array");
+	if (json_object_array_length(enable) == 0)
+		return 0;
+	cap = json_object_array_get_idx(enable, 0); /* the first one is already one too many */
+	if (!json_object_is_type(cap, json_type_string))
+		return qmp_error_set(err, "GenericError",
+				     "Invalid parameter type for 'enable', expected: string");
+	return qmp_error_set(err, "GenericError", "Capability '%s' not available",
+			     json_object_get_string(cap));
+}
+
+/* json-c reads NaN and Infinity, which are not JSON (and would go back out in an "id"). */
+static bool all_numbers_finite(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!all_numbers_finite(json_object_array_get_idx(o, i)))
+				return false;
+		return true;
+	case json_type_object: {
+		json_object_object_foreach(o, key, value)
+		{
+			(void)key;
+			if (!all_numbers_finite(value))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
 char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 		 struct json_object *message, const char *parse_error)
 {
-	struct json_object *id = NULL, *args = NULL, *empty, *ret = NULL;
+	struct json_object *args = NULL, *empty, *ret = NULL;
 	struct qmp_error err = { "GenericError", "" };
 	const struct qmp_command *cmd;
 	const char *name = NULL;
@@ -146,41 +202,47 @@ char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 			      parse_error ? parse_error : "invalid input");
 		return error_reply(&err, NULL);
 	}
-	if (json_object_is_type(message, json_type_object))
-		json_object_object_get_ex(message, "id", &id);
+	if (!all_numbers_finite(message)) {
+		qmp_error_set(&err, "GenericError", "JSON parse error, NaN and Infinity are not JSON");
+		return error_reply(&err, NULL);
+	}
 	if (check_envelope(message, &name, &args, &err))
-		return error_reply(&err, id);
+		return error_reply(&err, message);
 	if (strcmp(name, "qmp_capabilities") == 0) {
 		if (session->command_mode) {
 			qmp_error_set(&err, "CommandNotFound",
 				      "Capabilities negotiation is already complete, command ignored");
-			return error_reply(&err, id);
+			return error_reply(&err, message);
 		}
+		if (args && check_capabilities(args, &err))
+			return error_reply(&err, message);
 		session->command_mode = true;
-		return reply(NULL, id);
+		return reply(NULL, message);
 	}
 	if (!session->command_mode) {
 		qmp_error_set(&err, "CommandNotFound",
 			      "Expecting capabilities negotiation with 'qmp_capabilities'");
-		return error_reply(&err, id);
+		return error_reply(&err, message);
 	}
-	if (strcmp(name, "query-version") == 0)
-		return reply(version_object(), id);
-	if (strcmp(name, "query-commands") == 0)
-		return reply(command_list(engine), id);
 	cmd = find_command(engine, name);
-	if (!cmd) {
+	if (!cmd && strcmp(name, "query-version") && strcmp(name, "query-commands")) {
 		qmp_error_set(&err, "CommandNotFound", "The command %s has not been found", name);
-		return error_reply(&err, id);
+		return error_reply(&err, message);
+	}
+	if (!cmd) { /* the two built-in queries: no arguments */
+		if (args && qmp_args_only(args, (const char *const[]){ NULL }, &err))
+			return error_reply(&err, message);
+		return reply(strcmp(name, "query-version") ? command_list(engine) : version_object(),
+			     message);
 	}
 	empty = args ? NULL : json_object_new_object();
 	status = cmd->fn(engine->ctx, args ? args : empty, &ret, &err);
 	json_object_put(empty);
 	if (status) {
 		json_object_put(ret);
-		return error_reply(&err, id);
+		return error_reply(&err, message);
 	}
-	return reply(ret, id);
+	return reply(ret, message);
 }
 
 int qmp_arg_string(struct json_object *args, const char *name, bool required, const char **out,

@@ -143,6 +143,13 @@ class Protocol(QMPCase):
              r"^QMP input member 'arguments' must be an object$"),
             (b'{"execute": "query-status", "extra": 1}\n', "GenericError",
              r"^QMP input member 'extra' is unexpected$"),
+            # JSON as QEMU reads it: no comments, trailing commas, NaN or invalid UTF-8.
+            (b'{"execute": "query-status" /* c */}\n', "GenericError", r"^JSON parse error, "),
+            (b'{"execute": "query-status",}\n', "GenericError", r"^JSON parse error, "),
+            (b'{"execute": "query-status", "id": NaN}\n', "GenericError",
+             r"^JSON parse error, NaN and Infinity are not JSON$"),
+            (b'{"execute": "query-status", "id": "\xff"}\n', "GenericError",
+             r"^JSON parse error, "),
         ]
         for data, cls, desc in raw_cases:
             c.send_raw(data)

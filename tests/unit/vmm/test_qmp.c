@@ -72,7 +72,18 @@ START_TEST(negotiation_comes_first)
 			 "{ \"error\": { \"class\": \"CommandNotFound\", \"desc\": \"Expecting "
 			 "capabilities negotiation with 'qmp_capabilities'\" } }");
 	ck_assert(!session.command_mode);
-	ck_assert_str_eq(send_text("{\"execute\": \"qmp_capabilities\", \"id\": 1}"),
+	/* Tide offers no capability; arguments QEMU does not take are refused. */
+	ck_assert_str_eq(send_text("{\"execute\": \"qmp_capabilities\", \"arguments\": "
+				   "{\"enable\": [\"oob\"]}}"),
+			 "{ \"error\": { \"class\": \"GenericError\", \"desc\": \"Capability "
+			 "'oob' not available\" } }");
+	ck_assert_str_eq(send_text("{\"execute\": \"qmp_capabilities\", \"arguments\": "
+				   "{\"bogus\": 1}}"),
+			 "{ \"error\": { \"class\": \"GenericError\", \"desc\": \"Parameter "
+			 "'bogus' is unexpected\" } }");
+	ck_assert(!session.command_mode);
+	ck_assert_str_eq(send_text("{\"execute\": \"qmp_capabilities\", \"arguments\": "
+				   "{\"enable\": []}, \"id\": 1}"),
 			 "{ \"return\": { }, \"id\": 1 }");
 	ck_assert(session.command_mode);
 	ck_assert_str_eq(send_text("{\"execute\": \"qmp_capabilities\"}"),
@@ -99,6 +110,13 @@ START_TEST(commands_and_ids)
 			 "}, { \"name\": \"fail\" } ] }");
 	ck_assert_ptr_nonnull(strstr(send_text("{\"execute\": \"query-version\"}"),
 				     "\"package\": \"tide "));
+	ck_assert_str_eq(send_text("{\"execute\": \"query-version\", \"arguments\": {\"x\": 1}}"),
+			 "{ \"error\": { \"class\": \"GenericError\", \"desc\": \"Parameter "
+			 "'x' is unexpected\" } }");
+	/* An id of null comes back as null. */
+	ck_assert_str_eq(send_text("{\"execute\": \"fail\", \"id\": null}"),
+			 "{ \"error\": { \"class\": \"GenericError\", \"desc\": \"it failed\" }, "
+			 "\"id\": null }");
 }
 END_TEST
 
@@ -132,6 +150,9 @@ START_TEST(bad_input)
 	}
 	ck_assert_ptr_nonnull(strstr(send_text("{\"execute\": "), "JSON parse error, "));
 	ck_assert_ptr_nonnull(strstr(send_text("nonsense"), "JSON parse error, "));
+	ck_assert_str_eq(send_text("{\"execute\": \"echo\", \"id\": NaN}"),
+			 "{ \"error\": { \"class\": \"GenericError\", \"desc\": \"JSON parse error, "
+			 "NaN and Infinity are not JSON\" } }");
 	ck_assert_str_eq(send_text("{\"execute\": \"echo\", \"arguments\": {\"text\": \"ok\"}}"),
 			 "{ \"return\": \"ok\" }");
 }
