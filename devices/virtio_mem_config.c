@@ -134,8 +134,12 @@ static void device_area(const struct vm_config *cfg, uint64_t *start, uint64_t *
 							       : 0;
 	uint64_t align = LAYOUT_DEVICE_MEMORY_ALIGN;
 
-	*start = (LAYOUT_4G + high + align - 1) / align * align;
-	*end = *start + (cfg->maxmem > cfg->ram_size ? cfg->maxmem - cfg->ram_size : 0);
+	uint64_t len = cfg->maxmem > cfg->ram_size ? cfg->maxmem - cfg->ram_size : 0;
+
+	/* Absurd sizes (-m 8E) saturate instead of wrapping: nothing fits, and the error says so. */
+	*start = high > UINT64_MAX - LAYOUT_4G - align ? UINT64_MAX - align + 1
+						       : (LAYOUT_4G + high + align - 1) / align * align;
+	*end = len > UINT64_MAX - *start ? UINT64_MAX : *start + len;
 }
 
 /* How the region splits into memslots; every problem is found here, before KVM is opened. */
