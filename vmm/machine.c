@@ -391,18 +391,6 @@ static void send_stop_if_due(void)
 		qmp_event_send("STOP", NULL);
 }
 
-/* Caller holds current_lock. The vCPUs park at their next exit; the last one sends STOP. */
-static void pause_vcpus(struct machine *m)
-{
-	atomic_store(&m->pause_requested, true);
-	for (unsigned i = 0; i < m->nr_vcpus; i++)
-		vcpu_kick(&m->vcpus[i]);
-	pthread_mutex_lock(&m->pause_lock);
-	if (m->vcpus_parked == m->nr_vcpus)
-		send_stop_if_due();
-	pthread_mutex_unlock(&m->pause_lock);
-}
-
 /* pause_lock held, every vCPU parked: kvmclock stops here... */
 static void save_clock(struct machine *m)
 {
@@ -425,6 +413,21 @@ static void restore_clock(struct machine *m)
 	m->clock_saved = false;
 	if (ioctl(m->vm_fd, KVM_SET_CLOCK, &data))
 		log_warn("KVM_SET_CLOCK: %s (guest time jumps by the stop)", strerror(errno));
+}
+
+/* Caller holds current_lock. The vCPUs park at their next exit; the last one sends STOP. */
+static void pause_vcpus(struct machine *m)
+{
+	atomic_store(&m->pause_requested, true);
+	for (unsigned i = 0; i < m->nr_vcpus; i++)
+		vcpu_kick(&m->vcpus[i]);
+	pthread_mutex_lock(&m->pause_lock);
+	/* All still parked: a cont just before woke them, and they have not left the park. */
+	if (m->vcpus_parked == m->nr_vcpus) {
+		save_clock(m);
+		send_stop_if_due();
+	}
+	pthread_mutex_unlock(&m->pause_lock);
 }
 
 static void resume_vcpus(struct machine *m)

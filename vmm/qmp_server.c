@@ -492,11 +492,9 @@ static void accept_client(void *opaque)
 			close(fd);
 			continue;
 		}
-		/* JSON as QEMU reads it: no comments, no trailing commas, valid UTF-8 (json-c
-		 * otherwise takes all three); messages follow one another in the stream. */
-		json_tokener_set_flags(c->tokener, JSON_TOKENER_STRICT |
-						   JSON_TOKENER_ALLOW_TRAILING_CHARS |
-						   JSON_TOKENER_VALIDATE_UTF8);
+		/* Valid UTF-8 only (json-c would pass invalid bytes on into replies). Not json-c's
+		 * strict mode: it refuses the single-quoted strings QEMU's parser takes. */
+		json_tokener_set_flags(c->tokener, JSON_TOKENER_VALIDATE_UTF8);
 		c->server = s;
 		c->fd = fd;
 		c->number = ++s->clients_served;
