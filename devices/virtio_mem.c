@@ -340,6 +340,14 @@ static void vmem_free(struct virtio_mem *vm)
 	free(vm);
 }
 
+/* Teardown, before any device goes: this one's queues may reach other devices' blocks. */
+static void vmem_quiesce(void *opaque)
+{
+	struct virtio_mem *vm = opaque;
+
+	virtio_pci_stop_queues(&vm->vp);
+}
+
 static void vmem_destroy(void *opaque)
 {
 	struct virtio_mem *vm = opaque;
@@ -437,6 +445,10 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 	if (machine_add_cleanup(m, vmem_destroy, vm)) {
 		error_set(err, "cannot register the teardown");
 		goto fail;
+	}
+	if (machine_add_quiesce(m, vmem_quiesce, vm)) {
+		error_set(err, "cannot register the teardown");
+		return -1; /* vmem_destroy is registered: the teardown frees vm */
 	}
 	vm->memdev = (struct memory_device){ .ops = &vmem_memory_device_ops,
 					     .opaque = vm,

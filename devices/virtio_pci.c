@@ -42,6 +42,13 @@ void virtio_pci_unlock(struct virtio_pci *vp)
 
 /* ---- interrupts ---- */
 
+/* PCI Bus Master Enable: without it the device must not touch guest memory (Linux clears
+ * it before kexec so the next kernel's memory is left alone). */
+static bool bus_master_enabled(struct virtio_pci *vp)
+{
+	return pci_config_get(&vp->pci, PCI_COMMAND, 2) & PCI_COMMAND_MASTER;
+}
+
 static void raise_intx(struct virtio_pci *vp, uint8_t isr_bit)
 {
 	vp->isr |= isr_bit;
@@ -53,7 +60,8 @@ static void send_config_interrupt(struct virtio_pci *vp)
 	if (!has_status(vp, VIRTIO_CONFIG_S_DRIVER_OK))
 		return;
 	if (msix_enabled(&vp->msix)) {
-		if (vp->config_vector != MSIX_NO_VECTOR)
+		/* An MSI-X message is a memory write: none without Bus Master (QEMU drops it). */
+		if (vp->config_vector != MSIX_NO_VECTOR && bus_master_enabled(vp))
 			msix_notify(&vp->msix, vp->config_vector);
 	} else {
 		raise_intx(vp, ISR_CONFIG);
@@ -94,13 +102,6 @@ static void set_needs_reset(struct virtio_pci *vp, const char *why)
 }
 
 /* ---- queues ---- */
-
-/* PCI Bus Master Enable: without it the device must not touch guest memory (Linux clears
- * it before kexec so the next kernel's memory is left alone). */
-static bool bus_master_enabled(struct virtio_pci *vp)
-{
-	return pci_config_get(&vp->pci, PCI_COMMAND, 2) & PCI_COMMAND_MASTER;
-}
 
 static void process_queue_locked(struct virtio_pci *vp, struct virtio_pci_queue *q)
 {
@@ -525,9 +526,14 @@ static void config_write_hook(struct pci_device *dev, unsigned offset, unsigned 
 		msix_config_written(&vp->msix);
 		virtio_pci_unlock(vp);
 	}
-	if (offset < PCI_COMMAND + 2 && offset + len > PCI_COMMAND && bus_master_enabled(vp)) {
+	if (offset < PCI_COMMAND + 2 && offset + len > PCI_COMMAND) {
+		/*
+		 * The lock waits out a request being served: once a write that clears Bus
+		 * Master returns, the device is done with guest memory. One that sets it
+		 * serves what waited meanwhile.
+		 */
 		virtio_pci_lock(vp);
-		for (unsigned i = 0; i < vp->nr_queues; i++)
+		for (unsigned i = 0; i < vp->nr_queues && bus_master_enabled(vp); i++)
 			if (vp->queues[i].enabled)
 				kick_queue_locked(vp, &vp->queues[i]);
 		virtio_pci_unlock(vp);
@@ -691,7 +697,7 @@ int virtio_pci_init(struct virtio_pci *vp, const char *name, const struct virtio
 	return 0;
 }
 
-void virtio_pci_destroy(struct virtio_pci *vp)
+void virtio_pci_stop_queues(struct virtio_pci *vp)
 {
 	for (unsigned i = 0; i < vp->nr_queues; i++) {
 		struct virtio_pci_queue *q = &vp->queues[i];
@@ -699,6 +705,15 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 		if (q->watch)
 			event_loop_remove(vp->env.loop, q->watch);
 		q->watch = NULL;
+	}
+}
+
+void virtio_pci_destroy(struct virtio_pci *vp)
+{
+	virtio_pci_stop_queues(vp);
+	for (unsigned i = 0; i < vp->nr_queues; i++) {
+		struct virtio_pci_queue *q = &vp->queues[i];
+
 		if (q->notify_fd >= 0)
 			close(q->notify_fd);
 		q->notify_fd = -1;

@@ -161,7 +161,9 @@ static struct json_object *conn_exchange(struct conn *c, struct json_object *msg
 
 		if (c->deadline && left <= 0)
 			c->on_timeout(c->opaque);
-		reply = conn_read(c, c->deadline ? (int)(left * 1000) + 1 : -1);
+		/* Poll a day at a time at most: int milliseconds. */
+		reply = conn_read(c, c->deadline ? (int)((left < 86400 ? left : 86400) * 1000) + 1
+						 : -1);
 		if (!reply && !c->closed)
 			continue; /* the deadline passed: on_timeout says so */
 		if (!reply)
@@ -526,8 +528,11 @@ int main(int argc, char **argv)
 			if (++i == argc)
 				return bad_usage("%s needs a number of seconds", a);
 			timeout = strtod(argv[i], &end);
-			if (*end || !(timeout > 0))
-				return bad_usage("--timeout: '%s' is not a positive number of seconds",
+			/* A year at most: the wait is counted in int milliseconds (and inf is no
+			 * number of seconds). */
+			if (*end || !(timeout > 0) || timeout > 366 * 86400.0)
+				return bad_usage("--timeout: '%s' is not a number of seconds in "
+						 "(0, 31622400]",
 						 argv[i]);
 		} else if (a[0] == '-' && a[1]) {
 			return bad_usage("unknown option '%s'", a);

@@ -100,15 +100,37 @@ int machine_irq_pulse(struct machine *m, unsigned gsi)
 	return machine_irq_set(m, gsi, 0);
 }
 
-int machine_add_cleanup(struct machine *m, void (*fn)(void *), void *opaque)
+static int push_cleanup(struct machine_cleanup **list, void (*fn)(void *), void *opaque)
 {
 	struct machine_cleanup *c = malloc(sizeof(*c));
 
 	if (!c)
 		return -1;
-	*c = (struct machine_cleanup){ fn, opaque, m->cleanups };
-	m->cleanups = c;
+	*c = (struct machine_cleanup){ fn, opaque, *list };
+	*list = c;
 	return 0;
+}
+
+int machine_add_cleanup(struct machine *m, void (*fn)(void *), void *opaque)
+{
+	return push_cleanup(&m->cleanups, fn, opaque);
+}
+
+int machine_add_quiesce(struct machine *m, void (*fn)(void *), void *opaque)
+{
+	return push_cleanup(&m->quiesces, fn, opaque);
+}
+
+/* Runs and frees a list, first entry first. */
+static void run_cleanups(struct machine_cleanup **list)
+{
+	while (*list) {
+		struct machine_cleanup *c = *list;
+
+		*list = c->next;
+		c->fn(c->opaque);
+		free(c);
+	}
 }
 
 static int open_kvm(struct machine *m, struct error *err)
@@ -212,13 +234,8 @@ static void machine_teardown(struct machine *m)
 	for (unsigned i = 0; i < m->nr_vcpus; i++)
 		vcpu_join(&m->vcpus[i]);
 	chardev_abort_output(m->console, false);
-	while (m->cleanups) {
-		struct machine_cleanup *c = m->cleanups;
-
-		m->cleanups = c->next;
-		c->fn(c->opaque);
-		free(c);
-	}
+	run_cleanups(&m->quiesces);
+	run_cleanups(&m->cleanups);
 	for (unsigned i = 0; i < m->nr_vcpus; i++)
 		vcpu_destroy(&m->vcpus[i]);
 	free(m->vcpus);

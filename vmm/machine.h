@@ -72,8 +72,10 @@ struct machine {
 	struct memory_device *memory_devices;
 	unsigned nr_anonymous_devices; /* numbers /machine/peripheral-anon/device[N] */
 
-	/* Devices realized on this machine register a teardown to run in reverse order. */
+	/* Devices realized on this machine register a teardown to run in reverse order, and
+	 * may register a quiesce step, run for every device before any teardown. */
 	struct machine_cleanup *cleanups;
+	struct machine_cleanup *quiesces;
 };
 
 /* Ask the machine to stop: the first request wins; vCPUs are kicked out of KVM_RUN. */
@@ -139,6 +141,12 @@ int machine_reserve_device_slots(struct machine *m, uint32_t count, const char *
 
 /* Runs fn(opaque) when the machine is torn down (reset or exit), last registered first. */
 int machine_add_cleanup(struct machine *m, void (*fn)(void *), void *opaque);
+/*
+ * Runs fn(opaque) at teardown once the vCPUs are gone and before any cleanup: a device
+ * stops its I/O-thread work there, since that work may reach another device's memory
+ * (plugged virtio-mem blocks are RAM for every device).
+ */
+int machine_add_quiesce(struct machine *m, void (*fn)(void *), void *opaque);
 
 /* Builds the VM from cfg, runs it until a stop request, tears it down. Returns the stop kind. */
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,

@@ -528,6 +528,9 @@ class Tidectl(QMPCase):
         self.assertEqual(run.returncode, 1, run)
         self.assertIn("tidectl: timed out after 2 s", run.stderr)
         self.assertLess(time.monotonic() - t, 10)
+        for absurd in ("inf", "1e300", "0", "-1"):
+            run = self.tidectl("resize", "vm0", "1G", "--wait", "--timeout", absurd)
+            self.assertEqual(run.returncode, 2, run)
 
     def test_an_unexpected_reply_shape_is_an_error_not_a_crash(self):
         self.fake_server(lambda cmd: {"return": None if cmd["execute"] ==

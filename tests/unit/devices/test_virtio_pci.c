@@ -1150,6 +1150,13 @@ START_TEST(config_change_with_msix)
 	ck_assert_uint_eq(msix_data[0], 0x30);
 	ck_assert_uint_eq(msix_fired[1], 0);
 	ck_assert_uint_eq(read_isr(), 0);
+	/* No MSI-X message (a memory write) while Bus Master is off. */
+	cfg_write(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	virtio_pci_lock(&vp);
+	virtio_pci_config_changed(&vp);
+	virtio_pci_unlock(&vp);
+	ck_assert_uint_eq(msix_fired[0], 1);
+	cfg_write(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	/* config vector 0xFFFF: nothing. */
 	bar0_write(CC(msix_config), 2, MSIX_NO_VECTOR);
 	virtio_pci_lock(&vp);
