@@ -5,7 +5,8 @@
  * is punched out of it. share=off maps it MAP_PRIVATE: the file is only read
  * (with readonly=on it is opened read-only: VM templating, many VMs starting
  * from one memory image, each one's writes its own), and unplugged memory is
- * replaced by anonymous zero memory so that the file is never touched.
+ * replaced by anonymous zero memory so that the file is never touched. A file on
+ * hugetlbfs is mapped shared only, in the mount's huge pages.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,7 +62,12 @@ static int file_map(struct memory_backend *b, struct error *err)
 	base = p;
 	aligned = (uint8_t *)(((uintptr_t)base + f->align - 1) & ~(uintptr_t)(f->align - 1));
 	if (mmap(aligned, b->size, prot, flags, b->fd, 0) == MAP_FAILED) {
-		error_set(err, TYPE_NAME ": cannot map mem-path '%s': %s", f->path, strerror(errno));
+		/* hugetlbfs reserves every page of a shared mapping at mmap time. */
+		error_set(err, TYPE_NAME ": cannot map mem-path '%s': %s%s", f->path, strerror(errno),
+			  errno == ENOMEM && b->page_size > (uint64_t)sysconf(_SC_PAGESIZE)
+				  ? " (too few free huge pages: raise /proc/sys/vm/nr_hugepages, or "
+				    "reserve=off)"
+				  : "");
 		munmap(base, f->reservation_len);
 		goto fail;
 	}
@@ -161,8 +167,32 @@ int file_backend_check_modes(bool share, bool readonly, enum backend_onoffauto r
 	return 0;
 }
 
+/*
+ * A file on hugetlbfs: its huge pages are the backend's pages (block-size, alignment and
+ * discards go by them). Only shared: a private range given back would have to be replaced
+ * by anonymous memory, which has no huge pages to offer.
+ */
+static int take_huge_pages(struct file_backend *f, const struct statfs *fs, struct error *err)
+{
+	uint64_t page = (uint64_t)fs->f_bsize;
+
+	if (!f->b.share)
+		return error_set(err, TYPE_NAME ": mem-path '%s' is on hugetlbfs, where tide maps "
+					      "files shared only: use share=on",
+				 f->path);
+	if (f->b.size % page)
+		return error_set(err, TYPE_NAME ": size %llu is not a multiple of the %llu KiB huge "
+					      "pages of mem-path '%s'",
+				 (unsigned long long)f->b.size, (unsigned long long)(page >> 10),
+				 f->path);
+	f->b.page_size = page;
+	if (f->align < page)
+		f->align = page; /* hugetlbfs maps only at huge-page boundaries */
+	return 0;
+}
+
 /* The file must be there, a regular file, large enough, and openable as the modes need. */
-static int check_file(const struct file_backend *f, struct error *err)
+static int check_file(struct file_backend *f, struct error *err)
 {
 	struct statfs fs;
 	struct stat st;
@@ -175,10 +205,9 @@ static int check_file(const struct file_backend *f, struct error *err)
 				 f->path);
 	if (!S_ISREG(st.st_mode))
 		return error_set(err, TYPE_NAME ": mem-path '%s' is not a regular file", f->path);
-	if (statfs(f->path, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC)
-		return error_set(err, TYPE_NAME ": mem-path '%s' is on hugetlbfs, which tide does not "
-					      "map yet; use memory-backend-memfd,hugetlb=on",
-				 f->path);
+	if (statfs(f->path, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC &&
+	    take_huge_pages(f, &fs, err))
+		return -1;
 	if ((uint64_t)st.st_size < f->b.size)
 		return error_set(err, TYPE_NAME ": mem-path '%s' holds %llu bytes, less than "
 					      "size=%llu",

@@ -181,6 +181,39 @@ class VirtioMem(unittest.TestCase):
         self.assertEqual(run.status, 1, run)
         self.assertIn("need 32768 huge pages of 2048 KiB", run.stderr)
 
+    def test_hugetlbfs_file_backend(self):
+        if not self.reserve_huge_pages(64):
+            self.skipTest("SKIP: no 2 MiB huge pages could be reserved on this host")
+        mnt = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-hugetlbfs-{os.getpid()}")
+        os.makedirs(mnt)
+        self.addCleanup(os.rmdir, mnt)
+        if subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", mnt]).returncode:
+            self.skipTest("SKIP: cannot mount a hugetlbfs here (not root?)")
+        self.addCleanup(subprocess.run, ["umount", mnt])
+        path = os.path.join(mnt, "guest-memory")
+        with open(path, "wb") as f:
+            f.truncate(128 * MiB)
+        self.addCleanup(os.unlink, path)
+        free = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+        with open(free) as f:
+            free_before = int(f.read())
+        run = self.run_guest("tests=vmem_plug,vmem_unplug_all vmem_blocks=8",
+                             backend="memory-backend-file", size="128M",
+                             backend_props=f",mem-path={path},share=on")
+        self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
+        self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
+        with open(free) as f:
+            self.assertEqual(int(f.read()), free_before, "unplugged huge pages punched back")
+        for props, message in ((",share=off", "is on hugetlbfs, where tide maps files shared "
+                                              "only: use share=on"),
+                               (",share=on,size=3M", "size 3145728 is not a multiple of the "
+                                                     "2048 KiB huge pages")):
+            run = harness.tide(["-kernel", harness.TESTGUEST] + vmem_args(
+                backend="memory-backend-file", size="128M",
+                backend_props=f",mem-path={path}{props}"), timeout=30)
+            self.assertEqual(run.status, 1, run)
+            self.assertIn(message, run.stderr)
+
     def test_device_prealloc_backs_plugs_and_memdev_prealloc_is_refused(self):
         run = self.run_guest("tests=vmem_plug vmem_blocks=8", props="requested-size=128M,prealloc=on")
         self.assert_passed(run, ["vmem_plug"])
