@@ -48,6 +48,18 @@ def memory_image(test, size, name="image"):
     return path
 
 
+def scratch_mount(test, fstype, options, name):
+    """A fresh mount of fstype for test (unmounted when it ends); skips the test when this
+    host cannot mount one (not root)."""
+    mnt = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-{name}-{os.getpid()}")
+    os.makedirs(mnt)
+    test.addCleanup(os.rmdir, mnt)
+    if subprocess.run(["mount", "-t", fstype, "-o", options, fstype, mnt]).returncode:
+        test.skipTest(f"SKIP: cannot mount a {fstype} here (not root?)")
+    test.addCleanup(subprocess.run, ["umount", mnt])
+    return mnt
+
+
 def sha256_of(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()

@@ -184,13 +184,8 @@ class VirtioMem(unittest.TestCase):
     def test_hugetlbfs_file_backend(self):
         if not self.reserve_huge_pages(64):
             self.skipTest("SKIP: no 2 MiB huge pages could be reserved on this host")
-        mnt = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-hugetlbfs-{os.getpid()}")
-        os.makedirs(mnt)
-        self.addCleanup(os.rmdir, mnt)
-        if subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", mnt]).returncode:
-            self.skipTest("SKIP: cannot mount a hugetlbfs here (not root?)")
-        self.addCleanup(subprocess.run, ["umount", mnt])
-        path = os.path.join(mnt, "guest-memory")
+        path = os.path.join(harness.scratch_mount(self, "hugetlbfs", "pagesize=2M", "hugetlbfs"),
+                            "guest-memory")
         with open(path, "wb") as f:
             f.truncate(128 * MiB)
         self.addCleanup(os.unlink, path)
