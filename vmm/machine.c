@@ -432,6 +432,19 @@ static void restore_clock(struct machine *m)
 		log_warn("KVM_SET_CLOCK: %s (guest time jumps by the stop)", strerror(errno));
 }
 
+/*
+ * pause_lock held. Once every vCPU is parked for a stop (the last one to park sees it, or
+ * the stop itself when a cont just before woke them and they have not left the park yet),
+ * the clock stops and STOP goes out.
+ */
+static void stopped_if_all_parked(struct machine *m)
+{
+	if (m->vcpus_parked != m->nr_vcpus || !atomic_load(&m->pause_requested))
+		return;
+	save_clock(m);
+	send_stop_if_due();
+}
+
 /* Caller holds current_lock. The vCPUs park at their next exit; the last one sends STOP. */
 static void pause_vcpus(struct machine *m)
 {
@@ -439,11 +452,7 @@ static void pause_vcpus(struct machine *m)
 	for (unsigned i = 0; i < m->nr_vcpus; i++)
 		vcpu_kick(&m->vcpus[i]);
 	pthread_mutex_lock(&m->pause_lock);
-	/* All still parked: a cont just before woke them, and they have not left the park. */
-	if (m->vcpus_parked == m->nr_vcpus) {
-		save_clock(m);
-		send_stop_if_due();
-	}
+	stopped_if_all_parked(m);
 	pthread_mutex_unlock(&m->pause_lock);
 }
 
@@ -462,10 +471,7 @@ bool machine_vcpu_park(struct machine *m)
 
 	pthread_mutex_lock(&m->pause_lock);
 	m->vcpus_parked++;
-	if (m->vcpus_parked == m->nr_vcpus && atomic_load(&m->pause_requested)) {
-		save_clock(m);
-		send_stop_if_due();
-	}
+	stopped_if_all_parked(m);
 	while (atomic_load(&m->pause_requested) && atomic_load(&m->stop) == MACHINE_RUNNING) {
 		held = true;
 		pthread_cond_wait(&m->pause_cond, &m->pause_lock);

@@ -224,16 +224,17 @@ char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 			      "Expecting capabilities negotiation with 'qmp_capabilities'");
 		return error_reply(&err, message);
 	}
-	cmd = find_command(engine, name);
-	if (!cmd && strcmp(name, "query-version") && strcmp(name, "query-commands")) {
-		qmp_error_set(&err, "CommandNotFound", "The command %s has not been found", name);
-		return error_reply(&err, message);
-	}
-	if (!cmd) { /* the two built-in queries: no arguments */
+	if (strcmp(name, "query-version") == 0 || strcmp(name, "query-commands") == 0) {
+		/* The two built-in queries take no arguments. */
 		if (args && qmp_args_only(args, (const char *const[]){ NULL }, &err))
 			return error_reply(&err, message);
-		return reply(strcmp(name, "query-version") ? command_list(engine) : version_object(),
+		return reply(strcmp(name, "query-version") == 0 ? version_object() : command_list(engine),
 			     message);
+	}
+	cmd = find_command(engine, name);
+	if (!cmd) {
+		qmp_error_set(&err, "CommandNotFound", "The command %s has not been found", name);
+		return error_reply(&err, message);
 	}
 	empty = args ? NULL : json_object_new_object();
 	status = cmd->fn(engine->ctx, args ? args : empty, &ret, &err);
