@@ -37,6 +37,42 @@ def host_kvm_is_emulating():
     return os.path.isdir("/sys/module/kvm_pvm")
 
 
+# <linux/kvm.h>: _IO(KVMIO, 0x01) and _IO(KVMIO, 0x03); the capability numbers of kvm-api.md.
+KVM_CREATE_VM = 0xAE01
+KVM_CHECK_EXTENSION = 0xAE03
+KVM_CAP_GUEST_MEMFD = 234
+KVM_CAP_GUEST_MEMFD_FLAGS = 244
+GUEST_MEMFD_FLAG_MMAP_INIT_SHARED = 0x3
+
+
+def guest_memfd_missing():
+    """Why tide cannot use guest_memfd on this host (the capabilities it probes), or None."""
+    import fcntl
+    kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        vm = fcntl.ioctl(kvm, KVM_CREATE_VM, 0)
+        try:
+            if fcntl.ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD) <= 0:
+                return "this host's KVM has no guest_memfd (KVM_CAP_GUEST_MEMFD is 0)"
+            flags = fcntl.ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS)
+            if flags < 0 or (flags & GUEST_MEMFD_FLAG_MMAP_INIT_SHARED) != \
+                    GUEST_MEMFD_FLAG_MMAP_INIT_SHARED:
+                return (f"this host's guest_memfd cannot be mapped (KVM_CAP_GUEST_MEMFD_FLAGS "
+                        f"is {flags}, tide needs MMAP | INIT_SHARED)")
+        finally:
+            os.close(vm)
+    finally:
+        os.close(kvm)
+    return None
+
+
+def require_guest_memfd(test):
+    """Skips test, saying why, where the host's KVM cannot give tide a guest_memfd."""
+    missing = guest_memfd_missing()
+    if missing:
+        test.skipTest(f"SKIP: {missing}")
+
+
 def memory_image(test, size, name="image"):
     """A sparse file of size bytes whose first 64 MiB (at most) hold 0x5a: a memory image,
     removed when test ends."""

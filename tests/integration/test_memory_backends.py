@@ -49,12 +49,27 @@ class BootRamBackends(unittest.TestCase):
         self.assertEqual(run.status, GUEST_PASS, run)
         self.assertNotEqual(harness.sha256_of(path), before, "share=on: the guest wrote the file")
 
+    def boot_ram_from(self, props):
+        run = harness.tide(self.guest("tests=pattern pattern_mb=16",
+                                      backend_args(props))[1:], timeout=120)
+        self.assertEqual(run.status, GUEST_PASS, (props, run))
+
     def test_memfd_and_ram_backends_as_boot_ram(self):
-        for props in ("memory-backend-memfd", "memory-backend-ram,prealloc=on",
-                      "memory-backend-guest-memfd"):
-            run = harness.tide(self.guest("tests=pattern pattern_mb=16",
-                                          backend_args(props))[1:], timeout=120)
-            self.assertEqual(run.status, GUEST_PASS, (props, run))
+        for props in ("memory-backend-memfd", "memory-backend-ram,prealloc=on"):
+            self.boot_ram_from(props)
+
+    def test_guest_memfd_as_boot_ram(self):
+        harness.require_guest_memfd(self)
+        self.boot_ram_from("memory-backend-guest-memfd")
+
+    def test_guest_memfd_refused_with_the_reason_where_the_host_lacks_it(self):
+        missing = harness.guest_memfd_missing()
+        if not missing:
+            self.skipTest("SKIP: this host's KVM has a guest_memfd tide can use")
+        run = harness.tide(["-kernel", harness.TESTGUEST] + backend_args(
+            "memory-backend-guest-memfd"), timeout=30)
+        self.assertEqual(run.status, 1, run)
+        self.assertIn("memory-backend-guest-memfd: this host's", run.stderr)
 
     def test_a_file_that_cannot_be_opened_as_asked_is_named(self):
         # Tests run as root, which file modes do not stop: a read-only mount does.

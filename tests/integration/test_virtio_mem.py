@@ -218,6 +218,7 @@ class VirtioMem(unittest.TestCase):
         self.assertIn("memdev 'mem0' has prealloc=on", run.stderr)
 
     def test_guest_memfd_backend_plug_unplug(self):
+        harness.require_guest_memfd(self)
         run = self.run_guest("tests=vmem_plug,vmem_unplug_all vmem_blocks=8",
                              backend="memory-backend-guest-memfd")
         self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
@@ -337,6 +338,7 @@ class VirtioMem(unittest.TestCase):
         self.check_rss_follows_plugged_memory("memory-backend-ram")
 
     def test_guest_memfd_backend_rss_follows_plugged_memory(self):
+        harness.require_guest_memfd(self)
         self.check_rss_follows_plugged_memory("memory-backend-guest-memfd")
 
     def test_memfd_and_private_file_backends_give_memory_back(self):
