@@ -40,6 +40,7 @@ struct virtio_mem {
 	struct vmem_core core;
 	bool core_ready;
 	bool transport_ready;
+	bool region_registered; /* on the MMIO bus: accesses to blocks KVM does not map */
 	struct latency_log plug_ns, unplug_ns;
 	struct memory_device memdev; /* what QMP sees */
 	struct memslot_kvm_target kvm_target; /* the memslots' VM and backend */
@@ -56,12 +57,11 @@ static uint64_t vmem_features(void *opaque)
 	return VIRTIO_FEATURE(VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
 }
 
-/* Which memslots the driver may reach depends on whether it promised not to read unplugged memory. */
+/* A driver that did not promise to leave unplugged memory alone may read it (as zeros). */
 static bool vmem_features_ok(void *opaque, uint64_t accepted)
 {
 	struct virtio_mem *vm = opaque;
 	bool inaccessible = accepted & VIRTIO_FEATURE(VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
-	struct error err;
 
 	if (vm->cfg->unplugged_inaccessible == VMEM_ON && !inaccessible) {
 		log_info("%s: driver did not accept UNPLUGGED_INACCESSIBLE "
@@ -69,11 +69,7 @@ static bool vmem_features_ok(void *opaque, uint64_t accepted)
 			 vm->name);
 		return false;
 	}
-	if (vmem_set_legacy_driver(&vm->core, !inaccessible, &err)) {
-		log_warn("%s: %s", vm->name, err.msg);
-		/* A legacy driver without its slots is refused; a failed unmap costs host memory only. */
-		return inaccessible;
-	}
+	vm->core.unplugged_readable = !inaccessible;
 	return true;
 }
 
@@ -105,7 +101,8 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 		struct virtio_mem_req raw;
 		struct virtio_mem_resp resp = { 0 };
 		struct vmem_req req;
-		uint64_t plugged, usable, start = latency_now_ns();
+		struct vmem_result result;
+		uint64_t start = latency_now_ns();
 		size_t readable = virtqueue_read(vq, &chain, &raw, sizeof(raw));
 
 		/* Framing errors are transport violations (QEMU: virtio_error), not ERROR. */
@@ -119,13 +116,13 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 		req = (struct vmem_req){ .type = raw.type,
 					 .addr = raw.u.plug.addr,
 					 .nb_blocks = raw.u.plug.nb_blocks };
-		plugged = vmem_plugged_size(&vm->core);
-		usable = vm->core.usable_size;
-		resp.type = (uint16_t)vmem_handle(&vm->core, &req, &resp.u.state.state);
+		result = vmem_handle(&vm->core, &req);
+		resp.type = (uint16_t)result.resp;
+		resp.u.state.state = result.state;
 		/* plugged_size and usable_region_size are config fields: a new generation. */
-		if (plugged != vmem_plugged_size(&vm->core) || usable != vm->core.usable_size)
+		if (result.plugged_size_changed || result.usable_size_changed)
 			virtio_pci_config_updated(&vm->vp);
-		if (plugged != vmem_plugged_size(&vm->core))
+		if (result.plugged_size_changed)
 			machine_memory_device_size_changed(vm->machine, &vm->memdev,
 							   vmem_plugged_size(&vm->core));
 		if (resp.type != VIRTIO_MEM_RESP_ACK || raw.type != VIRTIO_MEM_REQ_STATE)
@@ -220,11 +217,13 @@ static void vmem_debug_info(void *opaque, struct json_object *obj)
 	}
 	add_u64(obj, "plugged-runs", nr_runs);
 	json_object_object_add(obj, "plugged-ranges", runs);
-	add_u64(obj, "memslot-size", vm->slots.slot_size);
-	add_u64(obj, "memslots", vm->slots.nr_slots);
-	add_u64(obj, "memslots-mapped", vm->slots.nr_mapped);
-	for (uint32_t i = 0; i < vm->slots.nr_slots; i++) {
-		if (memslot_is_mapped(&vm->slots, i) &&
+	add_u64(obj, "memslot-size", vm->slots.part_size);
+	add_u64(obj, "memslots", vm->slots.nr_parts);
+	add_u64(obj, "memslots-mapped", vm->slots.parts_mapped);
+	add_u64(obj, "kvm-memslots", vm->slots.nr_slots);
+	add_u64(obj, "kvm-memslots-max", vm->slots.max_slots);
+	for (uint32_t i = 0; i < vm->slots.nr_parts; i++) {
+		if (memslot_part_mapped(&vm->slots, i) &&
 		    json_object_array_length(slots) < DEBUG_LIST_MAX)
 			json_object_array_add(slots, json_object_new_uint64(i));
 	}
@@ -242,6 +241,11 @@ static void vmem_debug_info(void *opaque, struct json_object *obj)
 	add_u64(counters, "busy", n->busy);
 	add_u64(counters, "memslot-maps", vm->slots.counters.maps);
 	add_u64(counters, "memslot-unmaps", vm->slots.counters.unmaps);
+	add_u64(counters, "memslot-guest-pauses", vm->slots.counters.guest_pauses);
+	add_u64(counters, "busy-memslot-budget", n->busy_memslot_budget);
+	add_u64(counters, "unplugged-reads", n->unplugged_reads);
+	add_u64(counters, "unplugged-writes", n->unplugged_writes);
+	add_u64(counters, "log-lines-suppressed", c->log_limit.total_suppressed);
 	virtio_pci_unlock(&vm->vp);
 	json_object_object_add(obj, "counters", counters);
 }
@@ -311,10 +315,12 @@ static void log_summary(struct virtio_mem *vm)
 	log_info("%s: requests plug=%" PRIu64 " unplug=%" PRIu64 " unplug_all=%" PRIu64
 		 " state=%" PRIu64 "; plugged %" PRIu64 " B, unplugged %" PRIu64
 		 " B; errors=%" PRIu64 " nacks=%" PRIu64 " busy=%" PRIu64
-		 "; memslots mapped=%u maps=%" PRIu64 " unmaps=%" PRIu64,
+		 "; memslots mapped=%u maps=%" PRIu64 " unmaps=%" PRIu64 " guest_pauses=%" PRIu64
+		 "; unplugged reads=%" PRIu64 " writes=%" PRIu64,
 		 vm->name, c->plug_requests, c->unplug_requests, c->unplug_all_requests,
 		 c->state_requests, c->bytes_plugged, c->bytes_unplugged, c->errors, c->nacks,
-		 c->busy, vm->slots.nr_mapped, vm->slots.counters.maps, vm->slots.counters.unmaps);
+		 c->busy, vm->slots.nr_slots, vm->slots.counters.maps, vm->slots.counters.unmaps,
+		 vm->slots.counters.guest_pauses, c->unplugged_reads, c->unplugged_writes);
 	if (vm->plug_ns.count || vm->unplug_ns.count)
 		log_info("%s: request time in tide (ns): plug n=%" PRIu64 " median=%" PRIu64
 			 " p99=%" PRIu64 "; unplug n=%" PRIu64 " median=%" PRIu64 " p99=%" PRIu64,
@@ -327,6 +333,8 @@ static void log_summary(struct virtio_mem *vm)
 /* Undoes whatever realize got to, in reverse. */
 static void vmem_free(struct virtio_mem *vm)
 {
+	if (vm->region_registered)
+		io_bus_unregister(&vm->machine->mmio, vm->cfg->memaddr, vm);
 	if (vm->transport_ready) {
 		pci_bus_remove(&vm->vp.pci);
 		virtio_pci_destroy(&vm->vp);
@@ -356,25 +364,53 @@ static void vmem_destroy(void *opaque)
 	vmem_free(vm);
 }
 
+/*
+ * Memslots beyond one per part that a device may hold: runs of plugged blocks with unplugged
+ * ones between them inside a part. Each costs the host a few KiB of kernel memory; a guest
+ * that fragments more gets BUSY (docs/virtio-mem.md, "The memory bound").
+ */
+#define VMEM_HOLE_MEMSLOTS 1024
+
 static int setup_memslots(struct virtio_mem *vm, struct machine *m, struct error *err)
 {
 	const struct vmem_config *vc = vm->cfg;
 	struct memory_backend *b = vc->backend;
-	uint64_t slot_size = vc->slot_size; /* checked by vmem_config_resolve() */
+	uint64_t part_size = vc->slot_size; /* checked by vmem_config_resolve() */
+	uint32_t parts = (uint32_t)(vc->size / part_size);
+	uint32_t holes = vc->dynamic_memslots ? VMEM_HOLE_MEMSLOTS : 0;
 
-	if (machine_reserve_device_slots(m, (uint32_t)(vc->size / slot_size), vm->name, err) ||
-	    memslot_region_init(&vm->slots, vc->memaddr, vc->size, b->hva, slot_size, &m->slot_ids,
-				&memslot_kvm_ops, &vm->kvm_target, err))
+	if (machine_reserve_device_slots(m, parts, holes, vm->name, err) ||
+	    memslot_region_init(&vm->slots, vc->memaddr, vc->size, b->hva, part_size,
+				parts + holes, &m->slot_ids, &memslot_kvm_ops, &vm->kvm_target,
+				err))
 		return -1;
 	vm->slots.name = vm->name;
 	vm->slots_ready = true;
 	log_info("%s: %" PRIu64 " bytes at 0x%" PRIx64 " in %u memslots of %" PRIu64 " MiB (%s)",
-		 vm->name, vc->size, vc->memaddr, vm->slots.nr_slots, slot_size >> 20,
+		 vm->name, vc->size, vc->memaddr, vm->slots.nr_parts, part_size >> 20,
 		 vc->dynamic_memslots ? "mapped as blocks are plugged" : "all mapped now");
-	if (!vc->dynamic_memslots)
-		return memslot_map_range(&vm->slots, 0, vc->size, err);
-	/* Out of KVM, out of reach: every slot starts unmapped and PROT_NONE. */
+	if (!vc->dynamic_memslots) {
+		log_warn("%s: dynamic-memslots=off maps the whole region: the guest can make the "
+			 "host back all of it, plugged or not (kept for comparison with QEMU)",
+			 vm->name);
+		return memslot_map(&vm->slots, 0, vc->size, err);
+	}
+	/* Out of KVM, out of reach: every part starts unmapped and PROT_NONE. */
 	return memslot_kvm_ops.protect(NULL, b->hva, vc->size, false, err);
+}
+
+/*
+ * MMIO exits inside the region (vCPU thread): a vCPU touched a block KVM does not map.
+ * Takes the device lock, so a memslot change in progress on the I/O thread finishes first.
+ */
+static void vmem_region_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
+			       bool is_write)
+{
+	struct virtio_mem *vm = opaque;
+
+	virtio_pci_lock(&vm->vp);
+	vmem_guest_access(&vm->core, offset, data, len, is_write);
+	virtio_pci_unlock(&vm->vp);
 }
 
 /* guest_mem asks (I/O thread): may a device use [offset, offset+len) of the region? */
@@ -410,7 +446,8 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 		free(vm);
 		return -1;
 	}
-	vm->kvm_target = (struct memslot_kvm_target){ m->vm_fd, vc->backend };
+	vm->kvm_target = (struct memslot_kvm_target){ m->vm_fd, vc->backend, machine_hold_vcpus,
+						      m };
 	vc->backend->vm_fd = m->vm_fd; /* a guest_memfd belongs to this VM */
 	if (memory_backend_map(vc->backend, err)) {
 		free(vm);
@@ -440,6 +477,10 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 	if (virtio_pci_init(&vm->vp, vm->name, &vmem_ops, vm, 1, QUEUE_SIZE, &env, err))
 		goto fail;
 	vm->transport_ready = true;
+	if (vc->dynamic_memslots &&
+	    io_bus_register(&m->mmio, vc->memaddr, vc->size, vmem_region_access, vm, vm->name, err))
+		goto fail;
+	vm->region_registered = vc->dynamic_memslots;
 	if (pci_bus_add(m->pci, &vm->vp.pci, vc->pci_slot, err) < 0)
 		goto fail;
 	if (machine_add_cleanup(m, vmem_destroy, vm)) {

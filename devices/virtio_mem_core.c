@@ -1,8 +1,7 @@
 #include "devices/virtio_mem_core.h"
 
+#include <inttypes.h>
 #include <string.h>
-
-#include "vmm/log.h"
 
 uint64_t vmem_usable_for(uint64_t requested, uint64_t region_size, uint64_t block_size)
 {
@@ -23,6 +22,8 @@ int vmem_core_init(struct vmem_core *c, uint64_t addr, uint64_t region_size, uin
 	if (!block_size || (block_size & (block_size - 1)) || addr % block_size ||
 	    region_size % block_size || requested % block_size || requested > region_size)
 		return error_set(err, "virtio-mem: inconsistent geometry");
+	if (slots && slots->part_size % block_size)
+		return error_set(err, "virtio-mem: memslot parts are not block multiples");
 	if (plug_bitmap_init(&c->plugged, region_size / block_size))
 		return error_set(err, "virtio-mem: out of memory for the plug bitmap");
 	c->addr = addr;
@@ -56,61 +57,157 @@ static bool range_ok(const struct vmem_core *c, const struct vmem_req *req, uint
 	return true;
 }
 
-static int discard_by_slot(struct vmem_core *c, uint64_t offset, uint64_t len, uint64_t *done,
-			   struct error *err);
+/* ---- memslots: exactly one per run of plugged blocks inside each part ---- */
 
-/*
- * Plug order: memslot (and host access) first, then the bitmap. A memslot that
- * fails to map answers BUSY, and slots this request mapped are unmapped again.
- */
-static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t count)
+static bool block_plugged(const struct vmem_core *c, uint64_t block)
 {
-	uint64_t offset = first * c->block_size, len = count * c->block_size;
-	struct error err, ignored;
+	return plug_bitmap_all_set(&c->plugged, block, 1);
+}
 
-	if (vmem_plugged_size(c) + len > c->requested_size)
-		return VMEM_RESP_NACK;
-	if (!plug_bitmap_all_clear(&c->plugged, first, count))
-		return VMEM_RESP_ERROR;
-	if ((c->slots && memslot_map_range(c->slots, offset, len, &err)) ||
-	    (c->prealloc && c->backend &&
-	     memory_backend_populate(c->backend, offset, len, 1, &err))) {
-		/* QEMU's prealloc=on: memory the host cannot back now is not plugged (BUSY). */
-		log_warn("virtio-mem: plug: %s", err.msg);
-		if (c->slots && !c->keep_usable_mapped)
-			memslot_unmap_unplugged(c->slots, offset, len, &c->plugged, c->block_size,
-						&ignored);
-		if (c->backend && c->prealloc) {
-			uint64_t done;
+/* The blocks [*start, *end) of part p. */
+static void part_blocks(const struct vmem_core *c, uint32_t p, uint64_t *start, uint64_t *end)
+{
+	uint64_t per_part = c->slots->part_size / c->block_size;
 
-			/* Slot by slot: one that still holds plugged blocks stays read-write. */
-			discard_by_slot(c, offset, len, &done, &ignored);
-		}
-		return VMEM_RESP_BUSY;
-	}
-	plug_bitmap_set(&c->plugged, first, count);
-	c->counters.bytes_plugged += len;
-	return VMEM_RESP_ACK;
+	*start = (uint64_t)p * per_part;
+	*end = *start + per_part;
+}
+
+/* The next run of plugged blocks of part p at or after block from, cut at the part's end. */
+static bool next_run_in_part(const struct vmem_core *c, uint32_t p, uint64_t from,
+			     uint64_t *first, uint64_t *count)
+{
+	uint64_t start, end;
+
+	part_blocks(c, p, &start, &end);
+	if (from >= end || !plug_bitmap_next_run(&c->plugged, from, first, count) ||
+	    *first >= end)
+		return false;
+	if (*first + *count > end)
+		*count = end - *first;
+	return true;
+}
+
+static uint32_t runs_in_part(const struct vmem_core *c, uint32_t p)
+{
+	uint64_t start, end, first, count;
+	uint32_t runs = 0;
+
+	part_blocks(c, p, &start, &end);
+	for (uint64_t from = start; next_run_in_part(c, p, from, &first, &count);
+	     from = first + count)
+		runs++;
+	return runs;
+}
+
+/* Whether memslot s is exactly one whole run of plugged blocks of its part. */
+static bool slot_is_run(const struct vmem_core *c, const struct memslot *s)
+{
+	uint64_t first = s->offset / c->block_size, count = s->size / c->block_size;
+	uint64_t start, end;
+
+	part_blocks(c, (uint32_t)(s->offset / c->slots->part_size), &start, &end);
+	return plug_bitmap_all_set(&c->plugged, first, count) &&
+	       (first == start || !block_plugged(c, first - 1)) &&
+	       (first + count == end || !block_plugged(c, first + count));
 }
 
 /*
- * One discard per memslot: each range then has one protection (mapped or PROT_NONE).
- * *done: how much was discarded before a failure.
+ * Brings KVM in line with the bitmap for the parts holding blocks [first, first + count):
+ * memslots that are not a whole run go, runs without one get one. A memslot that still
+ * covers plugged blocks (a run that grew or split) is replaced while the vCPUs are held
+ * out of the guest, so no access to plugged memory ever misses. Refused, with nothing
+ * changed, when the runs would need more memslots than the region's budget.
  */
-static int discard_by_slot(struct vmem_core *c, uint64_t offset, uint64_t len, uint64_t *done,
+static int sync_memslots(struct vmem_core *c, uint64_t first, uint64_t count, bool *over_budget,
+			 struct error *err)
+{
+	struct memslot_region *r = c->slots;
+	uint32_t p0, p1;
+	int64_t slots_after, parts_mapped_after;
+	bool pause = false;
+	int ret = 0;
+
+	*over_budget = false;
+	if (!r)
+		return 0;
+	p0 = (uint32_t)(first * c->block_size / r->part_size);
+	p1 = (uint32_t)(((first + count) * c->block_size - 1) / r->part_size);
+	slots_after = r->nr_slots;
+	parts_mapped_after = r->parts_mapped;
+	for (uint32_t p = p0; p <= p1; p++) {
+		uint32_t have = r->part_slots[p], want = runs_in_part(c, p);
+		uint32_t i0 = memslot_first_in_part(r, p);
+
+		slots_after += (int64_t)want - have;
+		parts_mapped_after += (int64_t)(want > 0) - (have > 0);
+		for (uint32_t i = i0; i < i0 + have; i++)
+			pause |= !slot_is_run(c, &r->slots[i]) &&
+				 plug_bitmap_count(&c->plugged, r->slots[i].offset / c->block_size,
+						   r->slots[i].size / c->block_size);
+	}
+	/* The first run of a part is always possible; runs beyond it draw on the budget. */
+	if (slots_after - parts_mapped_after > (int64_t)(r->max_slots - r->nr_parts)) {
+		*over_budget = true;
+		return error_set(err, "the plugged blocks would need %" PRId64 " memslots, %" PRId64
+				      " of them for holes inside parts; the budget for holes is %u",
+				 slots_after, slots_after - parts_mapped_after,
+				 r->max_slots - r->nr_parts);
+	}
+	if (pause)
+		memslot_pause_guest(r, true);
+	for (uint32_t p = p0; p <= p1 && !ret; p++) {
+		uint64_t start, end, run, len;
+		bool refilled = runs_in_part(c, p) > 0;
+
+		for (uint32_t i = memslot_first_in_part(r, p); i < r->nr_slots &&
+		     r->slots[i].offset / r->part_size == p && !ret;) {
+			if (slot_is_run(c, &r->slots[i]))
+				i++;
+			else
+				ret = memslot_unmap(r, i, refilled, err);
+		}
+		part_blocks(c, p, &start, &end);
+		for (uint64_t from = start; !ret && next_run_in_part(c, p, from, &run, &len);
+		     from = run + len) {
+			if (!memslot_covers(r, run * c->block_size, len * c->block_size))
+				ret = memslot_map(r, run * c->block_size, len * c->block_size, err);
+		}
+	}
+	if (pause)
+		memslot_pause_guest(r, false);
+	return ret;
+}
+
+/* After a failed change: the bitmap is as it was; KVM is brought back in line with it. */
+static void resync_memslots(struct vmem_core *c, uint64_t first, uint64_t count)
+{
+	struct error err;
+	bool over_budget;
+
+	if (sync_memslots(c, first, count, &over_budget, &err))
+		log_error("virtio-mem: memslots for blocks %" PRIu64 "+%" PRIu64
+			  " could not be restored: %s",
+			  first, count, err.msg);
+}
+
+/*
+ * One discard per part: each range then has one protection (a part holding a memslot is
+ * read-write, one holding none PROT_NONE). *done: how much was discarded before a failure.
+ */
+static int discard_by_part(struct vmem_core *c, uint64_t offset, uint64_t len, uint64_t *done,
 			   struct error *err)
 {
-	uint64_t slot = c->slots ? c->slots->slot_size : len;
+	uint64_t part = c->slots ? c->slots->part_size : len;
 
 	*done = 0;
 	while (*done < len) {
-		uint64_t n = slot - (offset + *done) % slot;
+		uint64_t n = part - (offset + *done) % part;
 
 		if (n > len - *done)
 			n = len - *done;
-		/* A mapped memslot's range is read-write; an unmapped one's PROT_NONE. */
 		bool accessible = !c->slots ||
-				  memslot_is_mapped(c->slots, (uint32_t)((offset + *done) / slot));
+				  memslot_part_mapped(c->slots, (uint32_t)((offset + *done) / part));
 
 		if (memory_backend_discard(c->backend, offset + *done, n, accessible, err))
 			return -1;
@@ -120,140 +217,152 @@ static int discard_by_slot(struct vmem_core *c, uint64_t offset, uint64_t len, u
 }
 
 /*
- * Unplug order: bitmap, then the memslot if it became empty (and its host range
- * protected), then discard. The guest can no longer reach the memory when it
- * is discarded, so it never faults discarded pages back in. When a step fails
- * the blocks not discarded yet are plugged and mapped again, their data intact,
- * and the guest gets BUSY; *released says how many blocks did go.
+ * Plug order: bitmap, memslots (and host access), then prealloc. When a step fails the
+ * blocks are unplugged again, KVM back as it was, and the guest gets BUSY.
+ */
+static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t count)
+{
+	uint64_t offset = first * c->block_size, len = count * c->block_size;
+	struct error err;
+	bool over_budget;
+
+	if (vmem_plugged_size(c) + len > c->requested_size)
+		return VMEM_RESP_NACK;
+	if (!plug_bitmap_all_clear(&c->plugged, first, count))
+		return VMEM_RESP_ERROR;
+	plug_bitmap_set(&c->plugged, first, count);
+	if (sync_memslots(c, first, count, &over_budget, &err) ||
+	    (c->prealloc && c->backend &&
+	     memory_backend_populate(c->backend, offset, len, 1, &err))) {
+		/* QEMU's prealloc=on: memory the host cannot back now is not plugged (BUSY). */
+		log_limited(&c->log_limit, LOG_WARN, "virtio-mem: plug: %s", err.msg);
+		c->counters.busy_memslot_budget += over_budget;
+		plug_bitmap_clear(&c->plugged, first, count);
+		resync_memslots(c, first, count);
+		if (c->backend && c->prealloc && !over_budget) {
+			uint64_t done;
+			struct error ignored;
+
+			discard_by_part(c, offset, len, &done, &ignored);
+		}
+		return VMEM_RESP_BUSY;
+	}
+	c->counters.bytes_plugged += len;
+	return VMEM_RESP_ACK;
+}
+
+/*
+ * Unplug order: bitmap, memslots, then discard: the guest can no longer reach the memory
+ * when it is discarded, so it never faults discarded pages back in. When a step fails the
+ * blocks not discarded yet are plugged and mapped again, their data intact, and the guest
+ * gets BUSY; *released says how many blocks did go.
  */
 static int release(struct vmem_core *c, uint64_t first, uint64_t count, uint64_t *released,
-		   struct error *err)
+		   bool *over_budget, struct error *err)
 {
 	uint64_t offset = first * c->block_size, len = count * c->block_size, done = 0;
-	struct error again;
 
 	*released = 0;
 	plug_bitmap_clear(&c->plugged, first, count);
-	if (c->slots && !c->keep_usable_mapped &&
-	    memslot_unmap_unplugged(c->slots, offset, len, &c->plugged, c->block_size, err))
-		goto undo;
-	if (c->backend && discard_by_slot(c, offset, len, &done, err))
-		goto undo;
+	if (sync_memslots(c, first, count, over_budget, err) ||
+	    (c->backend && discard_by_part(c, offset, len, &done, err))) {
+		*released = done / c->block_size;
+		plug_bitmap_set(&c->plugged, first + *released, count - *released);
+		resync_memslots(c, first, count);
+		return -1;
+	}
 	*released = count;
 	return 0;
-undo:
-	*released = done / c->block_size;
-	offset += done;
-	len -= done;
-	plug_bitmap_set(&c->plugged, first + *released, count - *released);
-	if (c->slots && memslot_map_range(c->slots, offset, len, &again))
-		log_error("virtio-mem: plugged blocks at offset 0x%llx are out of the guest's "
-			  "reach: %s",
-			  (unsigned long long)offset, again.msg);
-	return -1;
 }
 
 static enum vmem_resp_type unplug(struct vmem_core *c, uint64_t first, uint64_t count)
 {
 	struct error err;
 	uint64_t released;
+	bool over_budget;
 	int ret;
 
 	if (!plug_bitmap_all_set(&c->plugged, first, count))
 		return VMEM_RESP_ERROR;
-	ret = release(c, first, count, &released, &err);
+	ret = release(c, first, count, &released, &over_budget, &err);
 	c->counters.bytes_unplugged += released * c->block_size;
 	if (ret) {
-		log_warn("virtio-mem: unplug: %s", err.msg);
+		log_limited(&c->log_limit, LOG_WARN, "virtio-mem: unplug: %s", err.msg);
+		c->counters.busy_memslot_budget += over_budget;
 		return VMEM_RESP_BUSY;
 	}
 	return VMEM_RESP_ACK;
 }
 
-/* Where the first memslot wholly past the usable region starts. */
-static uint64_t slots_past_usable(const struct vmem_core *c)
-{
-	uint64_t slot = c->slots->slot_size;
-
-	return (c->usable_size + slot - 1) / slot * slot;
-}
-
-/* A legacy driver's slots past a shrunk usable region are out of its reach now. */
-static void unmap_beyond_usable(struct vmem_core *c)
-{
-	uint64_t from;
-	struct error err;
-
-	if (!c->slots || !c->keep_usable_mapped)
-		return;
-	from = slots_past_usable(c);
-	if (from < c->region_size &&
-	    memslot_unmap_unplugged(c->slots, from, c->region_size - from, &c->plugged,
-				    c->block_size, &err))
-		log_warn("virtio-mem: unplug all: %s", err.msg);
-}
-
-/* Run by run; a run that fails stops here with BUSY (the driver retries, the rest stays). */
+/* Run by run (a whole run never needs a new memslot); a run that fails stops here with BUSY. */
 static enum vmem_resp_type unplug_all(struct vmem_core *c)
 {
 	uint64_t first, count, from = 0;
 	struct error err;
+	bool over_budget;
 
 	while (plug_bitmap_next_run(&c->plugged, from, &first, &count)) {
 		uint64_t released;
-		int ret = release(c, first, count, &released, &err);
+		int ret = release(c, first, count, &released, &over_budget, &err);
 
 		from = first + count;
 		c->counters.bytes_unplugged += released * c->block_size;
 		if (ret) {
-			log_warn("virtio-mem: unplug all: %s", err.msg);
+			log_limited(&c->log_limit, LOG_WARN, "virtio-mem: unplug all: %s", err.msg);
 			return VMEM_RESP_BUSY;
 		}
 	}
 	/* The one place besides reset where the usable region may shrink (no config interrupt). */
 	c->usable_size = vmem_usable_for(c->requested_size, c->region_size, c->block_size);
-	unmap_beyond_usable(c);
 	return VMEM_RESP_ACK;
 }
 
-enum vmem_resp_type vmem_handle(struct vmem_core *c, const struct vmem_req *req, uint16_t *state)
+static enum vmem_resp_type state(struct vmem_core *c, uint64_t first, uint64_t count,
+				 uint16_t *out)
 {
-	enum vmem_resp_type resp = VMEM_RESP_ERROR;
+	static const uint16_t states[] = {
+		[PLUG_STATE_PLUGGED] = VMEM_STATE_PLUGGED,
+		[PLUG_STATE_UNPLUGGED] = VMEM_STATE_UNPLUGGED,
+		[PLUG_STATE_MIXED] = VMEM_STATE_MIXED,
+	};
+
+	*out = states[plug_bitmap_state(&c->plugged, first, count)];
+	return VMEM_RESP_ACK;
+}
+
+struct vmem_result vmem_handle(struct vmem_core *c, const struct vmem_req *req)
+{
+	struct vmem_result result = { .resp = VMEM_RESP_ERROR };
+	uint64_t plugged = c->plugged.nr_plugged, usable = c->usable_size;
 	uint64_t first, count;
 
 	switch (req->type) {
 	case VMEM_REQ_PLUG:
 		c->counters.plug_requests++;
 		if (range_ok(c, req, &first, &count))
-			resp = plug(c, first, count);
+			result.resp = plug(c, first, count);
 		break;
 	case VMEM_REQ_UNPLUG:
 		c->counters.unplug_requests++;
 		if (range_ok(c, req, &first, &count))
-			resp = unplug(c, first, count);
+			result.resp = unplug(c, first, count);
 		break;
 	case VMEM_REQ_UNPLUG_ALL:
 		c->counters.unplug_all_requests++;
-		resp = unplug_all(c);
+		result.resp = unplug_all(c);
 		break;
 	case VMEM_REQ_STATE:
 		c->counters.state_requests++;
-		if (range_ok(c, req, &first, &count)) {
-			static const uint16_t states[] = {
-				[PLUG_STATE_PLUGGED] = VMEM_STATE_PLUGGED,
-				[PLUG_STATE_UNPLUGGED] = VMEM_STATE_UNPLUGGED,
-				[PLUG_STATE_MIXED] = VMEM_STATE_MIXED,
-			};
-
-			*state = states[plug_bitmap_state(&c->plugged, first, count)];
-			resp = VMEM_RESP_ACK;
-		}
+		if (range_ok(c, req, &first, &count))
+			result.resp = state(c, first, count, &result.state);
 		break;
 	}
-	c->counters.errors += resp == VMEM_RESP_ERROR;
-	c->counters.nacks += resp == VMEM_RESP_NACK;
-	c->counters.busy += resp == VMEM_RESP_BUSY;
-	return resp;
+	c->counters.errors += result.resp == VMEM_RESP_ERROR;
+	c->counters.nacks += result.resp == VMEM_RESP_NACK;
+	c->counters.busy += result.resp == VMEM_RESP_BUSY;
+	result.plugged_size_changed = plugged != c->plugged.nr_plugged;
+	result.usable_size_changed = usable != c->usable_size;
+	return result;
 }
 
 int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *err)
@@ -262,27 +371,12 @@ int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *er
 	int changed = requested != c->requested_size;
 
 	if (requested % c->block_size)
-		return error_set(err, "requested-size %llu is not a multiple of block-size %llu",
-				 (unsigned long long)requested, (unsigned long long)c->block_size);
+		return error_set(err, "requested-size %" PRIu64 " is not a multiple of block-size %"
+				      PRIu64, requested, c->block_size);
 	if (requested > c->region_size)
-		return error_set(err, "requested-size %llu is above the device size %llu",
-				 (unsigned long long)requested, (unsigned long long)c->region_size);
+		return error_set(err, "requested-size %" PRIu64 " is above the device size %" PRIu64,
+				 requested, c->region_size);
 	if (usable > c->usable_size) {
-		/* A legacy driver may read all of the usable region: its new slots go in first. */
-		if (c->slots && c->keep_usable_mapped) {
-			uint64_t from = c->usable_size / c->slots->slot_size * c->slots->slot_size;
-
-			if (memslot_map_range(c->slots, from, usable - from, err)) {
-				/* Take out what this call mapped: slots wholly past the old region. */
-				uint64_t added = slots_past_usable(c);
-				struct error ignored;
-
-				if (added < c->region_size)
-					memslot_unmap_unplugged(c->slots, added, c->region_size - added,
-								&c->plugged, c->block_size, &ignored);
-				return error_prefix(err, "growing the usable region");
-			}
-		}
 		c->usable_size = usable;
 		changed = 1;
 	}
@@ -290,22 +384,32 @@ int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *er
 	return changed;
 }
 
-int vmem_set_legacy_driver(struct vmem_core *c, bool legacy, struct error *err)
+void vmem_guest_access(struct vmem_core *c, uint64_t offset, uint8_t *data, unsigned len,
+		       bool is_write)
 {
-	struct error ignored;
+	uint64_t first = offset / c->block_size, last = (offset + len - 1) / c->block_size;
+	bool plugged = offset < c->region_size && len <= c->region_size - offset &&
+		       plug_bitmap_all_set(&c->plugged, first, last - first + 1);
 
-	if (!c->slots)
-		return 0; /* dynamic-memslots=off: everything is mapped anyway */
-	c->keep_usable_mapped = legacy;
-	if (!legacy)
-		return memslot_unmap_unplugged(c->slots, 0, c->region_size, &c->plugged,
-					       c->block_size, err);
-	if (c->usable_size && memslot_map_range(c->slots, 0, c->usable_size, err)) {
-		/* Refused: leave no slot mapped that holds no plugged block. */
-		c->keep_usable_mapped = false;
-		memslot_unmap_unplugged(c->slots, 0, c->region_size, &c->plugged, c->block_size,
-					&ignored);
-		return -1;
+	/* Plugged and in KVM now (its part is read-write): the vCPU exited before the swap. */
+	if (plugged && c->backend &&
+	    (!c->slots || memslot_covers(c->slots, offset, len))) {
+		if (is_write)
+			memcpy(c->backend->hva + offset, data, len);
+		else
+			memcpy(data, c->backend->hva + offset, len);
+		return;
 	}
-	return 0;
+	if (is_write) {
+		c->counters.unplugged_writes++;
+	} else {
+		c->counters.unplugged_reads++;
+		memset(data, c->unplugged_readable && offset < c->usable_size ? 0 : 0xff, len);
+	}
+	log_limited(&c->log_limit, LOG_WARN,
+		    "virtio-mem at 0x%" PRIx64 ": the guest %s unplugged memory at 0x%" PRIx64
+		    " (%s; %" PRIu64 " reads, %" PRIu64 " writes so far)",
+		    c->addr, is_write ? "wrote to" : "read", c->addr + offset,
+		    is_write ? "dropped" : "no memory there", c->counters.unplugged_reads,
+		    c->counters.unplugged_writes);
 }

@@ -13,6 +13,7 @@
 #include "mm/backend.h"
 #include "mm/memslots.h"
 #include "mm/plug_bitmap.h"
+#include "vmm/log.h"
 
 enum vmem_req_type { VMEM_REQ_PLUG, VMEM_REQ_UNPLUG, VMEM_REQ_UNPLUG_ALL, VMEM_REQ_STATE };
 enum vmem_resp_type { VMEM_RESP_ACK, VMEM_RESP_NACK, VMEM_RESP_BUSY, VMEM_RESP_ERROR };
@@ -31,6 +32,9 @@ struct vmem_counters {
 	uint64_t plug_requests, unplug_requests, unplug_all_requests, state_requests;
 	uint64_t bytes_plugged, bytes_unplugged;
 	uint64_t errors, nacks, busy;
+	uint64_t busy_memslot_budget; /* BUSY because the plugged runs needed too many memslots */
+	/* vCPU accesses to unplugged blocks (MMIO exits): reads answered, writes dropped. */
+	uint64_t unplugged_reads, unplugged_writes;
 };
 
 struct vmem_core {
@@ -40,15 +44,20 @@ struct vmem_core {
 	uint64_t requested_size;
 	uint64_t usable_size;
 	struct plug_bitmap plugged;
-	struct memslot_region *slots;	  /* which parts of the region are in KVM */
-	struct memory_backend *backend;	  /* where unplugged memory is given back */
 	/*
-	 * Without UNPLUGGED_INACCESSIBLE the driver may read unplugged blocks of
-	 * the usable region, so their memslots stay mapped (reading zeros).
+	 * Which blocks KVM maps: one memslot per run of plugged blocks inside each part of
+	 * the region, nothing else (NULL with dynamic-memslots=off: all of it, always).
 	 */
-	bool keep_usable_mapped;
+	struct memslot_region *slots;
+	struct memory_backend *backend; /* where unplugged memory is given back */
+	/*
+	 * The driver did not accept UNPLUGGED_INACCESSIBLE: it may read unplugged blocks of
+	 * the usable region, and they read zeros (through MMIO exits: never mapped).
+	 */
+	bool unplugged_readable;
 	bool prealloc; /* prealloc=on: a plug backs its blocks with host memory first */
 	struct vmem_counters counters;
+	struct log_limit log_limit; /* what the guest can make tide log */
 };
 
 /* usable = min(region, align_up(requested + 256 MiB, block)), 0 when nothing is requested. */
@@ -64,8 +73,15 @@ static inline uint64_t vmem_plugged_size(const struct vmem_core *c)
 	return c->plugged.nr_plugged * c->block_size;
 }
 
-/* Answers one request; *state is set for an ACKed STATE. */
-enum vmem_resp_type vmem_handle(struct vmem_core *c, const struct vmem_req *req, uint16_t *state);
+/* What one request did: the response, and which config fields it changed. */
+struct vmem_result {
+	enum vmem_resp_type resp;
+	uint16_t state; /* for an ACKed STATE */
+	bool plugged_size_changed;
+	bool usable_size_changed;
+};
+
+struct vmem_result vmem_handle(struct vmem_core *c, const struct vmem_req *req);
 
 /*
  * A new requested_size (QMP's qom-set). The usable region only grows here.
@@ -76,12 +92,13 @@ enum vmem_resp_type vmem_handle(struct vmem_core *c, const struct vmem_req *req,
 int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *err);
 
 /*
- * FEATURES_OK: a legacy driver (it did not accept UNPLUGGED_INACCESSIBLE) may
- * read unplugged memory, so every slot of the usable region is mapped for it;
- * for one that did, slots holding no plugged block leave KVM (a device reset
- * may bring either after the other). -1 with err: FEATURES_OK is refused and
- * no slot without a plugged block stays mapped.
+ * A vCPU touched [offset, offset + len) of the region where KVM maps nothing (an MMIO
+ * exit; len <= 8). An unplugged block: a read gives zeros where the driver may read it
+ * (unplugged_readable, inside the usable region), else all ones as where nothing is on
+ * a PC; a write is dropped; both are counted. A plugged block (the vCPU raced a memslot
+ * being replaced): the access goes to the memory. Caller holds the device lock.
  */
-int vmem_set_legacy_driver(struct vmem_core *c, bool legacy, struct error *err);
+void vmem_guest_access(struct vmem_core *c, uint64_t offset, uint8_t *data, unsigned len,
+		       bool is_write);
 
 #endif

@@ -1,5 +1,6 @@
 #include "mm/memslots.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,8 +60,8 @@ static bool is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
-int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_slots, uint32_t max_slots,
-		      uint64_t *slot_size, struct error *err)
+int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_parts, uint32_t max_parts,
+		      uint64_t *part_size, struct error *err)
 {
 	uint64_t s = block_size > MEMSLOT_MIN_SIZE ? block_size : MEMSLOT_MIN_SIZE;
 
@@ -70,27 +71,27 @@ int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_slots, uin
 	if (size == 0 || size % s)
 		return error_set(err, "size %llu is not a multiple of the %llu-byte memslot granule",
 				 (unsigned long long)size, (unsigned long long)s);
-	if (nr_slots) {
-		if (nr_slots > max_slots)
-			return error_set(err, "memslots=%u is above the limit of %u", nr_slots,
-					 max_slots);
+	if (nr_parts) {
+		if (nr_parts > max_parts)
+			return error_set(err, "memslots=%u is above the limit of %u", nr_parts,
+					 max_parts);
 		/* The slots must tile the region in equal granule multiples. */
-		if (size % nr_slots || (size / nr_slots) % s)
+		if (size % nr_parts || (size / nr_parts) % s)
 			return error_set(err,
 					 "memslots=%u does not split %llu bytes into equal slots "
 					 "of a multiple of %llu bytes",
-					 nr_slots, (unsigned long long)size, (unsigned long long)s);
-		*slot_size = size / nr_slots;
+					 nr_parts, (unsigned long long)size, (unsigned long long)s);
+		*part_size = size / nr_parts;
 		return 0;
 	}
 	/*
 	 * The most slots (so the smallest ones) that tile the region in equal granule
-	 * multiples without exceeding max_slots. Usually a power of two, but a region of
+	 * multiples without exceeding max_parts. Usually a power of two, but a region of
 	 * 1025 granules, say, gets 205 slots of 5 granules.
 	 */
-	for (uint64_t n = size / s < max_slots ? size / s : max_slots; n >= 1; n--) {
+	for (uint64_t n = size / s < max_parts ? size / s : max_parts; n >= 1; n--) {
 		if ((size / s) % n == 0) {
-			*slot_size = size / n;
+			*part_size = size / n;
 			return 0;
 		}
 	}
@@ -110,140 +111,170 @@ int memslot_device_budget(int kvm_nr_memslots, uint32_t boot_slots, uint32_t max
 }
 
 int memslot_region_init(struct memslot_region *r, uint64_t gpa, uint64_t size, void *hva,
-			uint64_t slot_size, struct slot_id_pool *pool, const struct memslot_ops *ops,
-			void *ops_opaque, struct error *err)
+			uint64_t part_size, uint32_t max_slots, struct slot_id_pool *pool,
+			const struct memslot_ops *ops, void *ops_opaque, struct error *err)
 {
 	memset(r, 0, sizeof(*r));
-	if (slot_size == 0 || size % slot_size || gpa % MEMSLOT_MIN_SIZE)
-		return error_set(err, "memslots of %llu bytes do not tile 0x%llx+0x%llx on 128 MiB "
-				      "boundaries",
-				 (unsigned long long)slot_size, (unsigned long long)gpa,
-				 (unsigned long long)size);
-	r->kvm_id = malloc((size / slot_size) * sizeof(*r->kvm_id));
-	if (!r->kvm_id)
+	if (part_size == 0 || size % part_size || gpa % MEMSLOT_MIN_SIZE)
+		return error_set(err, "memslots of %" PRIu64 " bytes do not tile 0x%" PRIx64
+				      "+0x%" PRIx64 " on 128 MiB boundaries",
+				 part_size, gpa, size);
+	if (max_slots < size / part_size)
+		return error_set(err, "%u memslots cannot cover %" PRIu64 " parts", max_slots,
+				 size / part_size);
+	r->nr_parts = (uint32_t)(size / part_size);
+	r->part_slots = calloc(r->nr_parts, sizeof(*r->part_slots));
+	r->part_accessible = calloc(r->nr_parts, sizeof(*r->part_accessible));
+	r->slots = calloc(max_slots, sizeof(*r->slots));
+	if (!r->part_slots || !r->part_accessible || !r->slots) {
+		free(r->part_slots);
+		free(r->part_accessible);
+		free(r->slots);
+		memset(r, 0, sizeof(*r));
 		return error_set(err, "out of memory for memslots");
+	}
 	r->gpa = gpa;
 	r->size = size;
 	r->hva = hva;
-	r->slot_size = slot_size;
-	r->nr_slots = (uint32_t)(size / slot_size);
-	for (uint32_t i = 0; i < r->nr_slots; i++)
-		r->kvm_id[i] = -1;
+	r->part_size = part_size;
+	r->max_slots = max_slots;
 	r->pool = pool;
 	r->ops = ops;
 	r->ops_opaque = ops_opaque;
 	return 0;
 }
 
-bool memslot_is_mapped(const struct memslot_region *r, uint32_t slot)
+bool memslot_part_mapped(const struct memslot_region *r, uint32_t part)
 {
-	return slot < r->nr_slots && r->kvm_id[slot] >= 0;
+	return part < r->nr_parts && r->part_slots[part] > 0;
 }
 
-static int protect(struct memslot_region *r, uint32_t slot, bool accessible, struct error *err)
+/* Index of the first memslot that ends after offset (r->nr_slots if none). */
+static uint32_t first_ending_after(const struct memslot_region *r, uint64_t offset)
 {
-	if (!r->ops->protect)
+	uint32_t lo = 0, hi = r->nr_slots;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (r->slots[mid].offset + r->slots[mid].size <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+uint32_t memslot_first_in_part(const struct memslot_region *r, uint32_t part)
+{
+	return first_ending_after(r, (uint64_t)part * r->part_size);
+}
+
+bool memslot_covers(const struct memslot_region *r, uint64_t offset, uint64_t len)
+{
+	uint64_t end = offset + len;
+
+	if (len == 0 || offset >= r->size || len > r->size - offset)
+		return false;
+	/* Adjacent memslots (across parts) may cover one range together. */
+	for (uint32_t i = first_ending_after(r, offset); i < r->nr_slots && offset < end; i++) {
+		if (r->slots[i].offset > offset)
+			return false;
+		offset = r->slots[i].offset + r->slots[i].size;
+	}
+	return offset >= end;
+}
+
+static int protect_part(struct memslot_region *r, uint32_t part, bool accessible,
+			struct error *err)
+{
+	if (r->part_accessible[part] == accessible)
 		return 0;
-	return r->ops->protect(r->ops_opaque, r->hva + (uint64_t)slot * r->slot_size, r->slot_size,
-			       accessible, err);
+	if (r->ops->protect && r->ops->protect(r->ops_opaque,
+					       r->hva + (uint64_t)part * r->part_size,
+					       r->part_size, accessible, err))
+		return -1;
+	r->part_accessible[part] = accessible;
+	return 0;
 }
 
-/* Plug order: make the host range accessible, then add the slot (rolled back on failure). */
-static int map_slot(struct memslot_region *r, uint32_t slot, struct error *err)
+void memslot_pause_guest(struct memslot_region *r, bool pause)
 {
-	uint64_t offset = (uint64_t)slot * r->slot_size;
-	uint32_t id;
+	if (r->ops->pause_guest)
+		r->ops->pause_guest(r->ops_opaque, pause);
+	r->counters.guest_pauses += pause;
+}
 
+/* Plug order: make the part accessible, then add the memslot (rolled back on failure). */
+int memslot_map(struct memslot_region *r, uint64_t offset, uint64_t size, struct error *err)
+{
+	uint32_t part = (uint32_t)(offset / r->part_size), i, id;
+
+	if (size == 0 || offset >= r->size || size > r->size - offset ||
+	    (offset + size - 1) / r->part_size != part || (offset | size) % 4096)
+		return error_set(err, "memslot 0x%" PRIx64 "+0x%" PRIx64
+				      " is not page-aligned inside one part of the region",
+				 offset, size);
+	i = first_ending_after(r, offset);
+	if (i < r->nr_slots && r->slots[i].offset < offset + size)
+		return error_set(err, "memslot 0x%" PRIx64 "+0x%" PRIx64 " overlaps another",
+				 offset, size);
+	if (r->nr_slots == r->max_slots)
+		return error_set(err, "all %u memslots of the region are in use", r->max_slots);
 	if (slot_id_alloc(r->pool, &id, err))
 		return -1;
-	if (protect(r, slot, true, err))
+	if (protect_part(r, part, true, err))
 		goto release;
-	if (r->ops->set_region(r->ops_opaque, id, r->gpa + offset, r->slot_size, r->hva + offset,
-			       err)) {
+	if (r->ops->set_region(r->ops_opaque, id, r->gpa + offset, size, r->hva + offset, err)) {
 		struct error ignored;
 
-		protect(r, slot, false, &ignored);
+		if (!r->part_slots[part])
+			protect_part(r, part, false, &ignored);
 		goto release;
 	}
-	r->kvm_id[slot] = id;
-	r->nr_mapped++;
+	memmove(&r->slots[i + 1], &r->slots[i], (r->nr_slots - i) * sizeof(r->slots[0]));
+	r->slots[i] = (struct memslot){ offset, size, id };
+	r->nr_slots++;
+	r->parts_mapped += r->part_slots[part]++ == 0;
 	r->counters.maps++;
-	log_info("%s: memslot %u mapped: gpa 0x%llx size 0x%llx kvm slot %u (%u mapped)",
-		 r->name ? r->name : "memslots", slot, (unsigned long long)(r->gpa + offset),
-		 (unsigned long long)r->slot_size, id, r->nr_mapped);
+	log_info("%s: memslot mapped: gpa 0x%" PRIx64 " size 0x%" PRIx64 " kvm slot %u "
+		 "(part %u; %u memslots)",
+		 r->name ? r->name : "memslots", r->gpa + offset, size, id, part, r->nr_slots);
 	return 0;
 release:
 	slot_id_release(r->pool, id);
 	return -1;
 }
 
-/* Unplug order: remove the slot, then protect the host range (the caller discards after). */
-static int unmap_slot(struct memslot_region *r, uint32_t slot, struct error *err)
+/* Unplug order: remove the memslot, then protect an emptied part (the caller discards after). */
+int memslot_unmap(struct memslot_region *r, uint32_t i, bool refilled, struct error *err)
 {
-	uint32_t id = (uint32_t)r->kvm_id[slot];
+	struct memslot s = r->slots[i];
+	uint32_t part = (uint32_t)(s.offset / r->part_size);
 
-	if (r->ops->set_region(r->ops_opaque, id, r->gpa + (uint64_t)slot * r->slot_size, 0, NULL,
-			       err))
+	if (r->ops->set_region(r->ops_opaque, s.kvm_id, r->gpa + s.offset, 0, NULL, err))
 		return -1;
-	r->kvm_id[slot] = -1;
-	r->nr_mapped--;
+	memmove(&r->slots[i], &r->slots[i + 1], (r->nr_slots - i - 1) * sizeof(r->slots[0]));
+	r->nr_slots--;
+	r->parts_mapped -= --r->part_slots[part] == 0;
 	r->counters.unmaps++;
-	slot_id_release(r->pool, id);
-	log_info("%s: memslot %u unmapped: gpa 0x%llx kvm slot %u (%u mapped)",
-		 r->name ? r->name : "memslots", slot,
-		 (unsigned long long)(r->gpa + (uint64_t)slot * r->slot_size), id, r->nr_mapped);
-	return protect(r, slot, false, err);
-}
-
-static int slot_span(const struct memslot_region *r, uint64_t offset, uint64_t len,
-		     uint32_t *first, uint32_t *last, struct error *err)
-{
-	if (len == 0 || offset >= r->size || len > r->size - offset)
-		return error_set(err, "range 0x%llx+0x%llx is outside the region",
-				 (unsigned long long)offset, (unsigned long long)len);
-	*first = (uint32_t)(offset / r->slot_size);
-	*last = (uint32_t)((offset + len - 1) / r->slot_size);
-	return 0;
-}
-
-int memslot_map_range(struct memslot_region *r, uint64_t offset, uint64_t len, struct error *err)
-{
-	uint32_t first = 0, last = 0;
-
-	if (slot_span(r, offset, len, &first, &last, err))
-		return -1;
-	for (uint32_t s = first; s <= last; s++)
-		if (!memslot_is_mapped(r, s) && map_slot(r, s, err))
-			return -1;
-	return 0;
-}
-
-int memslot_unmap_unplugged(struct memslot_region *r, uint64_t offset, uint64_t len,
-			    const struct plug_bitmap *plugged, uint64_t block_size,
-			    struct error *err)
-{
-	uint64_t blocks_per_slot = r->slot_size / block_size;
-	uint32_t first = 0, last = 0;
-
-	if (slot_span(r, offset, len, &first, &last, err))
-		return -1;
-	for (uint32_t s = first; s <= last; s++) {
-		if (!memslot_is_mapped(r, s) ||
-		    !plug_bitmap_all_clear(plugged, s * blocks_per_slot, blocks_per_slot))
-			continue;
-		if (unmap_slot(r, s, err))
-			return -1;
-	}
-	return 0;
+	slot_id_release(r->pool, s.kvm_id);
+	log_info("%s: memslot unmapped: gpa 0x%" PRIx64 " size 0x%" PRIx64 " kvm slot %u "
+		 "(part %u; %u memslots)",
+		 r->name ? r->name : "memslots", r->gpa + s.offset, s.size, s.kvm_id, part,
+		 r->nr_slots);
+	return r->part_slots[part] || refilled ? 0 : protect_part(r, part, false, err);
 }
 
 void memslot_region_destroy(struct memslot_region *r)
 {
 	struct error ignored;
 
-	for (uint32_t s = 0; r->kvm_id && s < r->nr_slots; s++)
-		if (memslot_is_mapped(r, s))
-			unmap_slot(r, s, &ignored);
-	free(r->kvm_id);
+	while (r->slots && r->nr_slots)
+		if (memslot_unmap(r, r->nr_slots - 1, false, &ignored))
+			break; /* KVM refused: the VM goes away with its slots anyway */
+	free(r->slots);
+	free(r->part_slots);
+	free(r->part_accessible);
 	memset(r, 0, sizeof(*r));
 }

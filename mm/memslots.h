@@ -1,8 +1,11 @@
 /*
- * Memslot manager for one device region: the region is ONE host mapping, split
- * into equal aliased KVM memslots on 128 MiB boundaries. A slot is in KVM only
- * while the guest may use it (a block in it is plugged); the rest cost nothing.
- * KVM itself is behind memslot_ops so tests can record exactly what happens.
+ * KVM memslots for one device region. The region is ONE host mapping, cut into
+ * equal parts on 128 MiB boundaries (QEMU's `memslots=N` counts the parts). A
+ * part holds any number of KVM memslots, each aliasing its range of the host
+ * mapping; which ones is the caller's decision (virtio_mem_core.c: one per run
+ * of plugged blocks). A part that holds no memslot is PROT_NONE on the host.
+ * This file only offers the primitives; KVM itself is behind memslot_ops so
+ * tests can record exactly what happens.
  */
 #ifndef TIDE_MEMSLOTS_H
 #define TIDE_MEMSLOTS_H
@@ -10,7 +13,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mm/plug_bitmap.h"
 #include "vmm/error.h"
 
 #define MEMSLOT_MIN_SIZE (128ULL << 20)
@@ -34,13 +36,27 @@ struct memslot_ops {
 	/* KVM_SET_USER_MEMORY_REGION: size 0 deletes the slot. */
 	int (*set_region)(void *opaque, uint32_t id, uint64_t gpa, uint64_t size, void *hva,
 			  struct error *err);
-	/* Host protection of a slot's range: PROT_NONE while it is out of KVM. NULL: none. */
+	/* Host protection of a part's range: PROT_NONE while it holds no memslot. NULL: none. */
 	int (*protect)(void *opaque, void *hva, uint64_t size, bool accessible, struct error *err);
+	/*
+	 * Holds every vCPU outside the guest (pause true) until called with false: a memslot
+	 * that covers plugged memory is only ever replaced while no vCPU can touch it. NULL:
+	 * no vCPUs (tests).
+	 */
+	void (*pause_guest)(void *opaque, bool pause);
 };
 
 struct memslot_counters {
 	uint64_t maps;
 	uint64_t unmaps;
+	uint64_t guest_pauses; /* times the vCPUs were held out for a replacement */
+};
+
+/* One KVM memslot: [offset, offset + size) of the region, inside one part. */
+struct memslot {
+	uint64_t offset;
+	uint64_t size;
+	uint32_t kvm_id;
 };
 
 struct memslot_region {
@@ -48,10 +64,14 @@ struct memslot_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva;
-	uint64_t slot_size;
+	uint64_t part_size;
+	uint32_t nr_parts;
+	uint32_t *part_slots;	/* per part: how many memslots it holds */
+	bool *part_accessible;	/* per part: read-write on the host (else PROT_NONE) */
+	uint32_t parts_mapped;	/* parts holding at least one memslot */
+	struct memslot *slots;	/* sorted by offset */
 	uint32_t nr_slots;
-	int64_t *kvm_id; /* per slot: the KVM slot id, or -1 while unmapped */
-	uint32_t nr_mapped;
+	uint32_t max_slots;	/* the most KVM memslots this region may hold at once */
 	struct memslot_counters counters;
 	struct slot_id_pool *pool;
 	const struct memslot_ops *ops;
@@ -59,13 +79,13 @@ struct memslot_region {
 };
 
 /*
- * Slot size for a device: a multiple of the granule max(128 MiB, block_size),
- * the smallest that tiles size with at most max_slots equal slots; nr_slots
+ * Part size for a device: a multiple of the granule max(128 MiB, block_size),
+ * the smallest that tiles size with at most max_parts equal parts; nr_parts
  * > 0 asks for that many instead (memslots=N). size must be a multiple of the
  * granule.
  */
-int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_slots, uint32_t max_slots,
-		      uint64_t *slot_size, struct error *err);
+int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_parts, uint32_t max_parts,
+		      uint64_t *part_size, struct error *err);
 
 /*
  * How many memslots all devices together may use: what KVM offers
@@ -74,21 +94,28 @@ int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_slots, uin
 int memslot_device_budget(int kvm_nr_memslots, uint32_t boot_slots, uint32_t max_for_devices,
 			  uint32_t *budget, struct error *err);
 
+/* max_slots: the most memslots the region may hold at once (at least one per part). */
 int memslot_region_init(struct memslot_region *r, uint64_t gpa, uint64_t size, void *hva,
-			uint64_t slot_size, struct slot_id_pool *pool, const struct memslot_ops *ops,
-			void *ops_opaque, struct error *err);
-/* Unmaps every slot still in KVM and frees the bookkeeping. */
+			uint64_t part_size, uint32_t max_slots, struct slot_id_pool *pool,
+			const struct memslot_ops *ops, void *ops_opaque, struct error *err);
+/* Removes every memslot still in KVM and frees the bookkeeping. */
 void memslot_region_destroy(struct memslot_region *r);
 
-/* Puts every slot overlapping [offset, offset+len) into KVM (one ioctl per slot). */
-int memslot_map_range(struct memslot_region *r, uint64_t offset, uint64_t len, struct error *err);
 /*
- * Takes out of KVM every slot overlapping [offset, offset+len) that holds no
- * plugged block any more (bitmap of blocks of block_size from the region start).
+ * Adds one memslot for [offset, offset + size): page-aligned, inside one part, overlapping
+ * no other. The part becomes accessible on the host first if it held none.
  */
-int memslot_unmap_unplugged(struct memslot_region *r, uint64_t offset, uint64_t len,
-			    const struct plug_bitmap *plugged, uint64_t block_size,
-			    struct error *err);
-bool memslot_is_mapped(const struct memslot_region *r, uint32_t slot);
+int memslot_map(struct memslot_region *r, uint64_t offset, uint64_t size, struct error *err);
+/*
+ * Removes the memslot at index i of r->slots. A part left with none becomes PROT_NONE,
+ * unless refilled: the caller adds another memslot there at once (a run replaced).
+ */
+int memslot_unmap(struct memslot_region *r, uint32_t i, bool refilled, struct error *err);
+/* The memslots inside part p: r->slots[*first, *first + r->part_slots[p]). */
+uint32_t memslot_first_in_part(const struct memslot_region *r, uint32_t part);
+bool memslot_part_mapped(const struct memslot_region *r, uint32_t part);
+/* Whether KVM maps [offset, offset + len) of the region, wholly (it may span memslots). */
+bool memslot_covers(const struct memslot_region *r, uint64_t offset, uint64_t len);
+void memslot_pause_guest(struct memslot_region *r, bool pause);
 
 #endif

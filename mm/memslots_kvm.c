@@ -63,4 +63,12 @@ static int kvm_protect(void *opaque, void *hva, uint64_t size, bool accessible, 
 	return 0;
 }
 
-const struct memslot_ops memslot_kvm_ops = { kvm_set_region, kvm_protect };
+static void kvm_pause_guest(void *opaque, bool pause)
+{
+	const struct memslot_kvm_target *t = opaque;
+
+	if (t && t->hold_vcpus)
+		t->hold_vcpus(t->hold_opaque, pause);
+}
+
+const struct memslot_ops memslot_kvm_ops = { kvm_set_region, kvm_protect, kvm_pause_guest };

@@ -10,10 +10,15 @@
 
 extern const struct memslot_ops memslot_kvm_ops;
 
-/* Where memslots go: the VM, and the backend whose mapping they alias (NULL: anonymous). */
+/*
+ * Where memslots go: the VM, the backend whose mapping they alias (NULL: anonymous), and
+ * who holds the vCPUs out of the guest while a memslot is replaced (NULL: nobody runs).
+ */
 struct memslot_kvm_target {
 	int vm_fd;
 	const struct memory_backend *backend;
+	void (*hold_vcpus)(void *opaque, bool hold);
+	void *hold_opaque;
 };
 
 /*

@@ -39,3 +39,31 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	/* One fprintf per line keeps lines from different threads whole. */
 	fprintf(stderr, "tide: %s: %s\n", level_names[level], line);
 }
+
+void log_limited(struct log_limit *limit, enum log_level level, const char *fmt, ...)
+{
+	double now = log_elapsed_ms();
+	char line[1024];
+	va_list ap;
+
+	if (level > log_threshold)
+		return;
+	if (now - limit->window_start_ms >= 1000.0 || limit->window_start_ms > now) {
+		limit->window_start_ms = now;
+		limit->lines_in_window = 0;
+	}
+	if (limit->lines_in_window >= LOG_LIMIT_BURST) {
+		limit->suppressed++;
+		limit->total_suppressed++;
+		return;
+	}
+	limit->lines_in_window++;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (limit->suppressed)
+		log_msg(level, "%s (%llu more like it suppressed)", line, limit->suppressed);
+	else
+		log_msg(level, "%s", line);
+	limit->suppressed = 0;
+}

@@ -17,4 +17,21 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/*
+ * A budget for what a guest can make tide log: at most LOG_LIMIT_BURST lines per second
+ * from one source. Lines held back are counted, and the next line let through says how
+ * many there were. Not thread-safe: the caller holds the source's lock.
+ */
+#define LOG_LIMIT_BURST 5
+
+struct log_limit {
+	double window_start_ms;
+	unsigned lines_in_window;
+	unsigned long long suppressed;
+	unsigned long long total_suppressed;
+};
+
+void log_limited(struct log_limit *limit, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

@@ -181,13 +181,14 @@ static int create_vcpus(struct machine *m, struct error *err)
 	return 0;
 }
 
-/* Memslot ids: boot RAM took the first ones; devices share what is left, at most 2048. */
+/* Memslot ids: boot RAM took the first ones; device parts share at most 2048 of the rest. */
 static int init_memslot_ids(struct machine *m, struct error *err)
 {
 	int max = ioctl(m->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
 
 	if (memslot_device_budget(max, m->mem.count, MACHINE_MAX_DEVICE_SLOTS,
-				  &m->device_slots_left, err))
+				  &m->device_slots_left, err) ||
+	    memslot_device_budget(max, m->mem.count, UINT32_MAX, &m->kvm_slots_left, err))
 		return -1;
 	if (slot_id_pool_init(&m->slot_ids, (uint32_t)max))
 		return error_set(err, "out of memory for memslot ids");
@@ -196,16 +197,60 @@ static int init_memslot_ids(struct machine *m, struct error *err)
 	return 0;
 }
 
-int machine_reserve_device_slots(struct machine *m, uint32_t count, const char *who,
-				 struct error *err)
+int machine_reserve_device_slots(struct machine *m, uint32_t parts, uint32_t holes,
+				 const char *who, struct error *err)
 {
-	if (count > m->device_slots_left)
+	if (parts > m->device_slots_left)
 		return error_set(err, "%s needs %u memslots but only %u are left (KVM's limit less "
 				      "boot RAM, at most %d for all devices); use fewer or larger "
 				      "memslots (memslots=N)",
-				 who, count, m->device_slots_left, MACHINE_MAX_DEVICE_SLOTS);
-	m->device_slots_left -= count;
+				 who, parts, m->device_slots_left, MACHINE_MAX_DEVICE_SLOTS);
+	if ((uint64_t)parts + holes > m->kvm_slots_left)
+		return error_set(err, "%s needs %u memslots (%u parts, %u for holes) but KVM has "
+				      "only %u left",
+				 who, parts + holes, parts, holes, m->kvm_slots_left);
+	m->device_slots_left -= parts;
+	m->kvm_slots_left -= parts + holes;
 	return 0;
+}
+
+void machine_hold_vcpus(void *machine, bool hold)
+{
+	struct machine *m = machine;
+
+	pthread_mutex_lock(&m->gate_lock);
+	if (!hold) {
+		if (--m->gate_holders == 0)
+			pthread_cond_broadcast(&m->gate_cond);
+		pthread_mutex_unlock(&m->gate_lock);
+		return;
+	}
+	m->gate_holders++;
+	pthread_mutex_unlock(&m->gate_lock);
+	/* A vCPU about to enter has immediate_exit set by the kick: it comes straight back. */
+	for (unsigned i = 0; i < m->nr_vcpus; i++)
+		vcpu_kick(&m->vcpus[i]);
+	pthread_mutex_lock(&m->gate_lock);
+	while (m->vcpus_in_guest)
+		pthread_cond_wait(&m->gate_cond, &m->gate_lock);
+	pthread_mutex_unlock(&m->gate_lock);
+}
+
+void machine_vcpu_enter_guest(struct machine *m)
+{
+	pthread_mutex_lock(&m->gate_lock);
+	while (m->gate_holders)
+		pthread_cond_wait(&m->gate_cond, &m->gate_lock);
+	m->vcpus_in_guest++;
+	pthread_mutex_unlock(&m->gate_lock);
+}
+
+void machine_vcpu_leave_guest(struct machine *m)
+{
+	pthread_mutex_lock(&m->gate_lock);
+	if (--m->vcpus_in_guest == 0 && m->gate_holders)
+		pthread_cond_broadcast(&m->gate_cond);
+	pthread_mutex_unlock(&m->gate_lock);
 }
 
 static int machine_build(struct machine *m, struct error *err)
@@ -563,6 +608,8 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	pthread_mutex_init(&m->stop_lock, NULL);
 	pthread_mutex_init(&m->pause_lock, NULL);
 	pthread_cond_init(&m->pause_cond, NULL);
+	pthread_mutex_init(&m->gate_lock, NULL);
+	pthread_cond_init(&m->gate_cond, NULL);
 	io_bus_init(&m->pio, "port I/O");
 	io_bus_init(&m->mmio, "MMIO");
 	m->stop_eventfd = eventfd(0, EFD_CLOEXEC);
@@ -603,6 +650,8 @@ out:
 	pthread_mutex_destroy(&m->stop_lock);
 	pthread_cond_destroy(&m->pause_cond);
 	pthread_mutex_destroy(&m->pause_lock);
+	pthread_cond_destroy(&m->gate_cond);
+	pthread_mutex_destroy(&m->gate_lock);
 	free(m);
 	return result;
 }

@@ -42,7 +42,8 @@ struct machine {
 
 	struct guest_mem mem;
 	struct slot_id_pool slot_ids;	  /* KVM memslot ids; boot RAM holds the first ones */
-	uint32_t device_slots_left;	  /* memslots devices may still take (at most 2048) */
+	uint32_t device_slots_left;	  /* device parts may still take (at most 2048) */
+	uint32_t kvm_slots_left;	  /* what KVM has left after boot RAM and the devices */
 	struct msi_routes msi_routes;
 	struct event_loop *loop;	  /* the I/O thread, owned by main, outlives resets */
 	struct io_bus pio;
@@ -67,6 +68,15 @@ struct machine {
 	 * still while the VM is stopped). Under pause_lock. */
 	struct kvm_clock_data paused_clock;
 	bool clock_saved;
+
+	/*
+	 * Memslot replacements: while holders is not 0, no vCPU enters KVM_RUN, and the
+	 * holder waits until none is inside it (QEMU's accel_ioctl_inhibit).
+	 */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	unsigned gate_holders;
+	unsigned vcpus_in_guest;
 
 	/* What QMP's query-memory-devices lists, in realize order. */
 	struct memory_device *memory_devices;
@@ -106,6 +116,16 @@ bool machine_is_paused(void);
 bool machine_vcpu_park(struct machine *m);
 
 /*
+ * Holds every vCPU outside KVM_RUN (hold true) until released (hold false): a device
+ * that replaces a memslot covering memory the guest uses does it meanwhile. Returns
+ * once no vCPU is in the guest. opaque: the machine (a memslot_kvm_target callback).
+ */
+void machine_hold_vcpus(void *machine, bool hold);
+/* vCPU threads around KVM_RUN: enter waits while a holder holds. */
+void machine_vcpu_enter_guest(struct machine *m);
+void machine_vcpu_leave_guest(struct machine *m);
+
+/*
  * The running machine for a QMP command, NULL while none is. Held until
  * machine_release_current(): the machine is not torn down meanwhile.
  */
@@ -135,9 +155,13 @@ int machine_irq_set(struct machine *m, unsigned gsi, int level);
 /* Edge interrupt: raise then lower. */
 int machine_irq_pulse(struct machine *m, unsigned gsi);
 
-/* Devices take memslots here: -1 with err when KVM (or the 2048 cap) has too few left. */
-int machine_reserve_device_slots(struct machine *m, uint32_t count, const char *who,
-				 struct error *err);
+/*
+ * Devices take memslots here: parts (one memslot each when fully plugged; at most 2048 for
+ * all devices) and holes (memslots beyond one per part, for runs of plugged blocks with
+ * unplugged ones between them). -1 with err when the cap or KVM has too few left.
+ */
+int machine_reserve_device_slots(struct machine *m, uint32_t parts, uint32_t holes,
+				 const char *who, struct error *err);
 
 /* Runs fn(opaque) when the machine is torn down (reset or exit), last registered first. */
 int machine_add_cleanup(struct machine *m, void (*fn)(void *), void *opaque);

@@ -184,6 +184,7 @@ static void *vcpu_thread(void *arg)
 		log_info("vCPU 0 enters the guest %.1f ms after tide started", log_elapsed_ms());
 	while (!should_stop(vcpu)) {
 		uint32_t reason;
+		int ret;
 
 		if (atomic_load(&vcpu->machine->pause_requested)) {
 			/* After a stop, as QEMU does: the guest's watchdogs see PVCLOCK_GUEST_STOPPED
@@ -194,7 +195,11 @@ static void *vcpu_thread(void *arg)
 					  strerror(errno));
 			continue;
 		}
-		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+		machine_vcpu_enter_guest(vcpu->machine);
+		ret = ioctl(vcpu->fd, KVM_RUN, 0) < 0 ? errno : 0;
+		machine_vcpu_leave_guest(vcpu->machine);
+		if (ret) {
+			errno = ret;
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
 				/*

@@ -9,6 +9,7 @@
 
 struct vpci_dev vmem_dev;
 struct virtio_mem_config vmem_cfg;
+bool vmem_unplugged_inaccessible;
 
 static bool vmem_probed;
 static struct virtio_mem_req default_req __attribute__((aligned(64)));
@@ -89,6 +90,7 @@ bool vmem_init(void)
 	/* Only what the tests rely on; QEMU also offers INDIRECT_DESC,
 	 * EVENT_IDX, ACPI_PXM, which would change the ring protocol. */
 	accept = VIRTIO_F_VERSION_1 | (offered & VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
+	vmem_unplugged_inaccessible = accept & VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE;
 	vpci_set_features(d, accept);
 	if (!vpci_features_ok(d)) {
 		tg_printf("# vmem: FEATURES_OK refused for 0x%llx\n", (unsigned long long)accept);

@@ -64,6 +64,8 @@ _Static_assert(sizeof(struct virtio_mem_resp) == 10, "virtio-mem response is 10 
 /* The device and its last-read configuration. */
 extern struct vpci_dev vmem_dev;
 extern struct virtio_mem_config vmem_cfg;
+/* vmem_init() accepted VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE (the device offered it). */
+extern bool vmem_unplugged_inaccessible;
 
 /* Probe once (vmem_slot=N picks the slot, vmem_timeout=CYCLES the wait
  * bound).  False (with a message) if absent. vmem_dev.ok may still be false. */

@@ -1,4 +1,5 @@
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,30 +12,45 @@
 #define BLOCK (2 * MiB)
 
 /*
- * Fake KVM for the memslot manager: counts adds and deletes and logs them as "+N"/"-N" (slot N)
- * in ioctls. events logs everything in order: those, host protection ("rwN", "noneN") and
- * discards ("dN", by the slot the range starts in). fail_set_region_in fails the Nth next
- * ioctl (1 = the next one); fail_discard fails discards.
+ * Fake KVM for the memslot manager: counts adds and deletes and logs them in ioctls as
+ * "+O:S" (a memslot at offset O MiB of the region, S MiB long) and "-O"; "[" and "]" are
+ * the vCPUs held out of the guest and let in again. events logs everything in order:
+ * those, host protection of parts ("rwN", "noneN") and discards ("dN"/"DN", by the part
+ * the range starts in). fail_set_region_in fails the Nth next ioctl (1 = the next one);
+ * fail_discard fails discards.
  */
 static int adds, dels, fail_set_region_in;
 static bool fail_discard;
 static int discards_until_failure; /* > 0: that many discards work, then fail_discard is set */
-static char ioctls[512], events[1024];
+static char ioctls[1024], events[2048];
 
-static void log_to(char *log, size_t size, const char *fmt, unsigned long long slot)
+static void log_to(char *log, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void log_to(char *log, size_t size, const char *fmt, ...)
 {
 	size_t used = strlen(log);
+	va_list ap;
 
 	snprintf(log + used, size - used, used ? " " : "");
 	used = strlen(log);
-	snprintf(log + used, size - used, fmt, slot);
+	va_start(ap, fmt);
+	vsnprintf(log + used, size - used, fmt, ap);
+	va_end(ap);
+}
+
+static void log_both(const char *fmt, unsigned long long a, unsigned long long b)
+{
+	char one[64];
+
+	snprintf(one, sizeof(one), fmt, a, b);
+	log_to(ioctls, sizeof(ioctls), "%s", one);
+	log_to(events, sizeof(events), "%s", one);
 }
 
 static int fake_set_region(void *opaque, uint32_t id, uint64_t gpa, uint64_t size, void *hva,
 			   struct error *err)
 {
-	unsigned long long slot = (gpa - ADDR) / (128 * MiB);
-
 	(void)opaque, (void)id, (void)hva;
 	if (fail_set_region_in && --fail_set_region_in == 0)
 		return error_set(err, "injected KVM_SET_USER_MEMORY_REGION failure");
@@ -42,8 +58,10 @@ static int fake_set_region(void *opaque, uint32_t id, uint64_t gpa, uint64_t siz
 		adds++;
 	else
 		dels++;
-	log_to(ioctls, sizeof(ioctls), size ? "+%llu" : "-%llu", slot);
-	log_to(events, sizeof(events), size ? "+%llu" : "-%llu", slot);
+	if (size)
+		log_both("+%llu:%llu", (gpa - ADDR) >> 20, size >> 20);
+	else
+		log_both("-%llu%.0llu", (gpa - ADDR) >> 20, 0);
 	return 0;
 }
 
@@ -55,7 +73,13 @@ static int fake_protect(void *opaque, void *hva, uint64_t size, bool accessible,
 	return 0;
 }
 
-static const struct memslot_ops fake_ops = { fake_set_region, fake_protect };
+static void fake_pause(void *opaque, bool pause)
+{
+	(void)opaque;
+	log_both(pause ? "[%.0llu%.0llu" : "]%.0llu%.0llu", 0, 0);
+}
+
+static const struct memslot_ops fake_ops = { fake_set_region, fake_protect, fake_pause };
 
 static struct slot_id_pool pool;
 static struct memslot_region slots;
@@ -86,7 +110,8 @@ static void setup(void)
 	fail_discard = false;
 	ioctls[0] = events[0] = '\0';
 	ck_assert_int_eq(slot_id_pool_init(&pool, 100), 0);
-	ck_assert_int_eq(memslot_region_init(&slots, ADDR, REGION, NULL, 128 * MiB, &pool,
+	/* 8 parts, and room for 4 memslots beyond one per part (holes). */
+	ck_assert_int_eq(memslot_region_init(&slots, ADDR, REGION, NULL, 128 * MiB, 8 + 4, &pool,
 					     &fake_ops, NULL, &err), 0);
 	backend = (struct memory_backend){ .ops = &anon_ops, .size = REGION, .fd = -1,
 					   .page_size = 4096, .type_name = "fake" };
@@ -106,12 +131,16 @@ static void teardown(void)
 	slot_id_pool_free(&pool);
 }
 
+static struct vmem_result last; /* what the last req() returned */
+
 static enum vmem_resp_type req(uint16_t type, uint64_t addr, uint16_t nb, uint16_t *state)
 {
 	struct vmem_req r = { type, addr, nb };
-	uint16_t ignored;
 
-	return vmem_handle(&core, &r, state ? state : &ignored);
+	last = vmem_handle(&core, &r);
+	if (state)
+		*state = last.state;
+	return last.resp;
 }
 
 START_TEST(usable_region_policy)
@@ -136,6 +165,7 @@ START_TEST(usable_region_policy)
 	ck_assert_uint_eq(core.usable_size, 856 * MiB);
 	/* UNPLUG_ALL is where it may shrink. */
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
+	ck_assert(!last.plugged_size_changed && last.usable_size_changed);
 	ck_assert_uint_eq(core.usable_size, 0);
 }
 END_TEST
@@ -153,15 +183,19 @@ START_TEST(plug_write_unplug_replug_reads_zero)
 	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR, 65, &state), VMEM_RESP_ACK);
 	ck_assert_uint_eq(state, VMEM_STATE_MIXED);
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + BLOCK, 63, NULL), VMEM_RESP_ACK);
-	ck_assert_int_eq(dels, 0); /* block 0 still plugged: the slot stays */
+	ck_assert(last.plugged_size_changed && !last.usable_size_changed);
+	/* Block 0 is still plugged: its memslot shrinks to it, swapped with the vCPUs out. */
+	ck_assert_str_eq(ioctls, "+0:128 [ -0 +0:2 ]");
 	ck_assert_uint_eq(backend.hva[BLOCK], 0); /* discarded */
 	ck_assert_uint_eq(backend.hva[0], 0x5a);  /* plugged data untouched */
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
-	ck_assert_int_eq(dels, 1);
+	ck_assert_int_eq(dels, 2);
 	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR, 64, &state), VMEM_RESP_ACK);
 	ck_assert_uint_eq(state, VMEM_STATE_UNPLUGGED);
+	ck_assert(!last.plugged_size_changed && !last.usable_size_changed);
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
 	ck_assert_uint_eq(backend.hva[0], 0);
+	ck_assert_str_eq(ioctls, "+0:128 [ -0 +0:2 ] -0 +0:2");
 	ck_assert_uint_eq(core.counters.bytes_plugged, 130 * MiB);
 	ck_assert_uint_eq(core.counters.bytes_unplugged, 128 * MiB);
 }
@@ -194,13 +228,14 @@ START_TEST(unplug_all)
 {
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 64, NULL), VMEM_RESP_ACK);
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 256 * MiB, 64, NULL), VMEM_RESP_ACK);
-	ck_assert_uint_eq(slots.nr_mapped, 2);
+	ck_assert_uint_eq(slots.nr_slots, 2);
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
+	ck_assert(last.plugged_size_changed && !last.usable_size_changed);
 	ck_assert_uint_eq(vmem_plugged_size(&core), 0);
-	ck_assert_uint_eq(slots.nr_mapped, 0);
+	ck_assert_uint_eq(slots.nr_slots, 0);
 	ck_assert_uint_eq(core.counters.bytes_unplugged, 256 * MiB);
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK); /* nothing plugged */
-	ck_assert_str_eq(ioctls, "+0 +2 -0 -2");
+	ck_assert_str_eq(ioctls, "+0:128 +256:128 -0 -256");
 }
 END_TEST
 
@@ -210,9 +245,9 @@ START_TEST(unplug_removes_and_protects_before_discarding)
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 2, NULL), VMEM_RESP_ACK);
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + BLOCK, 1, NULL), VMEM_RESP_ACK);
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
-	/* Plug: accessible, then into KVM. The first unplug keeps the slot (block 0 is in it), so
-	 * its discard sees a read-write range; the second empties it: PROT_NONE (D). */
-	ck_assert_str_eq(events, "rw0 +0 d0 -0 none0 D0");
+	/* Plug: accessible, then into KVM. The first unplug shrinks the memslot to block 0, so
+	 * its discard sees a read-write part; the second empties the part: PROT_NONE (D). */
+	ck_assert_str_eq(events, "rw0 +0:4 [ -0 +0:2 ] d0 -0 none0 D0");
 }
 END_TEST
 
@@ -256,13 +291,14 @@ START_TEST(failed_discard_answers_busy_and_keeps_the_blocks)
 	memset(backend.hva, 0x5a, 128 * MiB);
 	fail_discard = true;
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + BLOCK, 1, NULL), VMEM_RESP_BUSY);
-	/* The whole slot: it leaves KVM, the discard fails, it comes back. */
+	/* The whole part: it leaves KVM, the discard fails, it comes back. */
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 64, NULL), VMEM_RESP_BUSY);
-	ck_assert_str_eq(events, "rw0 +0 -0 none0 rw0 +0");
+	ck_assert_str_eq(events, "rw0 +0:128 [ -0 +0:2 +4:124 ] [ -0 -4 +0:128 ] "
+				 "-0 none0 rw0 +0:128");
 	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR, 64, &state), VMEM_RESP_ACK);
 	ck_assert_uint_eq(state, VMEM_STATE_PLUGGED);
 	ck_assert_uint_eq(vmem_plugged_size(&core), 128 * MiB);
-	ck_assert(memslot_is_mapped(&slots, 0));
+	ck_assert(memslot_covers(&slots, 0, 128 * MiB));
 	ck_assert_uint_eq(backend.hva[BLOCK], 0x5a);
 	ck_assert_uint_eq(backend.hva[128 * MiB - 1], 0x5a);
 	ck_assert_uint_eq(core.counters.busy, 2);
@@ -293,7 +329,7 @@ START_TEST(discard_failing_midway_keeps_what_was_not_discarded)
 	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR + 128 * MiB, 1, &state), VMEM_RESP_ACK);
 	ck_assert_uint_eq(state, VMEM_STATE_PLUGGED);
 	ck_assert_uint_eq(backend.hva[128 * MiB], 0x5a); /* not discarded: intact */
-	ck_assert_str_eq(ioctls, "+0 +1 -0 -1 +1");	   /* slot 1 back, slot 0 stays out */
+	ck_assert_str_eq(ioctls, "+126:2 +128:2 -126 -128 +128:2"); /* part 1's back */
 	ck_assert_uint_eq(core.counters.bytes_unplugged, BLOCK);
 }
 END_TEST
@@ -303,12 +339,13 @@ START_TEST(failed_memslot_answers_busy_and_maps_nothing)
 {
 	fail_set_region_in = 2;
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 126 * MiB, 2, NULL), VMEM_RESP_BUSY);
-	ck_assert_str_eq(ioctls, "+0 -0");
-	ck_assert_uint_eq(slots.nr_mapped, 0);
+	ck_assert_str_eq(ioctls, "+126:2 -126");
+	ck_assert_uint_eq(slots.nr_slots, 0);
 	ck_assert_uint_eq(vmem_plugged_size(&core), 0);
 	ck_assert_uint_eq(core.counters.busy, 1);
+	ck_assert_uint_eq(core.counters.busy_memslot_budget, 0);
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 126 * MiB, 2, NULL), VMEM_RESP_ACK);
-	ck_assert_uint_eq(slots.nr_mapped, 2);
+	ck_assert_uint_eq(slots.nr_slots, 2);
 }
 END_TEST
 
@@ -316,72 +353,111 @@ END_TEST
 START_TEST(memslots_follow_a_plug_unplug_sequence)
 {
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + MiB, 2, NULL), VMEM_RESP_ERROR); /* misaligned: no ioctl */
-	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 126 * MiB, 2, NULL), VMEM_RESP_ACK); /* slots 0+1 */
-	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 300 * MiB, 1, NULL), VMEM_RESP_ACK); /* slot 2 */
-	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 310 * MiB, 1, NULL), VMEM_RESP_ACK); /* slot 2 */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 126 * MiB, 2, NULL), VMEM_RESP_ACK); /* parts 0+1 */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 300 * MiB, 1, NULL), VMEM_RESP_ACK); /* part 2 */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 310 * MiB, 1, NULL), VMEM_RESP_ACK); /* a 2nd run */
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 300 * MiB, 1, NULL), VMEM_RESP_ACK);
-	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 126 * MiB, 1, NULL), VMEM_RESP_ACK); /* slot 0 empty */
-	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 310 * MiB, 1, NULL), VMEM_RESP_ACK); /* slot 2 empty */
-	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 600 * MiB, 1, NULL), VMEM_RESP_ACK); /* slot 4 */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 126 * MiB, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 310 * MiB, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 600 * MiB, 1, NULL), VMEM_RESP_ACK); /* part 4 */
 	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
-	ck_assert_str_eq(ioctls, "+0 +1 +2 -0 -2 +4 -1 -4");
-	ck_assert_uint_eq(slots.nr_mapped, 0);
+	/* A memslot holding no plugged block goes without holding the vCPUs out. */
+	ck_assert_str_eq(ioctls, "+126:2 +128:2 +300:2 +310:2 -300 -126 -310 +600:2 -128 -600");
+	ck_assert_uint_eq(slots.nr_slots, 0);
 }
 END_TEST
 
-/* A driver without UNPLUGGED_INACCESSIBLE may read unplugged memory: its slots stay mapped. */
-START_TEST(legacy_driver_keeps_usable_slots_mapped)
+/* Runs grow and merge (plug) and split (unplug); a memslot covering plugged blocks is only
+ * swapped with the vCPUs held out, and every run has exactly one memslot. */
+START_TEST(memslots_are_the_runs_of_plugged_blocks)
 {
-	struct error err;
-
-	ck_assert_int_eq(memslot_map_range(&slots, 0, core.usable_size, &err), 0);
-	core.keep_usable_mapped = true;
-	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 64, NULL), VMEM_RESP_ACK);
-	memset(backend.hva, 0x5a, 128 * MiB);
-	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 64, NULL), VMEM_RESP_ACK);
-	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5");
-	ck_assert_uint_eq(backend.hva[0], 0); /* still discarded: reads zeros */
-	/* UNPLUG_ALL shrinks the usable region to 128 + 256 MiB: slots 3-5 leave its reach. */
-	ck_assert_int_eq(vmem_set_requested(&core, 128 * MiB, &set_err), 1);
-	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
-	ck_assert_uint_eq(core.usable_size, 384 * MiB);
-	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5 -3 -4 -5");
-	/* Growing it again (700 + 256 MiB) maps the slots it reaches now, before the interrupt. */
-	ck_assert_int_eq(vmem_set_requested(&core, 700 * MiB, &set_err), 1);
-	ck_assert_uint_eq(core.usable_size, 956 * MiB);
-	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5 -3 -4 -5 +3 +4 +5 +6 +7");
-	/* Back to 384 MiB (UNPLUG_ALL), then a growth whose second new slot fails: refused,
-	 * nothing changes, the slot it did add leaves again, the old usable slots stay. */
-	ck_assert_int_eq(vmem_set_requested(&core, 128 * MiB, &set_err), 1);
-	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 2, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 8 * MiB, 2, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 4 * MiB, 2, NULL), VMEM_RESP_ACK); /* joins */
+	ck_assert_str_eq(ioctls, "+0:4 +8:4 [ -0 -8 +0:12 ]");
+	ck_assert_uint_eq(slots.nr_slots, 1);
 	ioctls[0] = '\0';
-	fail_set_region_in = 2;
-	ck_assert_int_eq(vmem_set_requested(&core, 700 * MiB, &set_err), -1);
-	ck_assert_str_eq(set_err.msg, "growing the usable region: injected "
-				      "KVM_SET_USER_MEMORY_REGION failure");
-	ck_assert_str_eq(ioctls, "+3 -3");
-	ck_assert_uint_eq(core.usable_size, 384 * MiB);
-	ck_assert_uint_eq(core.requested_size, 128 * MiB);
-	ck_assert(memslot_is_mapped(&slots, 2));
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 4 * MiB, 1, NULL), VMEM_RESP_ACK); /* splits */
+	ck_assert_str_eq(ioctls, "[ -0 +0:4 +6:6 ]");
+	ck_assert_uint_eq(slots.nr_slots, 2);
+	ck_assert_uint_eq(slots.counters.guest_pauses, 2);
+	/* Only plugged blocks are in KVM. */
+	ck_assert(memslot_covers(&slots, 0, 4 * MiB));
+	ck_assert(!memslot_covers(&slots, 4 * MiB, 4096));
+	ck_assert(memslot_covers(&slots, 6 * MiB, 6 * MiB));
+	ck_assert(!memslot_covers(&slots, 12 * MiB, 4096));
 }
 END_TEST
 
-/* FEATURES_OK with and without UNPLUGGED_INACCESSIBLE, one after the other (a device reset between). */
-START_TEST(features_ok_maps_for_legacy_drivers_and_unmaps_after)
+/*
+ * The memory bound's other half: the memslots a guest can make tide hold. Beyond one per
+ * part, the region has 4 for holes here; a request that would need a fifth gets BUSY and
+ * changes nothing. A plug or unplug that needs no more memslots still works.
+ */
+START_TEST(fragmenting_beyond_the_memslot_budget_answers_busy)
 {
-	struct error err;
+	/* Part 0: blocks 0, 2, 4, 6, 8: five runs, four holes. */
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + i * 2 * BLOCK, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(slots.nr_slots, 5);
+	adds = dels = 0;
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 10 * BLOCK, 1, NULL), VMEM_RESP_BUSY);
+	ck_assert_int_eq(adds + dels, 0);
+	ck_assert_uint_eq(vmem_plugged_size(&core), 5 * BLOCK);
+	ck_assert_uint_eq(core.counters.busy_memslot_budget, 1);
+	/* The first run of another part draws on no budget; joining runs gives some back. */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 128 * MiB, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + BLOCK, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(slots.nr_slots, 5);
+	/* Unplugging the middle of a run would split it: at the budget, BUSY. */
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR + 10 * BLOCK, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + BLOCK, 1, NULL), VMEM_RESP_BUSY);
+	ck_assert_uint_eq(core.counters.busy_memslot_budget, 2);
+	ck_assert(memslot_covers(&slots, 0, 3 * BLOCK));
+	/* Unplugging a whole run frees one; UNPLUG_ALL needs none. */
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + 10 * BLOCK, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR + BLOCK, 1, NULL), VMEM_RESP_ACK);
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG_ALL, 0, 0, NULL), VMEM_RESP_ACK);
+	ck_assert_uint_eq(slots.nr_slots, 0);
+}
+END_TEST
 
+static uint64_t access(uint64_t offset, bool is_write, uint64_t value)
+{
+	uint8_t data[8];
+
+	memcpy(data, &value, sizeof(data));
+	vmem_guest_access(&core, offset, data, 8, is_write);
+	memcpy(&value, data, sizeof(data));
+	return value;
+}
+
+/*
+ * A vCPU touching an unplugged block (an MMIO exit): reads give all ones (nothing there),
+ * or zeros for a driver that may read unplugged memory inside the usable region; writes
+ * are dropped and take no host memory. Both are counted.
+ */
+START_TEST(guest_access_to_unplugged_blocks_is_answered_and_dropped)
+{
+	ck_assert_uint_eq(access(4 * MiB, false, 0), UINT64_MAX);
+	ck_assert_uint_eq(access(4 * MiB, true, 0x1122334455667788ULL), 0x1122334455667788ULL);
+	ck_assert_uint_eq(resident_pages(backend.hva + 4 * MiB, 4096), 0);
+	ck_assert_uint_eq(access(4 * MiB, false, 0), UINT64_MAX);
+	core.unplugged_readable = true;
+	ck_assert_uint_eq(access(4 * MiB, false, 7), 0);
+	ck_assert_uint_eq(access(800 * MiB, false, 7), UINT64_MAX); /* past the usable region */
+	ck_assert_uint_eq(core.counters.unplugged_reads, 4);
+	ck_assert_uint_eq(core.counters.unplugged_writes, 1);
+	ck_assert_uint_eq(resident_pages(backend.hva + 4 * MiB, 4096), 0);
+	/* A plugged block (the vCPU raced a memslot swap) is memory. */
 	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 1, NULL), VMEM_RESP_ACK);
-	ck_assert_int_eq(vmem_set_legacy_driver(&core, true, &err), 0);
-	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5"); /* the 768 MiB usable region */
-	ck_assert_int_eq(vmem_set_legacy_driver(&core, false, &err), 0);
-	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5 -1 -2 -3 -4 -5"); /* slot 0 holds a block */
-	/* The third slot cannot be added: refused, and the two it added leave again. */
-	fail_set_region_in = 3;
-	ck_assert_int_eq(vmem_set_legacy_driver(&core, true, &err), -1);
-	ck_assert(!core.keep_usable_mapped);
-	ck_assert_str_eq(ioctls, "+0 +1 +2 +3 +4 +5 -1 -2 -3 -4 -5 +1 +2 -1 -2");
-	ck_assert_uint_eq(slots.nr_mapped, 1);
+	access(8, true, 42);
+	ck_assert_uint_eq(access(8, false, 0), 42);
+	ck_assert_uint_eq(*(uint64_t *)(backend.hva + 8), 42);
+	ck_assert_uint_eq(core.counters.unplugged_writes, 1);
+	/* Straddling into an unplugged block is an unplugged access. */
+	core.unplugged_readable = false;
+	ck_assert_uint_eq(access(BLOCK - 4, false, 0), UINT64_MAX);
 }
 END_TEST
 
@@ -401,8 +477,9 @@ Suite *suite_main(void)
 	tcase_add_test(tc, failed_memslot_answers_busy_and_maps_nothing);
 	tcase_add_test(tc, discard_failing_midway_keeps_what_was_not_discarded);
 	tcase_add_test(tc, memslots_follow_a_plug_unplug_sequence);
-	tcase_add_test(tc, legacy_driver_keeps_usable_slots_mapped);
-	tcase_add_test(tc, features_ok_maps_for_legacy_drivers_and_unmaps_after);
+	tcase_add_test(tc, memslots_are_the_runs_of_plugged_blocks);
+	tcase_add_test(tc, fragmenting_beyond_the_memslot_budget_answers_busy);
+	tcase_add_test(tc, guest_access_to_unplugged_blocks_is_answered_and_dropped);
 	suite_add_tcase(s, tc);
 	return s;
 }

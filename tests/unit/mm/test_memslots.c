@@ -5,6 +5,8 @@
 #include "mm/memslots.h"
 #include "vmm/size.h"
 
+#define BLOCK (2 * MiB)
+
 /* A fake KVM: records every call as text, can be told to fail the next set_region. */
 static char calls[4096];
 static int fail_next_set;
@@ -42,124 +44,170 @@ static int fake_protect(void *opaque, void *hva, uint64_t size, bool accessible,
 	return 0;
 }
 
-static const struct memslot_ops fake_ops = { fake_set_region, fake_protect };
+static int pauses;
+
+static void fake_pause(void *opaque, bool pause)
+{
+	(void)opaque;
+	record(pause ? "pause%.0llu%.0llu%.0llu; " : "resume%.0llu%.0llu%.0llu; ", 0, 0, 0);
+	pauses += pause;
+}
+
+static const struct memslot_ops fake_ops = { fake_set_region, fake_protect, fake_pause };
 
 static struct slot_id_pool pool;
-static struct plug_bitmap plugged;
 static struct memslot_region region;
-#define BLOCK (2 * MiB)
 
-/* A 1 GiB device at 4 GiB (hva 0 is fine: the fake never touches memory): 8 slots of 128 MiB. */
+/*
+ * A 1 GiB device at 4 GiB (hva 0 is fine: the fake never touches memory): 8 parts of
+ * 128 MiB, at most 12 memslots at once.
+ */
 static void setup(void)
 {
 	struct error err;
 
 	calls[0] = '\0';
 	fail_next_set = 0;
+	pauses = 0;
 	ck_assert_int_eq(slot_id_pool_init(&pool, 32764), 0);
 	slot_id_pool_reserve(&pool, 0); /* boot RAM */
 	slot_id_pool_reserve(&pool, 1);
-	ck_assert_int_eq(plug_bitmap_init(&plugged, GiB / BLOCK), 0);
-	ck_assert_int_eq(memslot_region_init(&region, 4 * GiB, GiB, NULL, 128 * MiB, &pool,
+	ck_assert_int_eq(memslot_region_init(&region, 4 * GiB, GiB, NULL, 128 * MiB, 12, &pool,
 					     &fake_ops, calls, &err), 0);
-	ck_assert_uint_eq(region.nr_slots, 8);
+	ck_assert_uint_eq(region.nr_parts, 8);
 }
 
 static void teardown(void)
 {
 	memslot_region_destroy(&region);
-	plug_bitmap_free(&plugged);
 	slot_id_pool_free(&pool);
 }
 
-static void plug(uint64_t offset, uint64_t len)
+static void map(uint64_t offset, uint64_t size)
 {
 	struct error err;
 
-	ck_assert_int_eq(memslot_map_range(&region, offset, len, &err), 0);
-	plug_bitmap_set(&plugged, offset / BLOCK, len / BLOCK);
+	ck_assert_int_eq(memslot_map(&region, offset, size, &err), 0);
 }
 
-static void unplug(uint64_t offset, uint64_t len)
+/* The index of the memslot at offset. */
+static uint32_t slot_at(uint64_t offset)
+{
+	for (uint32_t i = 0; i < region.nr_slots; i++)
+		if (region.slots[i].offset == offset)
+			return i;
+	ck_abort_msg("no memslot at %llu", (unsigned long long)offset);
+	return 0;
+}
+
+static void unmap(uint64_t offset)
 {
 	struct error err;
 
-	plug_bitmap_clear(&plugged, offset / BLOCK, len / BLOCK);
-	ck_assert_int_eq(memslot_unmap_unplugged(&region, offset, len, &plugged, BLOCK, &err), 0);
+	ck_assert_int_eq(memslot_unmap(&region, slot_at(offset), false, &err), 0);
 }
 
-START_TEST(slots_follow_plugged_blocks)
+/* A part is read-write while it holds a memslot, PROT_NONE again once it holds none. */
+START_TEST(parts_are_accessible_while_they_hold_a_memslot)
 {
-	plug(0, BLOCK); /* first block: slot 0 */
-	ck_assert_str_eq(calls, "rw 0M+128M; add 2 @4096M +128M; ");
+	map(0, 2 * MiB);
+	map(8 * MiB, 4 * MiB); /* same part: no second mprotect */
+	map(130 * MiB, 2 * MiB);
+	ck_assert_str_eq(calls, "rw 0M+128M; add 2 @4096M +2M; add 3 @4104M +4M; "
+				"rw 128M+128M; add 4 @4226M +2M; ");
+	ck_assert_uint_eq(region.nr_slots, 3);
+	ck_assert_uint_eq(region.parts_mapped, 2);
+	ck_assert_uint_eq(region.part_slots[0], 2);
 	calls[0] = '\0';
-	plug(BLOCK, BLOCK); /* same slot: nothing to do */
-	ck_assert_str_eq(calls, "");
-	plug(128 * MiB - BLOCK, 2 * BLOCK); /* straddles slots 0 and 1 */
-	ck_assert_str_eq(calls, "rw 128M+128M; add 3 @4224M +128M; ");
-	calls[0] = '\0';
-	unplug(0, BLOCK); /* slot 0 still holds blocks */
-	ck_assert_str_eq(calls, "");
-	unplug(BLOCK, BLOCK);
-	ck_assert_str_eq(calls, "");
-	unplug(128 * MiB - BLOCK, BLOCK); /* slot 0 now empty: remove, then protect */
-	ck_assert_str_eq(calls, "del 2 @4096M; none 0M+128M; ");
-	ck_assert(!memslot_is_mapped(&region, 0));
-	ck_assert(memslot_is_mapped(&region, 1));
-	calls[0] = '\0';
-	plug(7 * 128 * MiB, BLOCK); /* the freed id 2 is reused */
-	ck_assert_str_eq(calls, "rw 896M+128M; add 2 @4992M +128M; ");
-	ck_assert_uint_eq(region.nr_mapped, 2);
+	unmap(0);
+	unmap(8 * MiB);
+	ck_assert_str_eq(calls, "del 2 @4096M; del 3 @4104M; none 0M+128M; ");
+	ck_assert_uint_eq(region.parts_mapped, 1);
+	ck_assert(!memslot_part_mapped(&region, 0));
+	ck_assert(memslot_part_mapped(&region, 1));
 	ck_assert_uint_eq(region.counters.maps, 3);
-	ck_assert_uint_eq(region.counters.unmaps, 1);
+	ck_assert_uint_eq(region.counters.unmaps, 2);
 }
 END_TEST
 
-START_TEST(unplug_all_removes_every_mapped_slot_once)
+START_TEST(slots_stay_sorted_and_cover_what_they_map)
 {
-	plug(0, GiB);
-	ck_assert_uint_eq(region.nr_mapped, 8);
-	calls[0] = '\0';
-	unplug(0, GiB);
-	ck_assert_uint_eq(region.nr_mapped, 0);
-	ck_assert_ptr_nonnull(strstr(calls, "del 9 @4992M; none 896M+128M; "));
-	ck_assert_uint_eq(region.counters.unmaps, 8);
+	map(200 * MiB, 2 * MiB);
+	map(0, 128 * MiB);
+	map(128 * MiB, 8 * MiB);
+	ck_assert_uint_eq(region.slots[0].offset, 0);
+	ck_assert_uint_eq(region.slots[1].offset, 128 * MiB);
+	ck_assert_uint_eq(region.slots[2].offset, 200 * MiB);
+	ck_assert_uint_eq(memslot_first_in_part(&region, 1), 1);
+	ck_assert_uint_eq(memslot_first_in_part(&region, 2), 3); /* none there: past the end */
+	/* Adjacent memslots across a part boundary cover a range together; a gap does not. */
+	ck_assert(memslot_covers(&region, 120 * MiB, 16 * MiB));
+	ck_assert(!memslot_covers(&region, 120 * MiB, 17 * MiB));
+	ck_assert(memslot_covers(&region, 200 * MiB, 4096));
+	ck_assert(!memslot_covers(&region, 202 * MiB, 4096));
+	ck_assert(!memslot_covers(&region, GiB, 4096));
+	ck_assert(!memslot_covers(&region, 0, 0));
+}
+END_TEST
+
+START_TEST(bad_memslots_are_refused)
+{
+	struct error err = { "" };
+
+	map(0, 4 * MiB);
+	ck_assert_int_eq(memslot_map(&region, 2 * MiB, 4 * MiB, &err), -1); /* overlaps */
+	ck_assert_str_eq(err.msg, "memslot 0x200000+0x400000 overlaps another");
+	ck_assert_int_eq(memslot_map(&region, 126 * MiB, 4 * MiB, &err), -1); /* two parts */
+	ck_assert_str_eq(err.msg, "memslot 0x7e00000+0x400000 is not page-aligned inside one "
+				  "part of the region");
+	ck_assert_int_eq(memslot_map(&region, GiB, 4096, &err), -1);
+	ck_assert_int_eq(memslot_map(&region, 64 * MiB, 100, &err), -1);
+	ck_assert_int_eq(memslot_map(&region, 64 * MiB, 0, &err), -1);
+	ck_assert_int_eq(memslot_map(&region, 4096, UINT64_MAX, &err), -1);
+	ck_assert_uint_eq(region.nr_slots, 1);
+	/* The region's budget: 12 memslots at once. */
+	for (uint64_t i = 1; i < 12; i++)
+		map(i * 4 * MiB, 2 * MiB);
+	ck_assert_int_eq(memslot_map(&region, 100 * MiB, 2 * MiB, &err), -1);
+	ck_assert_str_eq(err.msg, "all 12 memslots of the region are in use");
+	ck_assert_int_eq(memslot_region_init(&(struct memslot_region){ 0 }, 0, GiB, NULL,
+					     128 * MiB, 7, &pool, &fake_ops, calls, &err), -1);
+	ck_assert_str_eq(err.msg, "7 memslots cannot cover 8 parts");
 }
 END_TEST
 
 START_TEST(failed_add_rolls_back)
 {
-	struct error err = { "" };
+	struct error err;
 
 	fail_next_set = 1;
-	ck_assert_int_eq(memslot_map_range(&region, 0, BLOCK, &err), -1);
+	ck_assert_int_eq(memslot_map(&region, 0, BLOCK, &err), -1);
 	ck_assert_str_eq(err.msg, "EEXIST");
+	/* The part went accessible for the add and back to PROT_NONE when it failed. */
 	ck_assert_str_eq(calls, "rw 0M+128M; none 0M+128M; ");
-	ck_assert(!memslot_is_mapped(&region, 0));
-	calls[0] = '\0';
-	plug(0, BLOCK); /* the id was released: 2 again */
-	ck_assert_str_eq(calls, "rw 0M+128M; add 2 @4096M +128M; ");
+	ck_assert_uint_eq(region.nr_slots, 0);
+	ck_assert_uint_eq(region.parts_mapped, 0);
+	map(0, BLOCK); /* the id it had taken is free again */
+	ck_assert_uint_eq(region.slots[0].kvm_id, 2);
 }
 END_TEST
 
-START_TEST(ranges_outside_the_region_are_refused)
+START_TEST(pause_is_handed_to_the_ops_and_counted)
 {
-	struct error err;
-
-	ck_assert_int_eq(memslot_map_range(&region, GiB, BLOCK, &err), -1);
-	ck_assert_int_eq(memslot_map_range(&region, GiB - BLOCK, 2 * BLOCK, &err), -1);
-	ck_assert_int_eq(memslot_map_range(&region, 0, 0, &err), -1);
-	ck_assert_int_eq(memslot_map_range(&region, BLOCK, UINT64_MAX, &err), -1);
-	ck_assert_str_eq(calls, "");
+	memslot_pause_guest(&region, true);
+	memslot_pause_guest(&region, false);
+	ck_assert_str_eq(calls, "pause; resume; ");
+	ck_assert_uint_eq(region.counters.guest_pauses, 1);
 }
 END_TEST
 
 START_TEST(destroy_unmaps_what_is_left)
 {
-	plug(3 * 128 * MiB, BLOCK);
+	map(0, BLOCK);
+	map(512 * MiB, 128 * MiB);
 	calls[0] = '\0';
 	memslot_region_destroy(&region);
-	ck_assert_str_eq(calls, "del 2 @4480M; none 384M+128M; ");
+	ck_assert_str_eq(calls, "del 3 @4608M; none 512M+128M; del 2 @4096M; none 0M+128M; ");
 }
 END_TEST
 
@@ -238,10 +286,11 @@ Suite *suite_main(void)
 	TCase *tc = tcase_create("region");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, slots_follow_plugged_blocks);
-	tcase_add_test(tc, unplug_all_removes_every_mapped_slot_once);
+	tcase_add_test(tc, parts_are_accessible_while_they_hold_a_memslot);
+	tcase_add_test(tc, slots_stay_sorted_and_cover_what_they_map);
+	tcase_add_test(tc, bad_memslots_are_refused);
 	tcase_add_test(tc, failed_add_rolls_back);
-	tcase_add_test(tc, ranges_outside_the_region_are_refused);
+	tcase_add_test(tc, pause_is_handed_to_the_ops_and_counted);
 	tcase_add_test(tc, destroy_unmaps_what_is_left);
 	tcase_add_test(tc, slot_size_choice);
 	tcase_add_test(tc, slot_ids_are_reused_lowest_first);
