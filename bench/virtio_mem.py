@@ -12,8 +12,14 @@
 
 The 1 TiB device sits at 4 GiB, so its end needs more than 40 physical address bits. In the
 nested-KVM VM: TIDE_KVM_VM_CPU=max,phys-bits=48 tests/kvm-vm/run.sh --cpus 1 -- bench/virtio_mem.py
+3. The hostile guest of tests/integration/test_memory_bound.py (one block plugged per 128 MiB
+   part, a write and a read every 64 KiB over the unplugged rest of 8 parts): tide's peak RSS,
+   its host mappings (VMAs) and KVM memslots while the guest waits after the attack.
+
 When qemu-system-x86_64 is installed, part 2 adds QEMU with the same guest and device.
-Usage: bench/virtio_mem.py [--build build] [--iters 200] [--runs 3]
+--before BUILD adds, for parts 1 and 3, the tide built in BUILD (an earlier commit, built with
+`meson setup BUILD -Dguests=false`), side by side in one run.
+Usage: bench/virtio_mem.py [--build build] [--before BUILD] [--iters 200] [--runs 3]
 """
 import argparse
 import os
@@ -27,8 +33,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MiB = 1 << 20
 
 
-def tide_cmd(opts, append, device_props, size="1G", maxmem="4G", memory="256M"):
-    return [os.path.join(opts.build, "tide"), "-verbose", "-nographic", "-no-reboot",
+def tide_cmd(opts, append, device_props, size="1G", maxmem="4G", memory="256M", tide=None):
+    return [tide or os.path.join(opts.build, "tide"), "-verbose", "-nographic", "-no-reboot",
             "-m", f"{memory},maxmem={maxmem}",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-object", f"memory-backend-ram,id=mem0,size={size},reserve=off",
@@ -37,14 +43,14 @@ def tide_cmd(opts, append, device_props, size="1G", maxmem="4G", memory="256M"):
             "-append", append]
 
 
-def request_times(opts, blocks, pin):
+def request_times(opts, blocks, pin, tide=None):
     """(plug median, plug p99, unplug median, unplug p99) in microseconds, medians over runs."""
     results = []
     for _ in range(opts.runs):
         proc = subprocess.run(
             tide_cmd(opts, f"tests=vmem_bench vmem_bench_blocks={blocks} "
                            f"vmem_bench_iters={opts.iters} vmem_bench_pin={pin}",
-                     "requested-size=512M"),
+                     "requested-size=512M", tide=tide),
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
         m = re.search(r"plug n=(\d+) median=(\d+) p99=(\d+); unplug n=(\d+) median=(\d+) "
                       r"p99=(\d+)", proc.stderr)
@@ -106,23 +112,52 @@ def one_tib_device(cmd, label):
     return sample
 
 
+def hostile_guest(opts, tide, backend):
+    """(peak RSS MiB, VMAs, KVM memslots of the device or None) after the hostile attack."""
+    cmd = tide_cmd(opts, "tests=vmem_hostile vmem_parts=8 vmem_stride=65536 vmem_wait=1",
+                   "requested-size=768M", tide=tide)
+    cmd[cmd.index("memory-backend-ram,id=mem0,size=1G,reserve=off")] = \
+        f"{backend},id=mem0,size=1G"
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    sample = None
+    for line in proc.stdout:
+        if line.startswith("# vmem hostile: waiting"):
+            with open(f"/proc/{proc.pid}/status") as f:
+                peak = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+            with open(f"/proc/{proc.pid}/maps") as f:
+                vmas = sum(1 for _ in f)
+            sample = (peak / 1024, vmas)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+    proc.wait()
+    if sample is None:
+        raise SystemExit(f"vmem_hostile on {tide} {backend} did not reach its wait")
+    return sample
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--before", help="an earlier tide build directory to compare with")
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
     opts = ap.parse_args()
 
     print("time in tide per request (microseconds; median of the per-run medians/p99s, "
           f"{opts.runs} runs x {opts.iters} requests)")
-    print(f"{'request':>34} {'PLUG median':>12} {'PLUG p99':>9} {'UNPLUG median':>14} "
+    print(f"{'request':>43} {'PLUG median':>12} {'PLUG p99':>9} {'UNPLUG median':>14} "
           f"{'UNPLUG p99':>11}")
     # 128 MiB memslots: a 2 MiB request maps/unmaps its memslot unless another block keeps it.
+    tides = [("", os.path.join(opts.build, "tide"))]
+    if opts.before:
+        tides.append((" (before)", os.path.join(opts.before, "tide")))
     for blocks, pin, label in ((1, 1, "2 MiB, memslot stays mapped"),
                                (1, 0, "2 MiB, maps/unmaps its memslot"),
                                (64, 0, "128 MiB, one whole memslot")):
-        pm, pp, um, up = request_times(opts, blocks, pin)
-        print(f"{label:>34} {pm:12.1f} {pp:9.1f} {um:14.1f} {up:11.1f}")
+        for which, tide in tides:
+            pm, pp, um, up = request_times(opts, blocks, pin, tide)
+            print(f"{label + which:>43} {pm:12.1f} {pp:9.1f} {um:14.1f} {up:11.1f}")
     print()
     print("1 TiB device, 1 GiB plugged and touched (MiB, change from before the VMM started)")
     print(f"{'VMM':>26} {'VmallocUsed+Slab':>17} {'VMM RSS':>9}")
@@ -135,6 +170,13 @@ def main():
         print(f"{label:>26} {kernel:17.1f} {rss:9.1f}")
     if not qemu:
         print("# qemu-system-x86_64 is not installed: no QEMU row")
+    print()
+    print("hostile guest: 16 MiB plugged, writes and reads over 8 x 126 MiB unplugged")
+    print(f"{'tide':>12} {'backend':>22} {'peak RSS MiB':>13} {'VMAs':>6}")
+    for which, tide in tides:
+        for backend in ("memory-backend-ram", "memory-backend-memfd"):
+            peak, vmas = hostile_guest(opts, tide, backend)
+            print(f"{'now' + which:>12} {backend:>22} {peak:13.1f} {vmas:6d}")
 
 
 if __name__ == "__main__":

@@ -94,10 +94,10 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 {
 	struct virtio_mem *vm = opaque;
 	struct virtq_chain chain;
-	int done = 0, ret;
+	int done = 0, ret = 0;
 
 	(void)index;
-	while ((ret = virtqueue_pop(vq, &chain, err)) == 1) {
+	while (done < VIRTIO_PCI_REQUESTS_PER_NOTIFY && (ret = virtqueue_pop(vq, &chain, err)) == 1) {
 		struct virtio_mem_req raw;
 		struct virtio_mem_resp resp = { 0 };
 		struct vmem_req req;

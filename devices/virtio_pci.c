@@ -93,15 +93,16 @@ void virtio_pci_config_changed(struct virtio_pci *vp)
 /* The driver broke the transport rules: DEVICE_NEEDS_RESET, never a crash (spec §2.1.2). */
 static void set_needs_reset(struct virtio_pci *vp, const char *why)
 {
-	if (!vp->needs_reset_logged)
-		log_warn("%s: device needs reset: %s", vp->name, why);
-	vp->needs_reset_logged = true;
+	/* A driver may break the rules and reset in a loop: a few lines a second at most. */
+	log_limited(&vp->log_limit, LOG_WARN, "%s: device needs reset: %s", vp->name, why);
 	vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	vp->generation++;
 	send_config_interrupt(vp);
 }
 
 /* ---- queues ---- */
+
+static void kick_queue_locked(struct virtio_pci *vp, struct virtio_pci_queue *q);
 
 static void process_queue_locked(struct virtio_pci *vp, struct virtio_pci_queue *q)
 {
@@ -117,6 +118,9 @@ static void process_queue_locked(struct virtio_pci *vp, struct virtio_pci_queue 
 		set_needs_reset(vp, err.msg);
 	else if (done > 0 && virtqueue_wants_interrupt(&q->vq))
 		send_queue_interrupt(vp, q);
+	/* A full batch: the rest is served after the I/O thread's other work (QMP, devices). */
+	if (done == VIRTIO_PCI_REQUESTS_PER_NOTIFY)
+		kick_queue_locked(vp, q);
 }
 
 /* I/O thread: the queue's eventfd fired (through KVM's ioeventfd or a notify write). */
@@ -170,7 +174,6 @@ static void device_reset(struct virtio_pci *vp)
 	vp->config_vector = MSIX_NO_VECTOR;
 	vp->queue_select = 0;
 	vp->isr = 0;
-	vp->needs_reset_logged = false;
 	pci_set_irq(&vp->pci, 0);
 	for (unsigned i = 0; i < vp->nr_queues; i++)
 		reset_queue(&vp->queues[i]);

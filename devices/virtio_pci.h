@@ -23,6 +23,14 @@
 #include "devices/msix_kvm.h"
 #include "devices/pci.h"
 #include "devices/virtqueue.h"
+#include "vmm/log.h"
+
+/*
+ * A device serves at most this many buffers per process_queue call, so a guest that keeps
+ * its queue full cannot hold the I/O thread: when a call returns this many, the queue is
+ * served again after the I/O thread's other work (QMP, other devices).
+ */
+#define VIRTIO_PCI_REQUESTS_PER_NOTIFY 64
 
 #define VIRTIO_PCI_VENDOR 0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040
@@ -44,8 +52,8 @@ struct virtio_device_ops {
 	/* Reads device config bytes [offset, offset+len), inside config_size. */
 	void (*read_config)(void *dev, unsigned offset, uint8_t *data, unsigned len);
 	/*
-	 * Handles what the driver queued on vq: the number of buffers returned,
-	 * or -1 with err when the driver broke the rules (the transport then
+	 * Handles what the driver queued on vq, at most VIRTIO_PCI_REQUESTS_PER_NOTIFY
+	 * buffers: the number of buffers returned, or -1 with err when the driver broke the rules (the transport then
 	 * sets DEVICE_NEEDS_RESET).
 	 */
 	int (*process_queue)(void *dev, unsigned index, struct virtqueue *vq, struct error *err);
@@ -90,7 +98,7 @@ struct virtio_pci {
 	unsigned nr_queues;
 	struct virtio_pci_queue queues[VIRTIO_PCI_MAX_QUEUES];
 	unsigned pci_cfg_cap;
-	bool needs_reset_logged;
+	struct log_limit log_limit; /* the warnings a driver can cause */
 
 	struct msix msix;
 	struct msix_kvm msix_kvm;

@@ -528,6 +528,12 @@ static enum vpci_rc wait_used(struct vpci_dev *d, struct vpci_used *u)
 			u->id = vq_used->ring[slot].id;
 			u->len = vq_used->ring[slot].len;
 			d->used_seen++;
+			/* Rings in memory the device gave up on (unplugged) read as nothing: all
+			 * ones. The device then says it needs a reset. */
+			if (u->id >= d->qsize && (vpci_status(d) & VIRTIO_STATUS_NEEDS_RESET)) {
+				d->broken = true;
+				return VPCI_NEEDS_RESET;
+			}
 			return VPCI_DONE;
 		}
 		if ((spin & 255) == 255) {
