@@ -166,10 +166,12 @@ class Linux(unittest.TestCase):
                               r" errors=0 nacks=0")
         # 256 MiB plugged from the start of the region: exactly the first two 128 MiB memslots,
         # unmapped as the guest unplugs and mapped again when it plugs once more.
-        mapped = re.findall(r"vm0: memslot (\d+) mapped: gpa (0x[0-9a-f]+)", log)
-        self.assertEqual([(int(s), int(g, 16)) for s, g in mapped],
-                         [(0, 0x100000000), (1, 0x108000000)] * 2, log)
-        self.assertEqual(len(re.findall(r"vm0: memslot \d+ unmapped", log)), 4, log)
+        # Linux plugs whole 128 MiB memory blocks: one memslot per part, none swapped.
+        mapped = re.findall(r"vm0: memslot mapped: gpa (0x[0-9a-f]+) size (0x[0-9a-f]+) .*"
+                            r"\(part (\d+);", log)
+        self.assertEqual([(int(p), int(g, 16), int(n, 16)) for g, n, p in mapped],
+                         [(0, 0x100000000, 128 << 20), (1, 0x108000000, 128 << 20)] * 2, log)
+        self.assertEqual(len(re.findall(r"vm0: memslot unmapped", log)), 4, log)
 
 
 if __name__ == "__main__":

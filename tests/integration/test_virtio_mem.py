@@ -271,7 +271,11 @@ class VirtioMem(unittest.TestCase):
         for name, result in results:
             self.assertEqual(result, "DEVICE_NEEDS_RESET", name)
         self.assertEqual(len(re.findall(r"recovered=1 ok", run.stdout)), 11, run)
-        self.assertEqual(run.stderr.count("device needs reset"), 11, run)
+        # The warning is rate-limited: at most 5 lines a second, however often the guest
+        # breaks the rules and resets.
+        lines = run.stderr.count("device needs reset")
+        self.assertGreaterEqual(lines, 1, run)
+        self.assertLessEqual(lines, 5 * (int(run.seconds) + 1), run)
 
     def test_dynamic_memslots_off_maps_one_slot_for_the_whole_region(self):
         run = self.run_guest("tests=vmem_plug", props="requested-size=128M,dynamic-memslots=off")
