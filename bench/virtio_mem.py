@@ -149,15 +149,15 @@ def main():
     print(f"{'request':>43} {'PLUG median':>12} {'PLUG p99':>9} {'UNPLUG median':>14} "
           f"{'UNPLUG p99':>11}")
     # 128 MiB memslots: a 2 MiB request maps/unmaps its memslot unless another block keeps it.
-    tides = [("", os.path.join(opts.build, "tide"))]
+    tides = [("now", os.path.join(opts.build, "tide"))]
     if opts.before:
-        tides.append((" (before)", os.path.join(opts.before, "tide")))
+        tides.append(("before", os.path.join(opts.before, "tide")))
     for blocks, pin, label in ((1, 1, "2 MiB, memslot stays mapped"),
                                (1, 0, "2 MiB, maps/unmaps its memslot"),
                                (64, 0, "128 MiB, one whole memslot")):
         for which, tide in tides:
             pm, pp, um, up = request_times(opts, blocks, pin, tide)
-            print(f"{label + which:>43} {pm:12.1f} {pp:9.1f} {um:14.1f} {up:11.1f}")
+            print(f"{label + (' (before)' if which == 'before' else ''):>43} {pm:12.1f} {pp:9.1f} {um:14.1f} {up:11.1f}")
     print()
     print("1 TiB device, 1 GiB plugged and touched (MiB, change from before the VMM started)")
     print(f"{'VMM':>26} {'VmallocUsed+Slab':>17} {'VMM RSS':>9}")
@@ -176,7 +176,7 @@ def main():
     for which, tide in tides:
         for backend in ("memory-backend-ram", "memory-backend-memfd"):
             peak, vmas = hostile_guest(opts, tide, backend)
-            print(f"{'now' + which:>12} {backend:>22} {peak:13.1f} {vmas:6d}")
+            print(f"{which:>12} {backend:>22} {peak:13.1f} {vmas:6d}")
 
 
 if __name__ == "__main__":
