@@ -7,8 +7,8 @@
  * memory the guest was not given) and answer the reads with all ones, as where
  * nothing is on a PC, or with zeros when the driver did not accept
  * UNPLUGGED_INACCESSIBLE (it may read unplugged memory). The plugged blocks
- * keep what the guest wrote to them. With vmem_wait=1 it then waits for a line
- * (the host samples its memory). Then it unplugs everything, plugs every block
+ * keep what the guest wrote to them. With vmem_wait=1 it waits for a line
+ * before and after the attack (the host samples its memory). Then it unplugs everything, plugs every block
  * of the first part (so also the ones it wrote to while unplugged) and checks
  * that they read zeros, and unplugs them. Prints
  *   # vmem hostile: plugged=N writes=N reads=N expect=0x..
@@ -40,6 +40,10 @@ enum tg_result scenario_vmem_hostile(void)
 		if (!vmem_change_range(VMEM_REQ_PLUG, a + p * part, 1))
 			return TG_FAIL;
 		*(volatile uint64_t *)(uintptr_t)(a + p * part) = a + p * part;
+	}
+	if (cmdline_get_u64("vmem_wait", 0) == 1) {
+		tg_printf("# vmem hostile: plugged, waiting\n");
+		vmem_wait_line();
 	}
 	expect = vmem_unplugged_inaccessible ? ~0ull : 0;
 	for (uint64_t p = 0; p < parts; p++)
