@@ -363,6 +363,7 @@ static int stop_signals_fd(struct error *err)
 static struct machine *current_machine;
 static bool no_more_machines;
 static bool vm_paused; /* QMP stop/cont; outlives resets */
+static bool vm_internal_error; /* stopped by an internal error: cont needs a reset first */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static void (*current_listener)(void *);
 static void *current_listener_opaque;
@@ -544,9 +545,13 @@ void machine_stop_from_qmp(void)
 	pthread_mutex_unlock(&current_lock);
 }
 
-void machine_cont_from_qmp(void)
+int machine_cont_from_qmp(void)
 {
 	pthread_mutex_lock(&current_lock);
+	if (vm_internal_error) {
+		pthread_mutex_unlock(&current_lock);
+		return -1;
+	}
 	if (vm_paused) {
 		vm_paused = false;
 		send_stop_if_due(); /* a stop the vCPUs had not reached yet still happened */
@@ -555,6 +560,31 @@ void machine_cont_from_qmp(void)
 		qmp_event_send("RESUME", NULL);
 	}
 	pthread_mutex_unlock(&current_lock);
+	return 0;
+}
+
+void machine_guest_internal_error(struct machine *m)
+{
+	pthread_mutex_lock(&current_lock);
+	if (!vm_internal_error) {
+		vm_internal_error = true;
+		if (!vm_paused) {
+			vm_paused = true;
+			atomic_store(&stop_event_due, true);
+		}
+		pause_vcpus(m);
+	}
+	pthread_mutex_unlock(&current_lock);
+}
+
+const char *machine_run_state(void)
+{
+	const char *state;
+
+	pthread_mutex_lock(&current_lock);
+	state = vm_internal_error ? "internal-error" : vm_paused ? "paused" : "running";
+	pthread_mutex_unlock(&current_lock);
+	return state;
 }
 
 bool machine_is_paused(void)
@@ -623,6 +653,7 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	/* A machine built while stopped (system_reset after stop) starts stopped. */
 	pthread_mutex_lock(&current_lock);
 	atomic_store(&m->pause_requested, vm_paused);
+	vm_internal_error = false; /* a new VM: it waits, stopped, for cont */
 	current_machine = m;
 	notify_current_change_locked();
 	pthread_mutex_unlock(&current_lock);

@@ -106,8 +106,19 @@ void machine_reset_current_from_qmp(void);
  * their next exit and the last one to park sends STOP. cont sends RESUME.
  */
 void machine_stop_from_qmp(void);
-void machine_cont_from_qmp(void);
+/* -1 when the VM stopped on an internal error: only a system_reset brings it back. */
+int machine_cont_from_qmp(void);
 bool machine_is_paused(void);
+
+/*
+ * A vCPU hit what KVM cannot run (an internal error: an instruction it cannot emulate,
+ * say on memory that is not there; or KVM_RUN's EFAULT). As QEMU does, the VM stops
+ * (STOP), its run state is internal-error, and tide goes on serving QMP; cont is refused
+ * until a system_reset, after which the rebuilt VM waits, stopped, for cont.
+ */
+void machine_guest_internal_error(struct machine *m);
+/* QMP's query-status: "running", "paused" or "internal-error". */
+const char *machine_run_state(void);
 
 /*
  * vCPU threads call this before KVM_RUN when pause_requested is set. True when the vCPU

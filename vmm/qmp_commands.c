@@ -24,15 +24,16 @@ static int no_machine(struct qmp_error *err)
 static int cmd_query_status(void *ctx, struct json_object *args, struct json_object **ret,
 			    struct qmp_error *err)
 {
-	bool paused = machine_is_paused();
+	const char *state = machine_run_state();
 
 	(void)ctx;
 	if (qmp_args_only(args, no_args, err))
 		return -1;
 	*ret = json_object_new_object();
-	json_object_object_add(*ret, "status", json_object_new_string(paused ? "paused" : "running"));
+	json_object_object_add(*ret, "status", json_object_new_string(state));
 	json_object_object_add(*ret, "singlestep", json_object_new_boolean(false));
-	json_object_object_add(*ret, "running", json_object_new_boolean(!paused));
+	json_object_object_add(*ret, "running",
+			       json_object_new_boolean(strcmp(state, "running") == 0));
 	return 0;
 }
 
@@ -324,7 +325,18 @@ static int run_action(struct json_object *args, void (*action)(void), struct qmp
 	}
 
 ACTION_COMMAND(cmd_stop, machine_stop_from_qmp)
-ACTION_COMMAND(cmd_cont, machine_cont_from_qmp)
+
+static int cmd_cont(void *ctx, struct json_object *args, struct json_object **ret,
+		    struct qmp_error *err)
+{
+	(void)ctx;
+	(void)ret;
+	if (qmp_args_only(args, no_args, err))
+		return -1;
+	if (machine_cont_from_qmp())
+		return qmp_error_set(err, "GenericError", "Resetting the Virtual Machine is required");
+	return 0;
+}
 ACTION_COMMAND(cmd_system_reset, machine_reset_current_from_qmp)
 ACTION_COMMAND(cmd_quit, machine_quit_current_from_qmp)
 

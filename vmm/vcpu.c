@@ -109,8 +109,10 @@ static enum exit_action handle_internal_error(struct vcpu *vcpu)
 			    "this host's KVM cannot emulate)"
 			  : "");
 	dump_registers(vcpu, LOG_ERROR);
-	machine_request_exit(vcpu->machine, 1);
-	return EXIT_STOP;
+	log_error("vCPU %u: the VM stops (run state internal-error); system_reset starts it again",
+		  vcpu->index);
+	machine_guest_internal_error(vcpu->machine);
+	return EXIT_CONTINUE; /* parks at the top of the loop until the machine goes */
 }
 
 static enum exit_action handle_fail_entry(struct vcpu *vcpu)
@@ -212,6 +214,12 @@ static void *vcpu_thread(void *arg)
 			}
 			log_error("vCPU %u: KVM_RUN: %s", vcpu->index, strerror(errno));
 			dump_registers(vcpu, LOG_ERROR);
+			if (errno == EFAULT) {
+				/* Memory KVM could not reach for the guest (kvm-api.md 9.1): as QEMU,
+				 * the VM stops with an internal error; tide goes on. */
+				machine_guest_internal_error(vcpu->machine);
+				continue;
+			}
 			machine_request_exit(vcpu->machine, 1);
 			break;
 		}

@@ -162,8 +162,9 @@ long64:
 /* whatever IOPL says; so an in/out at CPL3 raises #GP and this        */
 /* handler performs it at CPL0 and skips the instruction.  It knows    */
 /* exactly the encodings io.h emits: optional 0x66, then e4-e7 (imm8   */
-/* port) or ec-ef (port in %dx); and wrmsr (0f 30), which faults at    */
-/* CPL3 on every host.  Anything else ends the guest with a triple     */
+/* port) or ec-ef (port in %dx); wrmsr (0f 30), which faults at CPL3   */
+/* on every host; and hlt (f4), which it turns into an x87 load from   */
+/* (%rdi) at CPL0.  Anything else ends the guest with a triple         */
 /* fault.  On hosts that honour IOPL=3 it runs only for wrmsr.         */
 /* ------------------------------------------------------------------ */
 	.globl tg_gp_handler
@@ -178,6 +179,8 @@ tg_gp_handler:
 	mov	40(%rsp), %rsi
 	cmpw	$0x300f, (%rsi)			/* wrmsr (0f 30): privileged everywhere */
 	je	gp_wrmsr
+	cmpb	$0xf4, (%rsi)			/* hlt: an x87 load from (%rdi) at CPL0 */
+	je	gp_x87_load
 	xor	%edi, %edi
 	cmpb	$0x66, (%rsi)
 	jne	1f
@@ -223,6 +226,14 @@ gp_wrmsr:
 	mov	24(%rsp), %rcx			/* the MSR; %edx:%eax the value */
 	mov	(%rsp), %rdx
 	wrmsr
+gp_x87_load:
+	/* KVM's instruction emulator has no x87 loads: on memory that is not there (no
+	 * memslot) this is a KVM internal error at CPL0 (at CPL3 KVM would inject #UD). */
+	inc	%rsi
+	mov	%rsi, 40(%rsp)			/* resume after the hlt */
+	fninit
+	fldl	(%rdi)
+	fstp	%st(0)
 gp_done:
 	pop	%rdx
 	pop	%rdi

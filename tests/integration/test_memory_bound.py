@@ -10,6 +10,7 @@ parts of host memory. Run for every backend, with UNPLUGGED_INACCESSIBLE on and 
 """
 import os
 import re
+import time
 import unittest
 
 import harness
@@ -88,6 +89,43 @@ class MemoryBound(unittest.TestCase):
             self.assertLessEqual(used, PLUGGED + CONSTANT,
                                  f"tide holds {used >> 20} MiB with {PLUGGED >> 20} MiB plugged")
         return used
+
+    def test_an_access_kvm_cannot_emulate_stops_the_vm_and_tide_goes_on(self):
+        # An x87 load at CPL0 from an unplugged block: KVM's emulator cannot do it.
+        # (wait=on: the guest starts once the client is in, so it sees every event.)
+        sock = socket_path("internal")
+        console = harness.Console(
+            ["-nographic", "-kernel", harness.TESTGUEST, "-append", "tests=vmem_internal",
+             "-qmp", f"unix:{sock},server=on,wait=on", "-m", "256M,maxmem=4G",
+             "-object", "memory-backend-ram,id=mem0,size=1G",
+             "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=128M"])
+        self.addCleanup(console.kill)
+        client = QMP(sock)
+        self.addCleanup(client.close)
+        console.wait_for(r"# vmem internal: x87 load at CPL0 from unplugged 0x100000000", 120)
+        client.wait_event("STOP", timeout=60)
+        self.assertEqual(client.execute("query-status"),
+                         {"status": "internal-error", "singlestep": False, "running": False})
+        self.assertEqual(client.execute("x-query-virtio-mem")[0]["plugged-blocks"], 0)
+        reply = client.command("cont")
+        self.assertEqual(reply["error"], {"class": "GenericError",
+                                          "desc": "Resetting the Virtual Machine is required"})
+        # system_reset rebuilds the VM, which waits, stopped, for cont; then it boots again.
+        self.assertEqual(client.execute("system_reset"), {})
+        client.wait_event("RESET", timeout=60)
+        deadline = time.monotonic() + 60
+        while client.execute("query-status")["status"] != "paused":
+            self.assertLess(time.monotonic(), deadline, "no paused VM after the reset")
+            time.sleep(0.05)
+        self.assertEqual(client.execute("cont"), {})
+        client.wait_event("RESUME", timeout=60)
+        console.wait_for(r"(?s)unplugged 0x100000000.*TAP version 13.*x87 load at CPL0", 120)
+        client.wait_event("STOP", timeout=60)
+        self.assertEqual(client.execute("query-status")["status"], "internal-error")
+        self.assertNotIn("the load came back", console.text())
+        self.assertEqual(client.execute("quit"), {})
+        self.assertEqual(console.wait(timeout=30), 0)
+        self.assertIn("KVM internal error", console.stderr_text())
 
     def test_ram(self):
         for ui in ("on", "off"):

@@ -248,6 +248,22 @@ START_TEST(stop_cont_reset_quit)
 }
 END_TEST
 
+/* As QEMU: an internal error stops the VM; cont needs a system_reset first. */
+START_TEST(internal_error_stops_until_a_reset)
+{
+	machine_guest_internal_error(m);
+	ck_assert(atomic_load(&m->pause_requested));
+	ck_assert_str_eq(run("{\"execute\": \"query-status\"}"),
+			 "{ \"return\": { \"status\": \"internal-error\", \"singlestep\": false, "
+			 "\"running\": false } }");
+	assert_error("{\"execute\": \"cont\"}", "GenericError",
+		     "Resetting the Virtual Machine is required");
+	ck_assert(atomic_load(&m->pause_requested));
+	ck_assert_str_eq(run("{\"execute\": \"system_reset\"}"), "{ \"return\": { } }");
+	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_RESET);
+}
+END_TEST
+
 START_TEST(quit_ends_the_machine)
 {
 	ck_assert_str_eq(run("{\"execute\": \"quit\"}"), "{ \"return\": { } }");
@@ -300,6 +316,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, qom_get_set_list);
 	tcase_add_test(tc, bad_arguments_change_nothing);
 	tcase_add_test(tc, stop_cont_reset_quit);
+	tcase_add_test(tc, internal_error_stops_until_a_reset);
 	tcase_add_test(tc, quit_ends_the_machine);
 	tcase_add_test(tc, reset_with_no_reboot_exits);
 	tcase_add_test(tc, x_query_virtio_mem_adds_the_devices_own);
