@@ -99,10 +99,11 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 }
 
 /* hva: where the backend put it, or NULL for an anonymous mapping of its own. */
-static int map_ram_region(struct guest_mem *mem, int vm_fd, unsigned slot, uint64_t gpa,
-			  uint64_t size, void *hva, struct error *err)
+static int map_ram_region(struct guest_mem *mem, int vm_fd, struct slot_id_pool *slot_ids,
+			  uint64_t gpa, uint64_t size, void *hva, struct error *err)
 {
 	bool own = !hva;
+	uint32_t slot;
 
 	/* NORESERVE: boot RAM is committed as the guest touches it, like QEMU's default. */
 	if (own) {
@@ -119,13 +120,15 @@ static int map_ram_region(struct guest_mem *mem, int vm_fd, unsigned slot, uint6
 			munmap(hva, size);
 		return -1;
 	}
-	if (kvm_set_memslot(vm_fd, slot, gpa, size, hva, own ? NULL : mem->backend, err))
+	/* The VM goes away with its memslots: the ids are not given back one by one. */
+	if (slot_id_alloc(slot_ids, &slot, err) ||
+	    kvm_set_memslot(vm_fd, slot, gpa, size, hva, own ? NULL : mem->backend, err))
 		return error_prefix(err, "boot RAM at 0x%llx", (unsigned long long)gpa);
 	return 0;
 }
 
-int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, uint64_t ram_size,
-			 struct memory_backend *backend, struct error *err)
+int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, struct slot_id_pool *slot_ids,
+			 uint64_t ram_size, struct memory_backend *backend, struct error *err)
 {
 	uint8_t *base = NULL;
 
@@ -139,9 +142,9 @@ int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, uint64_t ram_size,
 		mem->backend = backend;
 		base = backend->hva;
 	}
-	if (map_ram_region(mem, vm_fd, 0, 0, mem->low_size, base, err))
+	if (map_ram_region(mem, vm_fd, slot_ids, 0, mem->low_size, base, err))
 		return -1;
-	if (mem->high_size && map_ram_region(mem, vm_fd, 1, LAYOUT_4G, mem->high_size,
+	if (mem->high_size && map_ram_region(mem, vm_fd, slot_ids, LAYOUT_4G, mem->high_size,
 					     base ? base + mem->low_size : NULL, err))
 		return -1;
 	return 0;

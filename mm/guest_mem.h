@@ -70,12 +70,14 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 
 /*
  * Boot RAM: anonymous mapping(s), or backend's one mapping split around the PCI
- * hole, added to mem and registered as KVM memslots. A backend is unmapped
- * again by guest_mem_destroy (a reset then maps it fresh).
+ * hole, added to mem and registered as KVM memslots whose ids come from slot_ids
+ * (the VM's one pool). A backend is unmapped again by guest_mem_destroy (a reset
+ * then maps it fresh).
  */
 struct memory_backend;
-int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, uint64_t ram_size,
-			 struct memory_backend *backend, struct error *err);
+struct slot_id_pool;
+int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, struct slot_id_pool *slot_ids,
+			 uint64_t ram_size, struct memory_backend *backend, struct error *err);
 void guest_mem_destroy(struct guest_mem *mem);
 
 #endif

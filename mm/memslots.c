@@ -27,7 +27,7 @@ static bool id_used(const struct slot_id_pool *pool, uint32_t id)
 	return pool->used[id / 64] & (1ULL << (id % 64));
 }
 
-void slot_id_pool_reserve(struct slot_id_pool *pool, uint32_t id)
+static void take_id(struct slot_id_pool *pool, uint32_t id)
 {
 	if (id < pool->capacity)
 		pool->used[id / 64] |= 1ULL << (id % 64);
@@ -37,7 +37,7 @@ int slot_id_alloc(struct slot_id_pool *pool, uint32_t *id, struct error *err)
 {
 	for (uint32_t i = pool->first_free_hint; i < pool->capacity; i++) {
 		if (!id_used(pool, i)) {
-			slot_id_pool_reserve(pool, i);
+			take_id(pool, i);
 			pool->first_free_hint = i + 1;
 			*id = i;
 			return 0;

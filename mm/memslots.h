@@ -27,8 +27,6 @@ struct slot_id_pool {
 
 int slot_id_pool_init(struct slot_id_pool *pool, uint32_t capacity);
 void slot_id_pool_free(struct slot_id_pool *pool);
-/* Marks an id taken by someone else (boot RAM). */
-void slot_id_pool_reserve(struct slot_id_pool *pool, uint32_t id);
 int slot_id_alloc(struct slot_id_pool *pool, uint32_t *id, struct error *err);
 void slot_id_release(struct slot_id_pool *pool, uint32_t id);
 

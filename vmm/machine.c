@@ -181,19 +181,27 @@ static int create_vcpus(struct machine *m, struct error *err)
 	return 0;
 }
 
-/* Memslot ids: boot RAM took the first ones; device parts share at most 2048 of the rest. */
+/* Every KVM memslot id, boot RAM's included, comes from one pool of what KVM offers. */
 static int init_memslot_ids(struct machine *m, struct error *err)
 {
 	int max = ioctl(m->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+
+	if (max <= 0)
+		return error_set(err, "KVM offers no memslots (KVM_CAP_NR_MEMSLOTS is %d)", max);
+	if (slot_id_pool_init(&m->slot_ids, (uint32_t)max))
+		return error_set(err, "out of memory for memslot ids");
+	return 0;
+}
+
+/* Boot RAM took its memslots; device parts share at most 2048 of the rest. */
+static int init_device_slot_budget(struct machine *m, struct error *err)
+{
+	int max = (int)m->slot_ids.capacity;
 
 	if (memslot_device_budget(max, m->mem.count, MACHINE_MAX_DEVICE_SLOTS,
 				  &m->device_slots_left, err) ||
 	    memslot_device_budget(max, m->mem.count, UINT32_MAX, &m->kvm_slots_left, err))
 		return -1;
-	if (slot_id_pool_init(&m->slot_ids, (uint32_t)max))
-		return error_set(err, "out of memory for memslot ids");
-	for (uint32_t id = 0; id < m->mem.count; id++)
-		slot_id_pool_reserve(&m->slot_ids, id);
 	return 0;
 }
 
@@ -260,8 +268,10 @@ static int machine_build(struct machine *m, struct error *err)
 	msi_routes_init(&m->msi_routes, m->vm_fd);
 	if (platform_create_vm(m, err))
 		return -1;
-	if (guest_mem_create_ram(&m->mem, m->vm_fd, m->cfg->ram_size, m->cfg->ram_backend, err) ||
-	    init_memslot_ids(m, err))
+	if (init_memslot_ids(m, err) ||
+	    guest_mem_create_ram(&m->mem, m->vm_fd, &m->slot_ids, m->cfg->ram_size,
+				 m->cfg->ram_backend, err) ||
+	    init_device_slot_budget(m, err))
 		return -1;
 	if (platform_create_devices(m, err) || realize_devices(m, err))
 		return -1;

@@ -65,13 +65,15 @@ static struct memslot_region region;
 static void setup(void)
 {
 	struct error err;
+	uint32_t boot_ram[2];
 
 	calls[0] = '\0';
 	fail_next_set = 0;
 	pauses = 0;
 	ck_assert_int_eq(slot_id_pool_init(&pool, 32764), 0);
-	slot_id_pool_reserve(&pool, 0); /* boot RAM */
-	slot_id_pool_reserve(&pool, 1);
+	ck_assert_int_eq(slot_id_alloc(&pool, &boot_ram[0], &err), 0); /* boot RAM's first */
+	ck_assert_int_eq(slot_id_alloc(&pool, &boot_ram[1], &err), 0);
+	ck_assert_uint_eq(boot_ram[0] + boot_ram[1], 0 + 1);
 	ck_assert_int_eq(memslot_region_init(&region, 4 * GiB, GiB, NULL, 128 * MiB, 12, &pool,
 					     &fake_ops, calls, &err), 0);
 	ck_assert_uint_eq(region.nr_parts, 8);
