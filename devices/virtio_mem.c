@@ -89,7 +89,7 @@ static void vmem_read_config(void *opaque, unsigned offset, uint8_t *data, unsig
 	memcpy(data, (uint8_t *)&c + offset, len);
 }
 
-static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq,
+static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq, int budget,
 			      struct error *err)
 {
 	struct virtio_mem *vm = opaque;
@@ -97,7 +97,7 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 	int done = 0, ret = 0;
 
 	(void)index;
-	while (done < VIRTIO_PCI_REQUESTS_PER_NOTIFY && (ret = virtqueue_pop(vq, &chain, err)) == 1) {
+	while (done < budget && (ret = virtqueue_pop(vq, &chain, err)) == 1) {
 		struct virtio_mem_req raw;
 		struct virtio_mem_resp resp = { 0 };
 		struct vmem_req req;

@@ -113,13 +113,13 @@ static void process_queue_locked(struct virtio_pci *vp, struct virtio_pci_queue 
 	if (!has_status(vp, VIRTIO_CONFIG_S_DRIVER_OK) ||
 	    (vp->status & VIRTIO_CONFIG_S_NEEDS_RESET) || !q->enabled || !bus_master_enabled(vp))
 		return;
-	done = vp->ops->process_queue(vp->dev, q->index, &q->vq, &err);
+	done = vp->ops->process_queue(vp->dev, q->index, &q->vq, vp->requests_per_notify, &err);
 	if (done < 0)
 		set_needs_reset(vp, err.msg);
 	else if (done > 0 && virtqueue_wants_interrupt(&q->vq))
 		send_queue_interrupt(vp, q);
 	/* A full batch: the rest is served after the I/O thread's other work (QMP, devices). */
-	if (done == VIRTIO_PCI_REQUESTS_PER_NOTIFY)
+	if (done == vp->requests_per_notify)
 		kick_queue_locked(vp, q);
 }
 
@@ -670,6 +670,7 @@ int virtio_pci_init(struct virtio_pci *vp, const char *name, const struct virtio
 		vp->queues[i].notify_fd = -1;
 	pthread_mutex_init(&vp->lock, NULL);
 	vp->name = name;
+	vp->requests_per_notify = VIRTIO_PCI_REQUESTS_PER_NOTIFY;
 	vp->ops = ops;
 	vp->dev = dev;
 	vp->env = *env;

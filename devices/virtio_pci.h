@@ -26,9 +26,9 @@
 #include "vmm/log.h"
 
 /*
- * A device serves at most this many buffers per process_queue call, so a guest that keeps
- * its queue full cannot hold the I/O thread: when a call returns this many, the queue is
- * served again after the I/O thread's other work (QMP, other devices).
+ * The budget of one process_queue call: a guest that keeps its queue full cannot hold the
+ * I/O thread. When a call uses it all, the queue is served again after the I/O thread's
+ * other work (QMP, other devices).
  */
 #define VIRTIO_PCI_REQUESTS_PER_NOTIFY 64
 
@@ -52,11 +52,12 @@ struct virtio_device_ops {
 	/* Reads device config bytes [offset, offset+len), inside config_size. */
 	void (*read_config)(void *dev, unsigned offset, uint8_t *data, unsigned len);
 	/*
-	 * Handles what the driver queued on vq, at most VIRTIO_PCI_REQUESTS_PER_NOTIFY
-	 * buffers: the number of buffers returned, or -1 with err when the driver broke the rules (the transport then
-	 * sets DEVICE_NEEDS_RESET).
+	 * Handles what the driver queued on vq, at most budget buffers: the number of buffers
+	 * returned, or -1 with err when the driver broke the rules (the transport then sets
+	 * DEVICE_NEEDS_RESET).
 	 */
-	int (*process_queue)(void *dev, unsigned index, struct virtqueue *vq, struct error *err);
+	int (*process_queue)(void *dev, unsigned index, struct virtqueue *vq, int budget,
+			     struct error *err);
 	/* Device reset (the driver wrote status 0). */
 	void (*reset)(void *dev);
 };
@@ -99,6 +100,7 @@ struct virtio_pci {
 	struct virtio_pci_queue queues[VIRTIO_PCI_MAX_QUEUES];
 	unsigned pci_cfg_cap;
 	struct log_limit log_limit; /* the warnings a driver can cause */
+	int requests_per_notify;    /* VIRTIO_PCI_REQUESTS_PER_NOTIFY (tests set less) */
 
 	struct msix msix;
 	struct msix_kvm msix_kvm;

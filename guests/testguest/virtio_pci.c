@@ -565,6 +565,30 @@ enum vpci_rc vpci_submit(struct vpci_dev *d, uint16_t head, uint16_t step, struc
 	return wait_used(d, u);
 }
 
+int vpci_refill(struct vpci_dev *d, uint16_t head)
+{
+	uint16_t used = vq_used->idx;
+	uint16_t add = (uint16_t)(d->qsize - (uint16_t)(d->avail_idx - used));
+
+	d->used_seen = used;
+	if (!add)
+		return 0;
+	for (uint16_t i = 0; i < add; i++)
+		vq_avail->ring[(uint16_t)(d->avail_idx + i) % d->qsize] = head;
+	vpci_mb();
+	d->avail_idx += add;
+	vq_avail->idx = d->avail_idx;
+	vpci_mb();
+	vpci_notify(d);
+	return add;
+}
+
+bool vpci_drained(struct vpci_dev *d)
+{
+	d->used_seen = vq_used->idx;
+	return d->used_seen == d->avail_idx;
+}
+
 enum vpci_rc vpci_request(struct vpci_dev *d, const void *out, uint32_t out_len, void *in,
 			  uint32_t in_len, struct vpci_used *u)
 {

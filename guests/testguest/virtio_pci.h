@@ -137,6 +137,10 @@ void vpci_set_desc(struct vpci_dev *d, unsigned i, uint64_t addr, uint32_t len, 
  * a normal request; more builds an over-long jump, every skipped slot also
  * holding `head`), notify, and wait for one used element. */
 enum vpci_rc vpci_submit(struct vpci_dev *d, uint16_t head, uint16_t step, struct vpci_used *u);
+/* A guest that keeps its queue full: puts `head` in every slot the device has used since
+ * the last call and notifies; returns how many it added. vpci_drained: all used. */
+int vpci_refill(struct vpci_dev *d, uint16_t head);
+bool vpci_drained(struct vpci_dev *d);
 /* The normal case: descriptor 0 = out (device-readable) -> descriptor 1 =
  * in (device-writable); checks that the used element names head 0. */
 enum vpci_rc vpci_request(struct vpci_dev *d, const void *out, uint32_t out_len, void *in,

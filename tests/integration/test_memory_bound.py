@@ -127,6 +127,30 @@ class MemoryBound(unittest.TestCase):
         self.assertEqual(console.wait(timeout=30), 0)
         self.assertIn("KVM internal error", console.stderr_text())
 
+    def test_qmp_is_served_while_the_guest_keeps_its_queue_full(self):
+        # The guest refills its queue as fast as tide answers; tide serves at most 64
+        # requests per turn of its I/O thread, so QMP keeps its turn.
+        sock = socket_path("flood")
+        console = harness.Console(
+            ["-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+             "-kernel", harness.TESTGUEST, "-append", "tests=vmem_flood",
+             "-qmp", f"unix:{sock},server=on,wait=off", "-m", "256M,maxmem=4G",
+             "-object", "memory-backend-ram,id=mem0,size=1G",
+             "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=128M"])
+        self.addCleanup(console.kill)
+        console.wait_for(r"# vmem flood: queue of \d+, flooding", 120)
+        client = QMP(sock)
+        self.addCleanup(client.close)
+        seen = []
+        for _ in range(20):
+            counters = client.execute("x-query-virtio-mem", timeout=10)[0]["counters"]
+            seen.append(counters["state-requests"])
+        self.assertGreater(seen[-1], seen[0], "the flood went on while QMP was answered")
+        console.send("stop\n")
+        self.assertEqual(console.wait(timeout=60), GUEST_PASS, console.text())
+        done = int(re.search(r"# vmem flood: requests=(\d+)", console.text()).group(1))
+        self.assertGreaterEqual(done, seen[-1])
+
     def test_ram(self):
         for ui in ("on", "off"):
             self.attack("memory-backend-ram", ui=ui)

@@ -95,10 +95,11 @@ static void fake_read_config(void *dev, unsigned offset, uint8_t *data, unsigned
 }
 
 /* Answers every request: fills its writable buffer with 0xd0 and returns it. */
-static int fake_process_queue(void *dev, unsigned index, struct virtqueue *vq, struct error *err)
+static int fake_process_queue(void *dev, unsigned index, struct virtqueue *vq, int budget,
+			      struct error *err)
 {
 	struct virtq_chain c;
-	int ret, n = 0;
+	int ret = 0, n = 0;
 
 	ck_assert_ptr_eq(dev, &fake);
 	fake.process_calls++;
@@ -107,7 +108,7 @@ static int fake_process_queue(void *dev, unsigned index, struct virtqueue *vq, s
 		error_set(err, "fake: the driver broke the rules");
 		return -1;
 	}
-	while ((ret = virtqueue_pop(vq, &c, err)) == 1) {
+	while (n < budget && (ret = virtqueue_pop(vq, &c, err)) == 1) {
 		uint32_t written = 0;
 
 		if (c.nr_in) {
@@ -1003,6 +1004,24 @@ START_TEST(requests_processed_on_the_io_thread)
 }
 END_TEST
 
+/* A device serves a bounded number of buffers per turn; the rest follows on the next turns. */
+START_TEST(a_full_queue_is_served_in_bounded_turns)
+{
+	reinit_with_io_thread();
+	vp.requests_per_notify = 2;
+	ck_assert_uint_eq(negotiate(NEGOTIATED), ACK | DRIVER | FEATURES_OK);
+	setup_queue();
+	for (uint16_t head = 0; head < 8; head += 2)
+		offer_request(head);
+	offer_request(0); /* a fifth request, reusing the first chain */
+	set_status(ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+	ck_assert(wait_processed(5));
+	ck_assert_uint_eq(used_idx(), 5);
+	/* Turns of 2, 2 and 1 (a full turn asks for another). */
+	ck_assert_uint_eq(fake.process_calls, 3);
+}
+END_TEST
+
 START_TEST(init_rejects_bad_queue_geometry)
 {
 	struct virtio_pci_env env = { .mem = &mem, .vm_fd = -1, .msix_ops = &fake_msix_ops };
@@ -1347,6 +1366,7 @@ Suite *suite_main(void)
 	tcase_add_test(requests, device_error_needs_reset_until_reset);
 	tcase_add_test(requests, reset_drops_a_pending_intx);
 	tcase_add_test(requests, requests_processed_on_the_io_thread);
+	tcase_add_test(requests, a_full_queue_is_served_in_bounded_turns);
 	tcase_add_test(requests, init_rejects_bad_queue_geometry);
 	suite_add_tcase(suite, requests);
 
