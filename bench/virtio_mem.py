@@ -12,6 +12,10 @@
 
 The 1 TiB device sits at 4 GiB, so its end needs more than 40 physical address bits. In the
 nested-KVM VM: TIDE_KVM_VM_CPU=max,phys-bits=48 tests/kvm-vm/run.sh --cpus 1 -- bench/virtio_mem.py
+5. The most fragmenting guest (vmem_fragment: every other block of an 8 GiB device with 1 GiB
+   parts plugged until refused): plugged runs, KVM memslots and tide's VMAs then.
+4. QMP round trip (query-status, p50/p99 of 500) while the guest is idle and while the test
+   guest's vmem_flood scenario keeps the virtio-mem queue full.
 3. The hostile guest of tests/integration/test_memory_bound.py (one block plugged per 128 MiB
    part, a write and a read every 64 KiB over the unplugged rest of 8 parts): tide's peak RSS,
    its host mappings (VMAs) and KVM memslots while the guest waits after the attack.
@@ -27,6 +31,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,7 +127,10 @@ def hostile_guest(opts, tide, backend):
                             stderr=subprocess.DEVNULL, text=True)
     sample = None
     for line in proc.stdout:
-        if line.startswith("# vmem hostile: waiting"):
+        if line.startswith("# vmem hostile: plugged, waiting"):
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        elif line.startswith("# vmem hostile: waiting"):
             with open(f"/proc/{proc.pid}/status") as f:
                 peak = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
             with open(f"/proc/{proc.pid}/maps") as f:
@@ -134,6 +142,66 @@ def hostile_guest(opts, tide, backend):
     if sample is None:
         raise SystemExit(f"vmem_hostile on {tide} {backend} did not reach its wait")
     return sample
+
+
+def qmp_round_trips(opts, tide, scenario, count=500):
+    """(p50, p99) microseconds of query-status round trips while scenario runs."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    from qmp import QMP, socket_path
+    sock = socket_path("bench-" + scenario.split()[0])
+    cmd = tide_cmd(opts, f"tests={scenario}", "requested-size=128M", tide=tide)
+    cmd += ["-qmp", f"unix:{sock},server=on,wait=off"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stdout:
+            if "flooding" in line or "vmem rss: waiting" in line:
+                break
+        client = QMP(sock)
+        times = []
+        for _ in range(count):
+            t = time.perf_counter()
+            client.execute("query-status")
+            times.append((time.perf_counter() - t) * 1e6)
+        client.close()
+    finally:
+        proc.stdin.write("go\ngo\n")  # vmem_rss waits twice
+        proc.stdin.flush()
+        proc.stdout.read()
+        proc.wait(timeout=120)
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.99) - 1]
+
+
+def fragmenting_guest(opts, tide):
+    """(runs plugged, how it ended, KVM memslots, VMAs) for the most fragmenting guest."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    from qmp import QMP, socket_path
+    sock = socket_path("bench-fragment")
+    cmd = tide_cmd(opts, "tests=vmem_fragment vmem_wait=1", "requested-size=4608M,memslots=8",
+                   size="8G", maxmem="12G", tide=tide)
+    cmd += ["-qmp", f"unix:{sock},server=on,wait=off"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    result = None
+    for line in proc.stdout:
+        m = re.match(r"# vmem fragment: runs=(\d+) then (\S+)", line)
+        if m:
+            runs, end = int(m.group(1)), m.group(2)
+        elif line.startswith("# vmem fragment: waiting"):
+            client = QMP(sock)
+            info = client.execute("x-query-virtio-mem")[0]
+            client.close()
+            with open(f"/proc/{proc.pid}/maps") as f:
+                vmas = sum(1 for _ in f)
+            # Before the bound, KVM held one memslot per part with a plugged block.
+            result = (runs, end, info.get("kvm-memslots", info["memslots-mapped"]), vmas)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+    proc.wait()
+    if result is None:
+        raise SystemExit(f"vmem_fragment on {tide} did not reach its wait")
+    return result
 
 
 def main():
@@ -171,12 +239,26 @@ def main():
     if not qemu:
         print("# qemu-system-x86_64 is not installed: no QEMU row")
     print()
+    print("QMP query-status round trip (us)")
+    print(f"{'tide':>12} {'guest':>28} {'p50':>8} {'p99':>8}")
+    for which, tide in tides:
+        for scenario, label in (("vmem_rss vmem_blocks=1 vmem_wait=1", "idle (waiting)"),
+                                ("vmem_flood", "keeps its queue full")):
+            p50, p99 = qmp_round_trips(opts, tide, scenario)
+            print(f"{which:>12} {label:>28} {p50:8.1f} {p99:8.1f}")
+    print()
     print("hostile guest: 16 MiB plugged, writes and reads over 8 x 126 MiB unplugged")
     print(f"{'tide':>12} {'backend':>22} {'peak RSS MiB':>13} {'VMAs':>6}")
     for which, tide in tides:
         for backend in ("memory-backend-ram", "memory-backend-memfd"):
             peak, vmas = hostile_guest(opts, tide, backend)
             print(f"{which:>12} {backend:>22} {peak:13.1f} {vmas:6d}")
+    print()
+    print("most fragmenting guest: every other 2 MiB block of 8 GiB (1 GiB parts), until refused")
+    print(f"{'tide':>12} {'runs plugged':>13} {'then':>6} {'KVM memslots':>13} {'VMAs':>6}")
+    for which, tide in tides:
+        runs, end, slots, vmas = fragmenting_guest(opts, tide)
+        print(f"{which:>12} {runs:13d} {end:>6} {slots:13d} {vmas:6d}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ static const struct tg_scenario scenarios[] = {
 	{ "vmem_hostile", scenario_vmem_hostile, "virtio-mem: writes and reads of unplugged blocks" },
 	{ "vmem_internal", scenario_vmem_internal, "virtio-mem: an access KVM cannot emulate" },
 	{ "vmem_flood", scenario_vmem_flood, "virtio-mem: a queue kept full" },
+	{ "vmem_fragment", scenario_vmem_fragment, "virtio-mem: every other block plugged" },
 	{ "vmem_bench", scenario_vmem_bench, "virtio-mem PLUG/UNPLUG latency in TSC cycles" },
 	{ "vmem_follow", scenario_vmem_follow, "virtio-mem driver following requested_size (QMP)" },
 	{ "vmem_rings", scenario_vmem_rings, "virtio-mem rings+buffers in plugged memory" },

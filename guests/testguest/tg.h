@@ -154,6 +154,7 @@ enum tg_result scenario_vmem_rss(void);
 enum tg_result scenario_vmem_hostile(void);
 enum tg_result scenario_vmem_internal(void);
 enum tg_result scenario_vmem_flood(void);
+enum tg_result scenario_vmem_fragment(void);
 enum tg_result scenario_vmem_bench(void);
 enum tg_result scenario_vmem_follow(void);
 

@@ -151,6 +151,34 @@ class MemoryBound(unittest.TestCase):
         done = int(re.search(r"# vmem flood: requests=(\d+)", console.text()).group(1))
         self.assertGreaterEqual(done, seen[-1])
 
+    def test_the_most_fragmenting_guest_meets_the_memslot_budget(self):
+        # Every other block plugged, 1 GiB parts (256 runs each at most): the first run of
+        # a part is free, 1024 more are the budget. 4 parts x 256 runs + 5 runs of the
+        # fifth part: the next run would be hole 1025, and gets BUSY.
+        sock = socket_path("fragment")
+        console = harness.Console(
+            ["-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+             "-kernel", harness.TESTGUEST, "-append", "tests=vmem_fragment vmem_wait=1",
+             "-qmp", f"unix:{sock},server=on,wait=off", "-m", "256M,maxmem=12G",
+             "-object", "memory-backend-ram,id=mem0,size=8G,reserve=off",
+             "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=4608M,memslots=8"])
+        self.addCleanup(console.kill)
+        m = console.wait_for(r"# vmem fragment: runs=(\d+) then (\S+)", 300)
+        self.assertEqual((int(m.group(1)), m.group(2).decode()), (4 * 256 + 5, "BUSY"))
+        console.wait_for(r"# vmem fragment: waiting", 60)
+        client = QMP(sock)
+        self.addCleanup(client.close)
+        info = client.execute("x-query-virtio-mem")[0]
+        self.assertEqual((info["kvm-memslots"], info["kvm-memslots-max"]), (1029, 8 + 1024))
+        self.assertEqual(info["counters"]["busy-memslot-budget"], 1, info)
+        with open(f"/proc/{console.proc.pid}/maps") as f:
+            vmas = sum(1 for _ in f)
+        # tide's own mappings (code, libraries, stacks) and at most two per part.
+        self.assertLess(vmas, 150, f"{vmas} VMAs")
+        print(f"# most fragmenting guest: {info['kvm-memslots']} KVM memslots, {vmas} VMAs")
+        console.send("go\n")
+        self.assertEqual(console.wait(timeout=120), GUEST_PASS, console.text())
+
     def test_ram(self):
         for ui in ("on", "off"):
             self.attack("memory-backend-ram", ui=ui)
