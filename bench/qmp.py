@@ -6,11 +6,12 @@
 2. Resize latency with the test guest's vmem_follow driver: from sending qom-set to the
    moment query-memory-devices shows the new plugged size (polled every millisecond, since
    MEMORY_DEVICE_SIZE_CHANGE is rate-limited to one a second), for 0 -> 4G and 4G -> 0.
-3. With --linux, the same for the Linux guest (0 -> 512M -> 0; minutes on an emulating host).
+3. With --linux, the same for the Linux guest (0 -> 1G -> 0; minutes on an emulating host).
 
 Each runs on tide and, when qemu-system-x86_64 is installed, on QEMU with the same guest and
-the same command line, printed side by side.
-Usage: bench/qmp.py [--build build] [--iters 1000] [--runs 3] [--linux]
+the same command line, printed side by side; --before BUILD adds the tide built in BUILD (an
+earlier commit) as one more column.
+Usage: bench/qmp.py [--build build] [--before BUILD] [--iters 1000] [--runs 3] [--linux]
 """
 import argparse
 import os
@@ -47,6 +48,8 @@ def guest_args(opts, append, kernel=None, initrd=None, memory="256M"):
 
 def vmms(opts):
     found = [("tide", [os.path.join(opts.build, "tide")])]
+    if opts.before:
+        found.append(("tide before", [os.path.join(opts.before, "tide")]))
     qemu = shutil.which("qemu-system-x86_64")
     if qemu:
         found.append(("qemu", [qemu, "-accel", "kvm", "-cpu", "host"]))
@@ -150,6 +153,7 @@ def main():
     ap.add_argument("--iters", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--linux", action="store_true")
+    ap.add_argument("--before", help="an earlier tide build directory, one more column")
     opts = ap.parse_args()
     found = vmms(opts)
     print(f"{'':44}" + "".join(f"{name:>16}" for name, _ in found))
@@ -163,9 +167,9 @@ def main():
               + "".join(f"{r[size]:16.3f}" for r in lat))
     if opts.linux:
         linux = linux_guest()
-        steps = [512 * MiB, 0]
+        steps = [1 * GiB, 0]
         lat = [resize_latency(opts, vmm, steps, linux) for _, vmm in found]
-        for size, label in zip(steps, ("0 -> 512M", "512M -> 0")):
+        for size, label in zip(steps, ("0 -> 1G", "1G -> 0")):
             print(f"{'Linux guest resize ' + label + ' (s)':44}"
                   + "".join(f"{r[size]:16.3f}" for r in lat))
 
