@@ -379,7 +379,7 @@ static int setup_memslots(struct virtio_mem *vm, struct machine *m, struct error
 	uint32_t parts = (uint32_t)(vc->size / part_size);
 	uint32_t holes = vc->dynamic_memslots ? VMEM_HOLE_MEMSLOTS : 0;
 
-	if (machine_reserve_device_slots(m, parts, holes, vm->name, err) ||
+	if (machine_reserve_device_slots(m, parts, &holes, vm->name, err) ||
 	    memslot_region_init(&vm->slots, vc->memaddr, vc->size, b->hva, part_size,
 				parts + holes, &m->slot_ids, &memslot_kvm_ops, &vm->kvm_target,
 				err))
@@ -408,9 +408,16 @@ static void vmem_region_access(void *opaque, uint64_t offset, uint8_t *data, uns
 {
 	struct virtio_mem *vm = opaque;
 
+	bool served;
+
 	virtio_pci_lock(&vm->vp);
-	vmem_guest_access(&vm->core, offset, data, len, is_write);
+	served = vmem_guest_access(&vm->core, offset, data, len, is_write);
 	virtio_pci_unlock(&vm->vp);
+	if (!served) {
+		log_error("%s: plugged memory at 0x%" PRIx64 " is out of the host's reach",
+			  vm->name, vm->cfg->memaddr + offset);
+		machine_guest_internal_error(vm->machine);
+	}
 }
 
 /* guest_mem asks (I/O thread): may a device use [offset, offset+len) of the region? */

@@ -113,22 +113,66 @@ static bool slot_is_run(const struct vmem_core *c, const struct memslot *s)
 }
 
 /*
- * Brings KVM in line with the bitmap for the parts holding blocks [first, first + count):
- * memslots that are not a whole run go, runs without one get one. A memslot that still
- * covers plugged blocks (a run that grew or split) is replaced while the vCPUs are held
- * out of the guest, so no access to plugged memory ever misses. Refused, with nothing
- * changed, when the runs would need more memslots than the region's budget.
+ * Brings KVM in line with the bitmap for parts p0..p1: memslots that are not a whole run
+ * go, then runs without one get one (all removals first: a budget that is full before
+ * and after a change still fits during it).
  */
-static int sync_memslots(struct vmem_core *c, uint64_t first, uint64_t count, bool *over_budget,
-			 struct error *err)
+static int apply_runs(struct vmem_core *c, uint32_t p0, uint32_t p1, struct error *err)
+{
+	struct memslot_region *r = c->slots;
+
+	for (uint32_t p = p0; p <= p1; p++) {
+		bool refilled = runs_in_part(c, p) > 0;
+
+		for (uint32_t i = memslot_first_in_part(r, p);
+		     i < r->nr_slots && r->slots[i].offset / r->part_size == p;) {
+			if (slot_is_run(c, &r->slots[i]))
+				i++;
+			else if (memslot_unmap(r, i, refilled, err))
+				return -1;
+		}
+	}
+	for (uint32_t p = p0; p <= p1; p++) {
+		uint64_t start, end, run, len;
+
+		part_blocks(c, p, &start, &end);
+		for (uint64_t from = start; next_run_in_part(c, p, from, &run, &len);
+		     from = run + len) {
+			if (!memslot_covers(r, run * c->block_size, len * c->block_size) &&
+			    memslot_map(r, run * c->block_size, len * c->block_size, err))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static void set_blocks(struct vmem_core *c, uint64_t first, uint64_t count, bool plugged)
+{
+	if (plugged)
+		plug_bitmap_set(&c->plugged, first, count);
+	else
+		plug_bitmap_clear(&c->plugged, first, count);
+}
+
+/*
+ * Plugs (plugged true) or unplugs blocks [first, first + count) in the bitmap and brings
+ * KVM in line: one memslot per run of plugged blocks in each part. A memslot that still
+ * covers plugged blocks (a run that grew or split) is replaced while the vCPUs are held
+ * out of the guest, so no access to plugged memory ever misses. When it fails, bitmap and
+ * memslots are put back as they were before the vCPUs run again. Refused with nothing
+ * tried (*over_budget) when the runs would need more memslots than the region's budget.
+ */
+static int change_blocks(struct vmem_core *c, uint64_t first, uint64_t count, bool plugged,
+			 bool *over_budget, struct error *err)
 {
 	struct memslot_region *r = c->slots;
 	uint32_t p0, p1;
 	int64_t slots_after, parts_mapped_after;
 	bool pause = false;
-	int ret = 0;
+	int ret;
 
 	*over_budget = false;
+	set_blocks(c, first, count, plugged);
 	if (!r)
 		return 0;
 	p0 = (uint32_t)(first * c->block_size / r->part_size);
@@ -148,6 +192,7 @@ static int sync_memslots(struct vmem_core *c, uint64_t first, uint64_t count, bo
 	}
 	/* The first run of a part is always possible; runs beyond it draw on the budget. */
 	if (slots_after - parts_mapped_after > (int64_t)(r->max_slots - r->nr_parts)) {
+		set_blocks(c, first, count, !plugged);
 		*over_budget = true;
 		return error_set(err, "the plugged blocks would need %" PRId64 " memslots, %" PRId64
 				      " of them for holes inside parts; the budget for holes is %u",
@@ -156,39 +201,23 @@ static int sync_memslots(struct vmem_core *c, uint64_t first, uint64_t count, bo
 	}
 	if (pause)
 		memslot_pause_guest(r, true);
-	for (uint32_t p = p0; p <= p1 && !ret; p++) {
-		uint64_t start, end, run, len;
-		bool refilled = runs_in_part(c, p) > 0;
+	ret = apply_runs(c, p0, p1, err);
+	if (ret) {
+		struct error again;
 
-		for (uint32_t i = memslot_first_in_part(r, p); i < r->nr_slots &&
-		     r->slots[i].offset / r->part_size == p && !ret;) {
-			if (slot_is_run(c, &r->slots[i]))
-				i++;
-			else
-				ret = memslot_unmap(r, i, refilled, err);
-		}
-		part_blocks(c, p, &start, &end);
-		for (uint64_t from = start; !ret && next_run_in_part(c, p, from, &run, &len);
-		     from = run + len) {
-			if (!memslot_covers(r, run * c->block_size, len * c->block_size))
-				ret = memslot_map(r, run * c->block_size, len * c->block_size, err);
-		}
+		/* Going back may replace a memslot the failed step left: hold the vCPUs for it. */
+		if (!pause)
+			memslot_pause_guest(r, true);
+		pause = true;
+		set_blocks(c, first, count, !plugged);
+		if (apply_runs(c, p0, p1, &again))
+			log_error("virtio-mem: memslots for blocks %" PRIu64 "+%" PRIu64
+				  " could not be restored: %s",
+				  first, count, again.msg);
 	}
 	if (pause)
 		memslot_pause_guest(r, false);
 	return ret;
-}
-
-/* After a failed change: the bitmap is as it was; KVM is brought back in line with it. */
-static void resync_memslots(struct vmem_core *c, uint64_t first, uint64_t count)
-{
-	struct error err;
-	bool over_budget;
-
-	if (sync_memslots(c, first, count, &over_budget, &err))
-		log_error("virtio-mem: memslots for blocks %" PRIu64 "+%" PRIu64
-			  " could not be restored: %s",
-			  first, count, err.msg);
 }
 
 /*
@@ -217,34 +246,34 @@ static int discard_by_part(struct vmem_core *c, uint64_t offset, uint64_t len, u
 }
 
 /*
- * Plug order: bitmap, memslots (and host access), then prealloc. When a step fails the
- * blocks are unplugged again, KVM back as it was, and the guest gets BUSY.
+ * Plug order: bitmap and memslots (the part made read-write first), then prealloc. When
+ * a step fails the blocks are unplugged again, KVM back as it was, and the guest gets BUSY.
  */
 static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t count)
 {
-	uint64_t offset = first * c->block_size, len = count * c->block_size;
-	struct error err;
+	uint64_t offset = first * c->block_size, len = count * c->block_size, done;
+	struct error err, ignored;
 	bool over_budget;
 
 	if (vmem_plugged_size(c) + len > c->requested_size)
 		return VMEM_RESP_NACK;
 	if (!plug_bitmap_all_clear(&c->plugged, first, count))
 		return VMEM_RESP_ERROR;
-	plug_bitmap_set(&c->plugged, first, count);
-	if (sync_memslots(c, first, count, &over_budget, &err) ||
-	    (c->prealloc && c->backend &&
-	     memory_backend_populate(c->backend, offset, len, 1, &err))) {
-		/* QEMU's prealloc=on: memory the host cannot back now is not plugged (BUSY). */
+	if (change_blocks(c, first, count, true, &over_budget, &err)) {
 		log_limited(&c->log_limit, LOG_WARN, "virtio-mem: plug: %s", err.msg);
 		c->counters.busy_memslot_budget += over_budget;
-		plug_bitmap_clear(&c->plugged, first, count);
-		resync_memslots(c, first, count);
-		if (c->backend && c->prealloc && !over_budget) {
-			uint64_t done;
-			struct error ignored;
-
+		return VMEM_RESP_BUSY;
+	}
+	/* QEMU's prealloc=on: memory the host cannot back now is not plugged (BUSY). */
+	if (c->prealloc && c->backend &&
+	    memory_backend_populate(c->backend, offset, len, 1, &err)) {
+		log_limited(&c->log_limit, LOG_WARN, "virtio-mem: plug: %s", err.msg);
+		if (change_blocks(c, first, count, false, &over_budget, &ignored))
+			log_error("virtio-mem: blocks %" PRIu64 "+%" PRIu64 " that could not be "
+				  "preallocated stay plugged: %s",
+				  first, count, ignored.msg);
+		else
 			discard_by_part(c, offset, len, &done, &ignored);
-		}
 		return VMEM_RESP_BUSY;
 	}
 	c->counters.bytes_plugged += len;
@@ -252,23 +281,27 @@ static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t co
 }
 
 /*
- * Unplug order: bitmap, memslots, then discard: the guest can no longer reach the memory
- * when it is discarded, so it never faults discarded pages back in. When a step fails the
- * blocks not discarded yet are plugged and mapped again, their data intact, and the guest
- * gets BUSY; *released says how many blocks did go.
+ * Unplug order: bitmap and memslots, then discard: the guest can no longer reach the
+ * memory when it is discarded, so it never faults discarded pages back in. When a step
+ * fails the blocks not discarded yet are plugged and mapped again, their data intact, and
+ * the guest gets BUSY; *released says how many blocks did go.
  */
 static int release(struct vmem_core *c, uint64_t first, uint64_t count, uint64_t *released,
 		   bool *over_budget, struct error *err)
 {
 	uint64_t offset = first * c->block_size, len = count * c->block_size, done = 0;
+	struct error again;
+	bool ignored;
 
 	*released = 0;
-	plug_bitmap_clear(&c->plugged, first, count);
-	if (sync_memslots(c, first, count, over_budget, err) ||
-	    (c->backend && discard_by_part(c, offset, len, &done, err))) {
+	if (change_blocks(c, first, count, false, over_budget, err))
+		return -1;
+	if (c->backend && discard_by_part(c, offset, len, &done, err)) {
 		*released = done / c->block_size;
-		plug_bitmap_set(&c->plugged, first + *released, count - *released);
-		resync_memslots(c, first, count);
+		if (change_blocks(c, first + *released, count - *released, true, &ignored, &again))
+			log_error("virtio-mem: blocks %" PRIu64 "+%" PRIu64 " not given back could "
+				  "not be plugged again: %s",
+				  first + *released, count - *released, again.msg);
 		return -1;
 	}
 	*released = count;
@@ -384,21 +417,27 @@ int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *er
 	return changed;
 }
 
-void vmem_guest_access(struct vmem_core *c, uint64_t offset, uint8_t *data, unsigned len,
+bool vmem_guest_access(struct vmem_core *c, uint64_t offset, uint8_t *data, unsigned len,
 		       bool is_write)
 {
 	uint64_t first = offset / c->block_size, last = (offset + len - 1) / c->block_size;
 	bool plugged = offset < c->region_size && len <= c->region_size - offset &&
 		       plug_bitmap_all_set(&c->plugged, first, last - first + 1);
 
-	/* Plugged and in KVM now (its part is read-write): the vCPU exited before the swap. */
-	if (plugged && c->backend &&
-	    (!c->slots || memslot_covers(c->slots, offset, len))) {
+	if (plugged) {
+		/* The vCPU exited before a memslot swap, or a failed one left the blocks out of
+		 * KVM: plugged memory is memory, reached through the host mapping if it can be. */
+		uint32_t p0 = c->slots ? (uint32_t)(offset / c->slots->part_size) : 0;
+		uint32_t p1 = c->slots ? (uint32_t)((offset + len - 1) / c->slots->part_size) : 0;
+
+		if (!c->backend || (c->slots && (!memslot_part_accessible(c->slots, p0) ||
+						 !memslot_part_accessible(c->slots, p1))))
+			return false;
 		if (is_write)
 			memcpy(c->backend->hva + offset, data, len);
 		else
 			memcpy(data, c->backend->hva + offset, len);
-		return;
+		return true;
 	}
 	if (is_write) {
 		c->counters.unplugged_writes++;
@@ -412,4 +451,5 @@ void vmem_guest_access(struct vmem_core *c, uint64_t offset, uint8_t *data, unsi
 		    c->addr, is_write ? "wrote to" : "read", c->addr + offset,
 		    is_write ? "dropped" : "no memory there", c->counters.unplugged_reads,
 		    c->counters.unplugged_writes);
+	return true;
 }

@@ -96,9 +96,11 @@ int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *er
  * exit; len <= 8). An unplugged block: a read gives zeros where the driver may read it
  * (unplugged_readable, inside the usable region), else all ones as where nothing is on
  * a PC; a write is dropped; both are counted. A plugged block (the vCPU raced a memslot
- * being replaced): the access goes to the memory. Caller holds the device lock.
+ * being replaced): the access goes to the memory. False when it cannot (plugged memory
+ * the host cannot reach: the VM must stop rather than lose the access). Caller holds
+ * the device lock.
  */
-void vmem_guest_access(struct vmem_core *c, uint64_t offset, uint8_t *data, unsigned len,
+bool vmem_guest_access(struct vmem_core *c, uint64_t offset, uint8_t *data, unsigned len,
 		       bool is_write);
 
 #endif

@@ -149,6 +149,11 @@ bool memslot_part_mapped(const struct memslot_region *r, uint32_t part)
 	return part < r->nr_parts && r->part_slots[part] > 0;
 }
 
+bool memslot_part_accessible(const struct memslot_region *r, uint32_t part)
+{
+	return part < r->nr_parts && r->part_accessible[part];
+}
+
 /* Index of the first memslot that ends after offset (r->nr_slots if none). */
 static uint32_t first_ending_after(const struct memslot_region *r, uint64_t offset)
 {

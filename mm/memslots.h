@@ -112,6 +112,8 @@ int memslot_unmap(struct memslot_region *r, uint32_t i, bool refilled, struct er
 /* The memslots inside part p: r->slots[*first, *first + r->part_slots[p]). */
 uint32_t memslot_first_in_part(const struct memslot_region *r, uint32_t part);
 bool memslot_part_mapped(const struct memslot_region *r, uint32_t part);
+/* Whether part's host range is read-write (else PROT_NONE). */
+bool memslot_part_accessible(const struct memslot_region *r, uint32_t part);
 /* Whether KVM maps [offset, offset + len) of the region, wholly (it may span memslots). */
 bool memslot_covers(const struct memslot_region *r, uint64_t offset, uint64_t len);
 void memslot_pause_guest(struct memslot_region *r, bool pause);

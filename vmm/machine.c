@@ -205,20 +205,25 @@ static int init_device_slot_budget(struct machine *m, struct error *err)
 	return 0;
 }
 
-int machine_reserve_device_slots(struct machine *m, uint32_t parts, uint32_t holes,
+int machine_reserve_device_slots(struct machine *m, uint32_t parts, uint32_t *holes,
 				 const char *who, struct error *err)
 {
-	if (parts > m->device_slots_left)
+	if (parts > m->device_slots_left || parts > m->kvm_slots_left)
 		return error_set(err, "%s needs %u memslots but only %u are left (KVM's limit less "
 				      "boot RAM, at most %d for all devices); use fewer or larger "
 				      "memslots (memslots=N)",
-				 who, parts, m->device_slots_left, MACHINE_MAX_DEVICE_SLOTS);
-	if ((uint64_t)parts + holes > m->kvm_slots_left)
-		return error_set(err, "%s needs %u memslots (%u parts, %u for holes) but KVM has "
-				      "only %u left",
-				 who, parts + holes, parts, holes, m->kvm_slots_left);
+				 who, parts,
+				 m->device_slots_left < m->kvm_slots_left ? m->device_slots_left
+									  : m->kvm_slots_left,
+				 MACHINE_MAX_DEVICE_SLOTS);
+	if (*holes > m->kvm_slots_left - parts) {
+		log_warn("%s: KVM has memslots for %u holes left, not %u: a guest that fragments "
+			 "its blocks more gets BUSY sooner",
+			 who, m->kvm_slots_left - parts, *holes);
+		*holes = m->kvm_slots_left - parts;
+	}
 	m->device_slots_left -= parts;
-	m->kvm_slots_left -= parts + holes;
+	m->kvm_slots_left -= parts + *holes;
 	return 0;
 }
 
@@ -234,11 +239,10 @@ void machine_hold_vcpus(void *machine, bool hold)
 		return;
 	}
 	m->gate_holders++;
-	pthread_mutex_unlock(&m->gate_lock);
-	/* A vCPU about to enter has immediate_exit set by the kick: it comes straight back. */
-	for (unsigned i = 0; i < m->nr_vcpus; i++)
+	/* A vCPU about to enter has immediate_exit set by the kick: it comes straight back.
+	 * Kicked under gate_lock: teardown sets vcpus_joining under it before joining. */
+	for (unsigned i = 0; i < m->nr_vcpus && !m->vcpus_joining; i++)
 		vcpu_kick(&m->vcpus[i]);
-	pthread_mutex_lock(&m->gate_lock);
 	while (m->vcpus_in_guest)
 		pthread_cond_wait(&m->gate_cond, &m->gate_lock);
 	pthread_mutex_unlock(&m->gate_lock);
@@ -284,6 +288,9 @@ static void machine_teardown(struct machine *m)
 {
 	/* A vCPU blocked writing to a stalled console reader must still come back. */
 	chardev_abort_output(m->console, true);
+	pthread_mutex_lock(&m->gate_lock);
+	m->vcpus_joining = true;
+	pthread_mutex_unlock(&m->gate_lock);
 	for (unsigned i = 0; i < m->nr_vcpus; i++)
 		vcpu_kick(&m->vcpus[i]);
 	for (unsigned i = 0; i < m->nr_vcpus; i++)
@@ -576,7 +583,9 @@ int machine_cont_from_qmp(void)
 void machine_guest_internal_error(struct machine *m)
 {
 	pthread_mutex_lock(&current_lock);
-	if (!vm_internal_error) {
+	/* A machine already on its way out (a reset, an exit) is not stopped for it. */
+	if (!vm_internal_error && m == current_machine &&
+	    atomic_load(&m->stop) == MACHINE_RUNNING) {
 		vm_internal_error = true;
 		if (!vm_paused) {
 			vm_paused = true;

@@ -77,6 +77,7 @@ struct machine {
 	pthread_cond_t gate_cond;
 	unsigned gate_holders;
 	unsigned vcpus_in_guest;
+	bool vcpus_joining; /* teardown: no more kicks (a joined thread cannot take a signal) */
 
 	/* What QMP's query-memory-devices lists, in realize order. */
 	struct memory_device *memory_devices;
@@ -169,9 +170,10 @@ int machine_irq_pulse(struct machine *m, unsigned gsi);
 /*
  * Devices take memslots here: parts (one memslot each when fully plugged; at most 2048 for
  * all devices) and holes (memslots beyond one per part, for runs of plugged blocks with
- * unplugged ones between them). -1 with err when the cap or KVM has too few left.
+ * unplugged ones between them). -1 with err when the cap or KVM has too few left for the
+ * parts; *holes is lowered to what KVM has left beside them.
  */
-int machine_reserve_device_slots(struct machine *m, uint32_t parts, uint32_t holes,
+int machine_reserve_device_slots(struct machine *m, uint32_t parts, uint32_t *holes,
 				 const char *who, struct error *err);
 
 /* Runs fn(opaque) when the machine is torn down (reset or exit), last registered first. */
