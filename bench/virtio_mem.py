@@ -127,7 +127,8 @@ def hostile_guest(opts, tide, backend):
                             stderr=subprocess.DEVNULL, text=True)
     sample = None
     for line in proc.stdout:
-        if line.startswith("# vmem hostile: plugged, waiting"):
+        if line.startswith(("# vmem hostile: plugged, waiting",
+                            "# vmem hostile: unplugged, waiting")):
             proc.stdin.write("go\n")
             proc.stdin.flush()
         elif line.startswith("# vmem hostile: waiting"):

@@ -7,10 +7,12 @@
  * memory the guest was not given) and answer the reads with all ones, as where
  * nothing is on a PC, or with zeros when the driver did not accept
  * UNPLUGGED_INACCESSIBLE (it may read unplugged memory). The plugged blocks
- * keep what the guest wrote to them. With vmem_wait=1 it waits for a line
- * before and after the attack (the host samples its memory). Then it unplugs everything, plugs every block
- * of the first part (so also the ones it wrote to while unplugged) and checks
- * that they read zeros, and unplugs them. Prints
+ * keep what the guest wrote to them. Then it unplugs everything (with
+ * vmem_hostile_reset=1: resets the device first, checks the plugged blocks kept
+ * their data, and sends UNPLUG_ALL), plugs every block of the first part (so
+ * also the ones it wrote to while unplugged), checks that they read zeros, and
+ * unplugs them. With vmem_wait=1 it waits for a line before the attack, after
+ * it and after the unplug (the host samples its memory). Prints
  *   # vmem hostile: plugged=N writes=N reads=N expect=0x..
  *   # vmem hostile: unplugged reads mismatches=N
  *   # vmem hostile: plugged blocks intact=0|1
@@ -70,9 +72,28 @@ enum tg_result scenario_vmem_hostile(void)
 		tg_printf("# vmem hostile: waiting\n");
 		vmem_wait_line();
 	}
-	for (uint64_t p = 0; p < parts; p++)
-		if (!vmem_change_range(VMEM_REQ_UNPLUG, a + p * part, 1))
+	if (cmdline_get_u64("vmem_hostile_reset", 0) == 1) {
+		/* A device reset keeps every block and its data; UNPLUG_ALL then gives all back. */
+		if (!vmem_init())
 			return TG_FAIL;
+		for (uint64_t p = 0; p < parts; p++)
+			bad_plugged += *(volatile uint64_t *)(uintptr_t)(a + p * part) !=
+				       a + p * part;
+		tg_printf("# vmem hostile: after a device reset plugged blocks intact=%d\n",
+			  bad_plugged == 0);
+		if (!vmem_expect("hostile unplug all", VMEM_REQ_UNPLUG_ALL, 0, 0, VMEM_RESP_ACK,
+				 -1) ||
+		    !vmem_check_plugged("hostile unplug all", 0))
+			return TG_FAIL;
+	} else {
+		for (uint64_t p = 0; p < parts; p++)
+			if (!vmem_change_range(VMEM_REQ_UNPLUG, a + p * part, 1))
+				return TG_FAIL;
+	}
+	if (cmdline_get_u64("vmem_wait", 0) == 1) {
+		tg_printf("# vmem hostile: unplugged, waiting\n");
+		vmem_wait_line();
+	}
 	if (part > vmem_cfg.requested_size) {
 		tg_printf("# vmem hostile: requested size below one part: no replug\n");
 		return mismatches || bad_plugged ? TG_FAIL : TG_PASS;

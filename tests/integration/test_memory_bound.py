@@ -43,12 +43,13 @@ def sanitized(pid):
 
 
 class MemoryBound(unittest.TestCase):
-    def attack(self, backend, backend_props="", ui="on"):
+    def attack(self, backend, backend_props="", ui="on", reset=False):
         sock = socket_path(f"bound-{ui}")
         console = harness.Console(
             ["-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
              "-kernel", harness.TESTGUEST,
-             "-append", f"tests=vmem_hostile vmem_parts={PARTS} vmem_stride={STRIDE} vmem_wait=1",
+             "-append", f"tests=vmem_hostile vmem_parts={PARTS} vmem_stride={STRIDE} vmem_wait=1"
+                        f" vmem_hostile_reset={int(reset)}",
              "-qmp", f"unix:{sock},server=on,wait=off", "-m", "256M,maxmem=4G",
              "-object", f"{backend},id=mem0,size=1G{backend_props}",
              "-device", f"virtio-mem-pci,id=vm0,memdev=mem0,requested-size=768M,"
@@ -67,13 +68,23 @@ class MemoryBound(unittest.TestCase):
         counters = info["counters"]
         self.assertEqual(client.execute("query-status")["status"], "running")
         console.send("go\n")
+        # Unplugged again (block by block, or UNPLUG_ALL after a device reset): tide gives
+        # back what the guest had plugged, and the attack left nothing behind.
+        console.wait_for(r"# vmem hostile: unplugged, waiting", 120)
+        unplugged = memory_kib(console.proc.pid, "VmRSS") * 1024
+        console.send("go\n")
         self.assertEqual(console.wait(timeout=120), GUEST_PASS, console.text())
+        self.assertLessEqual(unplugged, before + MiB,  # a few pages of tide's own (QMP)
+                             f"{unplugged / MiB:.1f} MiB after the unplug, {before / MiB:.1f} "
+                             f"MiB with the blocks plugged")
         text = console.text()
         self.assertIn(f"# vmem hostile: plugged={PLUGGED} writes={WRITES} reads={WRITES} "
                       f"expect=0x{'ffffffffffffffff' if ui == 'on' else '0'}", text)
         self.assertIn("# vmem hostile: unplugged reads mismatches=0", text)
         self.assertIn("# vmem hostile: plugged blocks intact=1", text)
         self.assertIn("# vmem hostile: replug nonzero_words=0", text)
+        if reset:
+            self.assertIn("# vmem hostile: after a device reset plugged blocks intact=1", text)
         # Every access reached tide and was counted; the log kept to a few lines a second.
         self.assertEqual(counters["unplugged-writes"], WRITES, info)
         self.assertEqual(counters["unplugged-reads"], WRITES, info)
@@ -182,6 +193,11 @@ class MemoryBound(unittest.TestCase):
     def test_ram(self):
         for ui in ("on", "off"):
             self.attack("memory-backend-ram", ui=ui)
+
+    def test_device_reset_then_unplug_all(self):
+        for backend in ("memory-backend-ram", "memory-backend-memfd"):
+            for ui in ("on", "off"):
+                self.attack(backend, ui=ui, reset=True)
 
     def test_ram_shared(self):
         for ui in ("on", "off"):
