@@ -117,6 +117,17 @@ def one_tib_device(cmd, label):
     return sample
 
 
+def vma_count(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return sum(1 for _ in f)
+
+
+def go(proc):
+    """Lets a test guest that waits for a line go on."""
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+
+
 def hostile_guest(opts, tide, backend):
     """(peak RSS MiB, VMAs, KVM memslots of the device or None) after the hostile attack."""
     cmd = tide_cmd(opts, "tests=vmem_hostile vmem_parts=8 vmem_stride=65536 vmem_wait=1",
@@ -127,18 +138,12 @@ def hostile_guest(opts, tide, backend):
                             stderr=subprocess.DEVNULL, text=True)
     sample = None
     for line in proc.stdout:
-        if line.startswith(("# vmem hostile: plugged, waiting",
-                            "# vmem hostile: unplugged, waiting")):
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        elif line.startswith("# vmem hostile: waiting"):
+        if line.startswith("# vmem hostile: waiting"):
             with open(f"/proc/{proc.pid}/status") as f:
                 peak = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
-            with open(f"/proc/{proc.pid}/maps") as f:
-                vmas = sum(1 for _ in f)
-            sample = (peak / 1024, vmas)
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
+            sample = (peak / 1024, vma_count(proc.pid))
+        if "waiting" in line:
+            go(proc)
     proc.wait()
     if sample is None:
         raise SystemExit(f"vmem_hostile on {tide} {backend} did not reach its wait")
@@ -193,12 +198,10 @@ def fragmenting_guest(opts, tide):
             client = QMP(sock)
             info = client.execute("x-query-virtio-mem")[0]
             client.close()
-            with open(f"/proc/{proc.pid}/maps") as f:
-                vmas = sum(1 for _ in f)
             # Before the bound, KVM held one memslot per part with a plugged block.
-            result = (runs, end, info.get("kvm-memslots", info["memslots-mapped"]), vmas)
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
+            result = (runs, end, info.get("kvm-memslots", info["memslots-mapped"]),
+                      vma_count(proc.pid))
+            go(proc)
     proc.wait()
     if result is None:
         raise SystemExit(f"vmem_fragment on {tide} did not reach its wait")

@@ -43,18 +43,26 @@ def sanitized(pid):
 
 
 class MemoryBound(unittest.TestCase):
-    def attack(self, backend, backend_props="", ui="on", reset=False):
-        sock = socket_path(f"bound-{ui}")
+    def start(self, name, append, memory="256M,maxmem=4G",
+              backend="memory-backend-ram,id=mem0,size=1G", props="requested-size=128M",
+              qmp_wait="off", reboot=False):
+        """tide with the test guest, a QMP socket and one virtio-mem device vm0."""
+        sock = socket_path(name)
         console = harness.Console(
-            ["-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-             "-kernel", harness.TESTGUEST,
-             "-append", f"tests=vmem_hostile vmem_parts={PARTS} vmem_stride={STRIDE} vmem_wait=1"
-                        f" vmem_hostile_reset={int(reset)}",
-             "-qmp", f"unix:{sock},server=on,wait=off", "-m", "256M,maxmem=4G",
-             "-object", f"{backend},id=mem0,size=1G{backend_props}",
-             "-device", f"virtio-mem-pci,id=vm0,memdev=mem0,requested-size=768M,"
-                        f"unplugged-inaccessible={ui}"])
+            ["-nographic"] + ([] if reboot else ["-no-reboot"])
+            + ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+               "-kernel", harness.TESTGUEST, "-append", append,
+               "-qmp", f"unix:{sock},server=on,wait={qmp_wait}", "-m", memory,
+               "-object", backend, "-device", f"virtio-mem-pci,id=vm0,memdev=mem0,{props}"])
         self.addCleanup(console.kill)
+        return console, sock
+
+    def attack(self, backend, backend_props="", ui="on", reset=False):
+        console, sock = self.start(
+            f"bound-{ui}", f"tests=vmem_hostile vmem_parts={PARTS} vmem_stride={STRIDE} "
+                           f"vmem_wait=1 vmem_hostile_reset={int(reset)}",
+            backend=f"{backend},id=mem0,size=1G{backend_props}",
+            props=f"requested-size=768M,unplugged-inaccessible={ui}")
         console.wait_for(r"# vmem hostile: plugged, waiting", 300)
         before = memory_kib(console.proc.pid, "VmRSS") * 1024
         console.send("go\n")
@@ -104,13 +112,8 @@ class MemoryBound(unittest.TestCase):
     def test_an_access_kvm_cannot_emulate_stops_the_vm_and_tide_goes_on(self):
         # An x87 load at CPL0 from an unplugged block: KVM's emulator cannot do it.
         # (wait=on: the guest starts once the client is in, so it sees every event.)
-        sock = socket_path("internal")
-        console = harness.Console(
-            ["-nographic", "-kernel", harness.TESTGUEST, "-append", "tests=vmem_internal",
-             "-qmp", f"unix:{sock},server=on,wait=on", "-m", "256M,maxmem=4G",
-             "-object", "memory-backend-ram,id=mem0,size=1G",
-             "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=128M"])
-        self.addCleanup(console.kill)
+        console, sock = self.start("internal", "tests=vmem_internal", qmp_wait="on",
+                                   reboot=True)  # system_reset must rebuild, not exit
         client = QMP(sock)
         self.addCleanup(client.close)
         console.wait_for(r"# vmem internal: x87 load at CPL0 from unplugged 0x100000000", 120)
@@ -141,14 +144,7 @@ class MemoryBound(unittest.TestCase):
     def test_qmp_is_served_while_the_guest_keeps_its_queue_full(self):
         # The guest refills its queue as fast as tide answers; tide serves at most 64
         # requests per turn of its I/O thread, so QMP keeps its turn.
-        sock = socket_path("flood")
-        console = harness.Console(
-            ["-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-             "-kernel", harness.TESTGUEST, "-append", "tests=vmem_flood",
-             "-qmp", f"unix:{sock},server=on,wait=off", "-m", "256M,maxmem=4G",
-             "-object", "memory-backend-ram,id=mem0,size=1G",
-             "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=128M"])
-        self.addCleanup(console.kill)
+        console, sock = self.start("flood", "tests=vmem_flood")
         console.wait_for(r"# vmem flood: queue of \d+, flooding", 120)
         client = QMP(sock)
         self.addCleanup(client.close)
@@ -166,14 +162,10 @@ class MemoryBound(unittest.TestCase):
         # Every other block plugged, 1 GiB parts (256 runs each at most): the first run of
         # a part is free, 1024 more are the budget. 4 parts x 256 runs + 5 runs of the
         # fifth part: the next run would be hole 1025, and gets BUSY.
-        sock = socket_path("fragment")
-        console = harness.Console(
-            ["-nographic", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-             "-kernel", harness.TESTGUEST, "-append", "tests=vmem_fragment vmem_wait=1",
-             "-qmp", f"unix:{sock},server=on,wait=off", "-m", "256M,maxmem=12G",
-             "-object", "memory-backend-ram,id=mem0,size=8G,reserve=off",
-             "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=4608M,memslots=8"])
-        self.addCleanup(console.kill)
+        console, sock = self.start("fragment", "tests=vmem_fragment vmem_wait=1",
+                                   memory="256M,maxmem=12G",
+                                   backend="memory-backend-ram,id=mem0,size=8G,reserve=off",
+                                   props="requested-size=4608M,memslots=8")
         m = console.wait_for(r"# vmem fragment: runs=(\d+) then (\S+)", 300)
         self.assertEqual((int(m.group(1)), m.group(2).decode()), (4 * 256 + 5, "BUSY"))
         console.wait_for(r"# vmem fragment: waiting", 60)
