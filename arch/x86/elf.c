@@ -144,7 +144,9 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 
 /*
  * Walks the notes in [off, off + size) (already inside the file). Notes are
- * {u32 namesz, descsz, type; name; desc}, name and desc padded to align.
+ * {u32 namesz, descsz, type; name; desc}; desc and the next note start at the next
+ * multiple of align from the area's start (for align 8, as binutils lays out
+ * .note.gnu.property, the 12-byte header plus name is what gets padded).
  */
 static int scan_notes(const struct elf_file *f, uint64_t off, uint64_t size, uint64_t align,
 		      const char *name, uint32_t type, const void **desc, uint32_t *desc_len,
@@ -160,8 +162,8 @@ static int scan_notes(const struct elf_file *f, uint64_t off, uint64_t size, uin
 		memcpy(&nh, f->data + off + pos, sizeof(nh));
 		name_off = pos + sizeof(nh);
 		/* Sizes are 32-bit, positions below 2^63: these sums do not overflow. */
-		desc_off = name_off + align_up(nh.n_namesz, align);
-		end = desc_off + align_up(nh.n_descsz, align);
+		desc_off = align_up(name_off + nh.n_namesz, align);
+		end = align_up(desc_off + nh.n_descsz, align);
 		if (desc_off + nh.n_descsz > size)
 			return error_set(err, "ELF note at offset 0x%llx runs past "
 					 "the end of its note area",

@@ -203,6 +203,44 @@ START_TEST(entry_8_bytes)
 }
 END_TEST
 
+/* A note in an 8-byte-aligned note area: its desc and the next note start at the next
+ * multiple of 8 from the area's start (as binutils lays out .note.gnu.property). */
+static size_t put_note8(size_t off, const char *name, uint32_t type, const void *desc,
+			uint32_t desc_len)
+{
+	Elf64_Nhdr nh = { .n_namesz = (uint32_t)strlen(name) + 1, .n_descsz = desc_len,
+			  .n_type = type };
+	size_t desc_off = (sizeof(nh) + nh.n_namesz + 7) & ~(size_t)7;
+
+	memcpy(image + off, &nh, sizeof(nh));
+	memcpy(image + off + sizeof(nh), name, nh.n_namesz);
+	memcpy(image + off + desc_off, desc, desc_len);
+	return (desc_off + desc_len + 7) & ~(size_t)7;
+}
+
+/* /bin/true's shape: an 8-aligned GNU property note (4-byte name: desc at 16, not 20). */
+START_TEST(notes_in_an_8_byte_aligned_area)
+{
+	static const uint8_t property[16] = { 2, 0, 0, 0xc0, 4, 0, 0, 0, 1 };
+	struct error err = { "" };
+	uint64_t entry = ENTRY, found = 0;
+	size_t off = NOTES_OFF;
+	Elf64_Shdr *notes;
+
+	make_elf64();
+	memset(image + NOTES_OFF, 0, SEG0_OFF - NOTES_OFF);
+	off += put_note8(off, "GNU", 5 /* NT_GNU_PROPERTY_TYPE_0 */, property, sizeof(property));
+	off += put_note8(off, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &entry, 8);
+	phdr(PH_NOTE)->p_filesz = off - NOTES_OFF;
+	phdr(PH_NOTE)->p_align = 8;
+	notes = (Elf64_Shdr *)(image + SHDR_OFF) + 1;
+	notes->sh_size = off - NOTES_OFF;
+	notes->sh_addralign = 8;
+	ck_assert_msg(pvh_find_entry(image, image_len, &found, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(found, ENTRY);
+}
+END_TEST
+
 START_TEST(entry_from_section_only)
 {
 	struct error err = { "" };
@@ -496,6 +534,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, probe_and_entry);
 	tcase_add_test(tc, entry_8_bytes);
 	tcase_add_test(tc, entry_from_section_only);
+	tcase_add_test(tc, notes_in_an_8_byte_aligned_area);
 	tcase_add_test(tc, no_note);
 	tcase_add_test(tc, note_with_bad_size);
 	tcase_add_test(tc, note_past_its_area);
