@@ -188,6 +188,56 @@ static bool all_numbers_finite(struct json_object *o)
 	}
 }
 
+/* Whether the decimal digits [d, d + n) exceed max's (no leading zeros: JSON has none). */
+static bool digits_exceed(const char *d, size_t n, const char *max)
+{
+	size_t max_len = strlen(max);
+
+	return n > max_len || (n == max_len && memcmp(d, max, n) > 0);
+}
+
+bool qmp_text_unsupported(const char *text, size_t len, char *why, size_t why_size)
+{
+	char quote = 0; /* inside a string: its quote (QEMU reads 'single quotes' too) */
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
+
+		if (quote) {
+			if (ch == '\\' && i + 5 < len && text[i + 1] == 'u' &&
+			    memcmp(text + i + 2, "0000", 4) == 0) {
+				snprintf(why, why_size, "\\u0000 is not supported");
+				return true;
+			}
+			if (ch == '\\')
+				i++; /* the escaped character, a quote say */
+			else if (ch == quote)
+				quote = 0;
+		} else if (ch == '"' || ch == '\'') {
+			quote = ch;
+		} else if (ch == '-' || (ch >= '0' && ch <= '9')) {
+			size_t start = i + (ch == '-'), end = start;
+
+			while (end < len && text[end] >= '0' && text[end] <= '9')
+				end++;
+			if (end < len && (text[end] == '.' || text[end] == 'e' || text[end] == 'E')) {
+				/* A floating-point number: json-c reads those as doubles. */
+				while (end < len && strchr("0123456789.eE+-", text[end]))
+					end++;
+			} else if (digits_exceed(text + start, end - start,
+						 ch == '-' ? "9223372036854775808"
+							   : "18446744073709551615")) {
+				snprintf(why, why_size, "integer %.*s%s is out of range",
+					 (int)(end - i < 40 ? end - i : 40), text + i,
+					 end - i > 40 ? "..." : "");
+				return true;
+			}
+			i = end - 1;
+		}
+	}
+	return false;
+}
+
 char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 		 struct json_object *message, const char *parse_error)
 {
@@ -197,9 +247,13 @@ char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 	const char *name = NULL;
 	int status;
 
+	if (!message && !parse_error) {
+		/* JSON's null: a value, but no message. */
+		qmp_error_set(&err, "GenericError", "QMP input must be a JSON object");
+		return error_reply(&err, NULL);
+	}
 	if (!message) {
-		qmp_error_set(&err, "GenericError", "JSON parse error, %s",
-			      parse_error ? parse_error : "invalid input");
+		qmp_error_set(&err, "GenericError", "JSON parse error, %s", parse_error);
 		return error_reply(&err, NULL);
 	}
 	if (!all_numbers_finite(message)) {

@@ -65,6 +65,13 @@ char *qmp_greeting(void);
 char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 		 struct json_object *message, const char *parse_error);
 
+/*
+ * What json-c reads without a word but wrongly, found in a message's text: a \u0000 in a
+ * string (C strings end there: "vm0\u0000x" would name vm0; QEMU refuses it too) and an
+ * integer beyond 64 bits (json-c saturates it). Writes why into why and returns true.
+ */
+bool qmp_text_unsupported(const char *text, size_t len, char *why, size_t why_size);
+
 /* Argument helpers for commands: "Parameter 'x' is missing" and friends, as QEMU words them. */
 int qmp_arg_string(struct json_object *args, const char *name, bool required, const char **out,
 		   struct qmp_error *err);

@@ -29,6 +29,8 @@ struct qmp_client {
 	json_tokener *tokener;
 	struct qmp_session session;
 	size_t message_bytes; /* of the message being parsed */
+	char *text;	      /* that message's bytes, for what json-c reads wrongly */
+	size_t text_len, text_cap;
 	bool skip_line;	      /* after a parse error: drop input up to the next newline */
 	/*
 	 * A message that waits for a machine (between two machines, at start-up or in
@@ -248,6 +250,7 @@ static void client_free(struct qmp_client *c)
 {
 	json_object_put(c->held);
 	free(c->unparsed);
+	free(c->text);
 	json_tokener_free(c->tokener);
 	free(c->out);
 	free(c);
@@ -324,6 +327,25 @@ static int keep_unparsed(struct qmp_client *c, const char *buf, size_t len)
 	return 0;
 }
 
+/* Keeps the bytes of the message being parsed (at most QMP_MAX_MESSAGE and a read). */
+static int keep_text(struct qmp_client *c, const char *buf, size_t len)
+{
+	if (c->text_len + len > c->text_cap) {
+		size_t cap = (c->text_len + len) * 2;
+		char *grown = realloc(c->text, cap);
+
+		if (!grown) {
+			client_close(c, "out of memory for its input");
+			return -1;
+		}
+		c->text = grown;
+		c->text_cap = cap;
+	}
+	memcpy(c->text + c->text_len, buf, len);
+	c->text_len += len;
+	return 0;
+}
+
 /*
  * Feeds len bytes to the client's JSON stream. Returns -1 if c was closed; a
  * message that must wait for a machine is held with the rest of buf kept.
@@ -355,22 +377,43 @@ static int client_parse(struct qmp_client *c, const char *buf, size_t len)
 		if (used > len)
 			used = len;
 		c->message_bytes += used;
+		if (keep_text(c, buf, used)) {
+			json_object_put(msg);
+			return -1;
+		}
 		buf += used;
 		len -= used;
-		if (jerr == json_tokener_continue) {
-			/* Whitespace between messages counts too: a stream of it is garbage as well. */
-			if (c->message_bytes > QMP_MAX_MESSAGE) {
-				char desc[96];
+		/*
+		 * Whitespace between messages counts too: a stream of it is garbage as well. A
+		 * message that ends in the same read as it crosses the limit is refused too.
+		 */
+		if (c->message_bytes > QMP_MAX_MESSAGE) {
+			char desc[96];
 
-				snprintf(desc, sizeof(desc), "message exceeds %u bytes", QMP_MAX_MESSAGE);
-				if (client_answer(c, NULL, desc) == 0 && client_flush(c) == 0)
-					client_close(c, desc);
-				return -1;
-			}
-			return 0;
+			json_object_put(msg);
+			snprintf(desc, sizeof(desc), "message exceeds %u bytes", QMP_MAX_MESSAGE);
+			if (client_answer(c, NULL, desc) == 0 && client_flush(c) == 0)
+				client_close(c, desc);
+			return -1;
 		}
+		if (jerr == json_tokener_continue)
+			return 0;
 		c->message_bytes = 0;
 		json_tokener_reset(c->tokener);
+		if (jerr == json_tokener_success) {
+			char why[96];
+			bool unsupported = qmp_text_unsupported(c->text, c->text_len, why,
+								sizeof(why));
+
+			c->text_len = 0;
+			if (unsupported) {
+				json_object_put(msg);
+				if (client_answer(c, NULL, why))
+					return -1;
+				continue;
+			}
+		}
+		c->text_len = 0;
 		if (jerr != json_tokener_success) {
 			c->skip_line = true;
 			/* The byte json-c stopped at is consumed already: skip from here. */

@@ -157,6 +157,16 @@ class Protocol(QMPCase):
              r"^JSON parse error, NaN and Infinity are not JSON$"),
             (b'{"execute": "query-status", "id": "\xff"}\n', "GenericError",
              r"^JSON parse error, "),
+            # What json-c would read wrongly (issue 11): JSON's null, a \u0000 that would
+            # cut a C string short ("vm0\u0000x" named vm0), an integer beyond 64 bits
+            # (json-c saturated it). Nothing changes (the size is checked below).
+            (b"null\n", "GenericError", r"^QMP input must be a JSON object$"),
+            (b'{"execute": "qom-set", "arguments": {"path": "vm0\\u0000x", "property": '
+             b'"requested-size", "value": 0}}\n', "GenericError",
+             r"^JSON parse error, \\u0000 is not supported$"),
+            (b'{"execute": "qom-set", "arguments": {"path": "vm0", "property": '
+             b'"requested-size", "value": 99999999999999999999999999}}\n', "GenericError",
+             r"^JSON parse error, integer 99999999999999999999999999 is out of range$"),
         ]
         for data, cls, desc in raw_cases:
             c.send_raw(data)
@@ -213,6 +223,12 @@ class Protocol(QMPCase):
         self.assert_error(big.read(), "GenericError", r"exceeds 1048576 bytes")
         with self.assertRaises((ConnectionError, OSError)):
             big.read(timeout=10)
+        # A whole message just over the limit, sent at once, is refused the same way.
+        whole = self.client()
+        whole.send_raw(b'{"execute": "query-status", "id": "' + b"x" * MiB + b'"}\n')
+        self.assert_error(whole.read(), "GenericError", r"exceeds 1048576 bytes")
+        with self.assertRaises((ConnectionError, OSError)):
+            whole.read(timeout=10)
         # After garbage, the next line is served.
         c = self.client()
         c.send_raw(b'}}} garbage\n{"execute": "query-name", "id": 1}\n')

@@ -36,7 +36,8 @@ static const char *send_text(const char *text)
 {
 	enum json_tokener_error jerr;
 	struct json_object *msg = json_tokener_parse_verbose(text, &jerr);
-	char *r = qmp_handle(&engine, &session, msg, msg ? NULL : json_tokener_error_desc(jerr));
+	char *r = qmp_handle(&engine, &session, msg,
+			     jerr == json_tokener_success ? NULL : json_tokener_error_desc(jerr));
 
 	json_object_put(msg);
 	ck_assert_ptr_nonnull(r);
@@ -127,6 +128,7 @@ START_TEST(bad_input)
 		const char *in, *desc;
 	} cases[] = {
 		{ "[1, 2]", "QMP input must be a JSON object" },
+		{ "null", "QMP input must be a JSON object" },
 		{ "{\"arguments\": {}}", "QMP input lacks member 'execute'" },
 		{ "{\"execute\": 3}", "QMP input member 'execute' must be a string" },
 		{ "{\"execute\": \"echo\", \"arguments\": [1]}",
@@ -158,6 +160,41 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* What json-c would read silently wrong is found in the message's text. */
+START_TEST(text_json_c_reads_wrongly)
+{
+	static const struct {
+		const char *text, *why; /* why NULL: nothing wrong */
+	} cases[] = {
+		{ "{\"path\": \"vm0\\u0000x\"}", "\\u0000 is not supported" },
+		{ "{'path': 'vm0\\u0000'}", "\\u0000 is not supported" },
+		{ "{\"exe\\u0000cute\": 1}", "\\u0000 is not supported" },
+		{ "{\"path\": \"a\\\\u0000\"}", NULL }, /* a backslash, then u0000 */
+		{ "{\"path\": \"\\\"\\u0000\"}", "\\u0000 is not supported" },
+		{ "{\"value\": 99999999999999999999999999}",
+		  "integer 99999999999999999999999999 is out of range" },
+		{ "{\"value\": 18446744073709551616}", "integer 18446744073709551616 is out of range" },
+		{ "{\"value\": 18446744073709551615}", NULL },
+		{ "{\"value\": -9223372036854775808}", NULL },
+		{ "{\"value\": -9223372036854775809}", "integer -9223372036854775809 is out of range" },
+		{ "{\"value\": 1e400, \"x\": 123456789012345678901234567890.5}", NULL },
+		{ "{\"id\": \"123456789012345678901234567890\"}", NULL },
+		{ "[1234567890123456789012345678901234567890123456789]",
+		  "integer 1234567890123456789012345678901234567890... is out of range" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char why[96] = "";
+		bool found = qmp_text_unsupported(cases[i].text, strlen(cases[i].text), why,
+						  sizeof(why));
+
+		ck_assert_msg(found == (cases[i].why != NULL), "%s: %s", cases[i].text, why);
+		if (found)
+			ck_assert_str_eq(why, cases[i].why);
+	}
+}
+END_TEST
+
 Suite *suite_main(void)
 {
 	Suite *s = suite_create("qmp");
@@ -168,6 +205,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, negotiation_comes_first);
 	tcase_add_test(tc, commands_and_ids);
 	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, text_json_c_reads_wrongly);
 	suite_add_tcase(s, tc);
 	return s;
 }
