@@ -52,6 +52,9 @@ static int opt_append(struct cmdline_state *st, const char *arg, struct error *e
 	return 0;
 }
 
+/* QEMU's ACPI_MAX_RAM_SLOTS: -m slots= above it is "unsupported amount of memory slots". */
+#define MAX_MEMORY_SLOTS 256
+
 /* -m [size=]SIZE[,slots=N][,maxmem=SIZE]; a bare number is in MiB, as in QEMU. */
 static int opt_memory(struct cmdline_state *st, const char *arg, struct error *err)
 {
@@ -74,6 +77,12 @@ static int opt_memory(struct cmdline_state *st, const char *arg, struct error *e
 	    opts_take_size(&opts, "maxmem", &cfg->maxmem, cfg->maxmem, err) ||
 	    opts_finish(&opts, "memory", err))
 		goto out;
+	/* Tide has no DIMM slots (virtio-mem needs none), but takes QEMU's values and limit. */
+	if (cfg->mem_slots > MAX_MEMORY_SLOTS) {
+		error_set(err, "-m: slots=%llu is more than the %d memory slots a PC may have",
+			  (unsigned long long)cfg->mem_slots, MAX_MEMORY_SLOTS);
+		goto out;
+	}
 	if (cfg->ram_size == 0 || cfg->ram_size % (4 * KiB)) {
 		error_set(err, "-m: memory size must be a non-zero multiple of 4 KiB");
 		goto out;

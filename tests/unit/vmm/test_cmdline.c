@@ -140,6 +140,10 @@ START_TEST(each_error_names_the_option)
 	ck_assert_ptr_nonnull(strstr(ERROR_OF("-kernel", "k", "-m", "12Q"), "-m: size '12Q'"));
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-m", "0"),
 			 "-m: memory size must be a non-zero multiple of 4 KiB");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-m", "1G,slots=99999999999"),
+			 "-m: slots=99999999999 is more than the 256 memory slots a PC may have");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-m", "1G,slots=257,maxmem=2G"),
+			 "-m: slots=257 is more than the 256 memory slots a PC may have");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-m", "1G,maxmem=512M"),
 			 "-m: maxmem (536870912 bytes) is below the memory size (1073741824 bytes)");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-m", "1G,speed=9"),
