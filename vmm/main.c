@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arch/x86/platform.h"
 #include "vmm/chardev.h"
@@ -17,6 +18,23 @@
 #include "vmm/vcpu.h"
 
 /* SIGINT/SIGTERM are read through a signalfd, so no thread may take them asynchronously. */
+/*
+ * Descriptors inherited from whoever started tide (a shell's, a manager's) have no
+ * business in a VMM that runs a guest: only stdin, stdout and stderr stay. No option
+ * hands tide a descriptor yet.
+ */
+static int close_inherited_fds(struct error *err)
+{
+	if (close_range(3, ~0U, 0) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return error_set(err, "cannot close inherited file descriptors: %s",
+				 strerror(errno));
+	for (long fd = 3, max = sysconf(_SC_OPEN_MAX); fd < max && fd < 65536; fd++)
+		close((int)fd); /* EBADF for most: nothing was open there */
+	return 0;
+}
+
 static int block_stop_signals(struct error *err)
 {
 	sigset_t set;
@@ -91,7 +109,8 @@ int main(int argc, char **argv)
 	case CMDLINE_RUN:
 		break;
 	}
-	if (platform_read_boot_files(&cfg, &err) || block_stop_signals(&err))
+	if (close_inherited_fds(&err) || platform_read_boot_files(&cfg, &err) ||
+	    block_stop_signals(&err))
 		goto fail;
 	console = chardev_open(cfg.serial, cfg.serial_path, &err);
 	if (!console)

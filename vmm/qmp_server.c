@@ -689,8 +689,6 @@ static int listen_on(struct qmp_server *s, const char *path, struct error *err)
 	s->path = strdup(path);
 	if (!s->path)
 		return error_set(err, "-qmp: out of memory");
-	if (chmod(path, 0600) < 0)
-		return error_set(err, "-qmp: chmod %s: %s", path, strerror(errno));
 	if (listen(s->listen_fd, 16) < 0)
 		return error_set(err, "-qmp: listen on %s: %s", path, strerror(errno));
 	return 0;

@@ -322,6 +322,31 @@ class SocketSetup(QMPCase):
         c.execute("quit")
         self.assertEqual(console.wait(30), 0)
 
+    def test_inherited_descriptors_are_closed_and_the_socket_is_private(self):
+        # A descriptor the parent leaves open must not reach the VMM; the socket is made
+        # 0600 by the umask at bind() (no chmod after it, which would follow a symlink).
+        self.sock = qmp.socket_path("fds")
+        r, w = os.pipe()
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        proc = subprocess.Popen([harness.TIDE, "-nographic", "-kernel", harness.TESTGUEST,
+                                 "-qmp", f"unix:{self.sock},server=on,wait=on"],
+                                pass_fds=(w,), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        pipe = f"pipe:[{os.fstat(w).st_ino}]"
+        fd_dir = f"/proc/{proc.pid}/fd"
+        open_files = [os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir)]
+        self.assertNotIn(pipe, open_files)
+        self.assertEqual(stat.S_IMODE(os.stat(self.sock).st_mode), 0o600)
+        proc.terminate()
+        self.assertEqual(proc.wait(30), 0)
+
     def test_sigterm_while_waiting_for_a_client_ends_tide(self):
         console = self.start(wait="on")
         deadline = time.monotonic() + 10
