@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "vmm/sandbox.h"
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
 #define INPUT_CHUNK 256
@@ -327,6 +328,12 @@ static void *input_thread(void *opaque)
 	struct chardev *chr = opaque;
 	uint8_t buf[INPUT_CHUNK];
 	char msg[128];
+	struct error err;
+
+	if (sandbox_drop_thread_privileges(&err)) {
+		log_error("console input thread: %s", err.msg);
+		_exit(1);
+	}
 
 	for (;;) {
 		struct pollfd fds[2] = {

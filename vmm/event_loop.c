@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "vmm/sandbox.h"
 
 #define RING_ENTRIES 64
 /* user_data of requests that are not watches (watches use their address). */
@@ -216,6 +217,13 @@ static void handle_watch_cqe(struct event_loop *loop, struct event_watch *w, int
 static void *loop_thread(void *opaque)
 {
 	struct event_loop *loop = opaque;
+	struct error err;
+
+	/* The I/O thread serves guests and clients: it starts without any privilege. */
+	if (sandbox_drop_thread_privileges(&err)) {
+		log_error("I/O thread: %s", err.msg);
+		_exit(1);
+	}
 
 	for (;;) {
 		struct io_uring_cqe *cqe;

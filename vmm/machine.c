@@ -16,6 +16,7 @@
 
 #include "arch/x86/platform.h"
 #include "vmm/log.h"
+#include "vmm/sandbox.h"
 #include "vmm/memory_device.h"
 #include "vmm/qmp_events.h"
 #include "vmm/vcpu.h"
@@ -667,7 +668,8 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 		goto out;
 	}
 	signal_fd = stop_signals_fd(err);
-	if (signal_fd < 0 || machine_build(m, err))
+	/* Set up: from here on the main thread needs no privilege (and the vCPUs inherit it). */
+	if (signal_fd < 0 || machine_build(m, err) || sandbox_drop_thread_privileges(err))
 		goto out;
 	/* A machine built while stopped (system_reset after stop) starts stopped. */
 	pthread_mutex_lock(&current_lock);
