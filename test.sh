@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set-up + build + every test: unit tests, the integration tests that boot guests on
-# /dev/kvm, and the unit and test-guest integration tests again under ASan+UBSan.
+# /dev/kvm, the unit and test-guest integration tests again under ASan+UBSan, and a
+# short run of each libFuzzer target over its seed corpus.
 #
 # Where /dev/kvm is absent (a host that is itself a guest without nested
 # virtualisation), the integration tests run inside a QEMU TCG VM whose emulated
@@ -15,10 +16,19 @@ if [ ! -f build-asan/build.ninja ]; then
 	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 fi
 ninja -C build-asan
+# The libFuzzer targets (clang, ASan+UBSan): a short bounded run of each over its seed
+# corpus, so that one that stops building or crashes fails here (fuzz/run.sh SECONDS fuzzes).
+if [ ! -f build-fuzz/build.ninja ]; then
+	CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled -Dguests=false \
+		-Db_sanitize=address,undefined -Db_lundef=false
+fi
+ninja -C build-fuzz
 
 status=0
-rm -f build/meson-logs/testlog*.json build-asan/meson-logs/testlog*.json
-logs=(build/meson-logs/testlog.json build-asan/meson-logs/testlog-asan.json)
+rm -f build/meson-logs/testlog*.json build-asan/meson-logs/testlog*.json \
+	build-fuzz/meson-logs/testlog*.json
+logs=(build/meson-logs/testlog.json build-asan/meson-logs/testlog-asan.json
+      build-fuzz/meson-logs/testlog-fuzz.json)
 if [ -e /dev/kvm ]; then
 	meson test -C build --print-errorlogs || status=1
 else
@@ -36,5 +46,6 @@ fi
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-asan --suite unit --suite integration --no-suite linux \
 	--print-errorlogs --logbase testlog-asan || status=1
+meson test -C build-fuzz --suite fuzz --print-errorlogs --logbase testlog-fuzz || status=1
 python3 scripts/summarize-tests.py "${logs[@]}"
 exit $status

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libfdt-dev liburing-dev libcap-ng-dev check
-          libjson-c-dev busybox-static cpio python3)
+          libjson-c-dev busybox-static cpio python3
+          clang libclang-rt-14-dev)  # libFuzzer and its sanitizer runtimes (fuzz/)
 
 # Without /dev/kvm the integration tests run in a QEMU TCG VM with nested KVM (tests/kvm-vm).
 [ -e /dev/kvm ] || PACKAGES+=(qemu-system-x86)
