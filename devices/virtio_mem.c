@@ -16,6 +16,7 @@
 #include "devices/virtio_mem.h"
 #include "devices/virtio_mem_config.h"
 #include "devices/virtio_mem_core.h"
+#include "devices/virtio_mem_queue.h"
 #include "devices/virtio_pci.h"
 #include "mm/memslots_kvm.h"
 #include "vmm/device.h"
@@ -27,8 +28,6 @@
 #define TYPE_NAME "virtio-mem-pci"
 #define VIRTIO_ID_MEM 24
 #define QUEUE_SIZE 128
-#define REQ_SIZE 24
-#define RESP_SIZE 10
 
 struct virtio_mem {
 	struct virtio_pci vp;
@@ -93,48 +92,25 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 			      struct error *err)
 {
 	struct virtio_mem *vm = opaque;
-	struct virtq_chain chain;
+	struct vmem_result result;
+	uint64_t start = latency_now_ns();
+	uint16_t type;
 	int done = 0, ret = 0;
 
 	(void)index;
-	while (done < budget && (ret = virtqueue_pop(vq, &chain, err)) == 1) {
-		struct virtio_mem_req raw;
-		struct virtio_mem_resp resp = { 0 };
-		struct vmem_req req;
-		struct vmem_result result;
-		uint64_t start = latency_now_ns();
-		size_t readable = virtqueue_read(vq, &chain, &raw, sizeof(raw));
-
-		/* Framing errors are transport violations (QEMU: virtio_error), not ERROR. */
-		if (readable < REQ_SIZE)
-			return error_set(err, "request of %zu bytes, virtio-mem needs %d", readable,
-					 REQ_SIZE);
-		if (virtqueue_writable_room(&chain) < RESP_SIZE)
-			return error_set(err, "response room of %zu bytes, virtio-mem needs %d",
-					 virtqueue_writable_room(&chain), RESP_SIZE);
-		/* PLUG, UNPLUG and STATE share one layout; UNPLUG_ALL ignores it. */
-		req = (struct vmem_req){ .type = raw.type,
-					 .addr = raw.u.plug.addr,
-					 .nb_blocks = raw.u.plug.nb_blocks };
-		result = vmem_handle(&vm->core, &req);
-		resp.type = (uint16_t)result.resp;
-		resp.u.state.state = result.state;
+	while (done < budget && (ret = vmem_serve_request(&vm->core, vq, &result, &type, err)) == 1) {
 		/* plugged_size and usable_region_size are config fields: a new generation. */
 		if (result.plugged_size_changed || result.usable_size_changed)
 			virtio_pci_config_updated(&vm->vp);
 		if (result.plugged_size_changed)
 			machine_memory_device_size_changed(vm->machine, &vm->memdev,
 							   vmem_plugged_size(&vm->core));
-		if (resp.type != VIRTIO_MEM_RESP_ACK || raw.type != VIRTIO_MEM_REQ_STATE)
-			resp.u.state.state = 0;
-		if (virtqueue_write(vq, &chain, &resp, RESP_SIZE, err) ||
-		    virtqueue_push(vq, chain.head, RESP_SIZE, err))
-			return -1;
 		done++;
-		if (raw.type == VIRTIO_MEM_REQ_PLUG)
+		if (type == VIRTIO_MEM_REQ_PLUG)
 			latency_record(&vm->plug_ns, latency_now_ns() - start);
-		else if (raw.type == VIRTIO_MEM_REQ_UNPLUG)
+		else if (type == VIRTIO_MEM_REQ_UNPLUG)
 			latency_record(&vm->unplug_ns, latency_now_ns() - start);
+		start = latency_now_ns();
 	}
 	return ret < 0 ? -1 : done;
 }

@@ -24,7 +24,7 @@ if ((${#limit[@]} == 0)); then
 	shift
 fi
 targets=("$@")
-((${#targets[@]})) || targets=(qmp loaders cmdline)
+((${#targets[@]})) || targets=(qmp loaders cmdline vmem)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 status=0
