@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vmm/log.h"
@@ -258,6 +259,32 @@ static void *loop_thread(void *opaque)
 	}
 }
 
+int event_loop_ring_init(struct io_uring *ring, unsigned entries, struct error *err)
+{
+	/* What the loop submits (prep_poll, prep_poll_remove, prep_nop), and nothing else. */
+	static const struct io_uring_restriction allowed[] = {
+		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_POLL_ADD },
+		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_POLL_REMOVE },
+		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_NOP },
+	};
+	int ret = io_uring_queue_init(entries, ring, IORING_SETUP_R_DISABLED);
+
+	if (ret < 0)
+		return error_set(err, "io_uring_queue_init: %s (tide's I/O thread needs io_uring)",
+				 strerror(-ret));
+	/* Debian's liburing 2.3 declares io_uring_register_restrictions() and
+	 * io_uring_enable_rings() but does not export them: the system call itself. */
+	if (syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_RESTRICTIONS, allowed,
+		    sizeof(allowed) / sizeof(allowed[0])) < 0 ||
+	    syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL,
+		    0) < 0) {
+		ret = errno;
+		io_uring_queue_exit(ring);
+		return error_set(err, "io_uring restrictions: %s", strerror(ret));
+	}
+	return 0;
+}
+
 struct event_loop *event_loop_new(struct error *err)
 {
 	struct event_loop *loop = calloc(1, sizeof(*loop));
@@ -267,10 +294,7 @@ struct event_loop *event_loop_new(struct error *err)
 		error_set(err, "out of memory for the event loop");
 		return NULL;
 	}
-	ret = io_uring_queue_init(RING_ENTRIES, &loop->ring, 0);
-	if (ret < 0) {
-		error_set(err, "io_uring_queue_init: %s (tide's I/O thread needs io_uring)",
-			  strerror(-ret));
+	if (event_loop_ring_init(&loop->ring, RING_ENTRIES, err)) {
 		free(loop);
 		return NULL;
 	}

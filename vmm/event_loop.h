@@ -20,6 +20,14 @@ typedef void (*event_fn)(void *opaque);
 
 /* Creates the loop and starts its thread. NULL with err when io_uring is unavailable. */
 struct event_loop *event_loop_new(struct error *err);
+
+/*
+ * The loop's ring: io_uring operations bypass seccomp, so it is created disabled,
+ * restricted to the operations the loop submits (poll add and remove, nop; no register
+ * operation), then enabled. Another opcode completes with -EACCES.
+ */
+struct io_uring;
+int event_loop_ring_init(struct io_uring *ring, unsigned entries, struct error *err);
 /* Stops the thread and frees the loop; every watch must have been removed. */
 void event_loop_free(struct event_loop *loop);
 

@@ -1,4 +1,6 @@
 #include <check.h>
+#include <fcntl.h>
+#include <liburing.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -182,6 +184,53 @@ static void teardown(void)
 	event_loop_free(loop);
 	loop = NULL;
 }
+
+/* The ring runs what the loop submits and refuses anything else (issue 11: io_uring
+ * bypasses seccomp). */
+static int run_one(struct io_uring *ring, void (*prep)(struct io_uring_sqe *))
+{
+	struct io_uring_cqe *cqe;
+	int res;
+
+	prep(io_uring_get_sqe(ring));
+	ck_assert_int_eq(io_uring_submit(ring), 1);
+	ck_assert_int_eq(io_uring_wait_cqe(ring, &cqe), 0);
+	res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+static void prep_nop(struct io_uring_sqe *sqe)
+{
+	io_uring_prep_nop(sqe);
+}
+
+static void prep_openat(struct io_uring_sqe *sqe)
+{
+	io_uring_prep_openat(sqe, AT_FDCWD, "/etc/hostname", O_RDONLY, 0);
+}
+
+static void prep_read(struct io_uring_sqe *sqe)
+{
+	static char buf[16];
+
+	io_uring_prep_read(sqe, 0, buf, sizeof(buf), 0);
+}
+
+START_TEST(ring_is_restricted_to_the_loops_operations)
+{
+	struct io_uring ring;
+	struct error err;
+
+	ck_assert_msg(event_loop_ring_init(&ring, 8, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(run_one(&ring, prep_nop), 0);
+	ck_assert_int_eq(run_one(&ring, prep_openat), -EACCES);
+	ck_assert_int_eq(run_one(&ring, prep_read), -EACCES);
+	/* Nor may the ring be given files or buffers afterwards. */
+	ck_assert_int_lt(io_uring_register_files(&ring, (int[]){ 0 }, 1), 0);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
 
 START_TEST(new_and_free_without_watches)
 {
@@ -504,6 +553,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, remove_races_with_events);
 	tcase_add_test(tc, watch_outlives_the_thread_that_added_it);
 	tcase_add_test(tc, failed_poll_does_not_spin);
+	tcase_add_test(tc, ring_is_restricted_to_the_loops_operations);
 	suite_add_tcase(suite, tc);
 	return suite;
 }
