@@ -24,7 +24,7 @@ if ((${#limit[@]} == 0)); then
 	shift
 fi
 targets=("$@")
-((${#targets[@]})) || targets=(qmp loaders cmdline vmem)
+((${#targets[@]})) || targets=(qmp loaders cmdline vmem pci)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 status=0
