@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fuzz_input.h"
 #include "devices/pci.h"
 #include "devices/virtio_mem_queue.h"
 #include "devices/virtio_pci.h"
@@ -98,15 +99,6 @@ static void set_irq(void *bus_opaque, unsigned gsi, int level)
 
 static const struct pci_bus_ops bus_ops = { map_bar, unmap_bar, set_irq };
 
-static uint64_t take(const uint8_t **p, const uint8_t *end, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes && *p < end; i++, (*p)++)
-		v |= (uint64_t)**p << (8 * i);
-	return v;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -142,10 +134,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (slot < 0)
 		abort();
 	while (p < end) {
-		unsigned op = (unsigned)take(&p, end, 1), len = 1u << (op >> 6);
-		uint64_t offset = take(&p, end, 2);
+		unsigned op = (unsigned)fuzz_take(&p, end, 1), len = 1u << (op >> 6);
+		uint64_t offset = fuzz_take(&p, end, 2);
 		uint8_t bytes[8] = { 0 };
-		uint64_t value = take(&p, end, len);
+		uint64_t value = fuzz_take(&p, end, len);
 
 		memcpy(bytes, &value, len);
 		switch (op & 7) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fuzz/fuzz_input.h"
 #include "devices/virtio_mem_queue.h"
 #include "mm/backend.h"
 #include "mm/memslots.h"
@@ -77,15 +78,6 @@ static void check_invariants(const struct vmem_core *c, const struct memslot_reg
 		__builtin_trap(); /* a memslot over unplugged memory, or two over one run */
 }
 
-static uint64_t take(const uint8_t **p, const uint8_t *end, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes && *p < end; i++, (*p)++)
-		v |= (uint64_t)**p << (8 * i);
-	return v;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -129,13 +121,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&vq, 0, sizeof(vq));
 	vq.broken = true;
 	while (p < end) {
-		switch (take(&p, end, 1) % 5) {
+		switch (fuzz_take(&p, end, 1) % 5) {
 		case 0: { /* the driver (re)enables the queue, rings where it says */
-			uint16_t qsize = (uint16_t)(1u << (take(&p, end, 1) % 9));
-			uint64_t desc = take(&p, end, 2) & ~15ULL, avail = take(&p, end, 2) & ~1ULL;
-			uint64_t used = take(&p, end, 2) & ~3ULL;
+			uint16_t qsize = (uint16_t)(1u << (fuzz_take(&p, end, 1) % 9));
+			uint64_t desc = fuzz_take(&p, end, 2) & ~15ULL, avail = fuzz_take(&p, end, 2) & ~1ULL;
+			uint64_t used = fuzz_take(&p, end, 2) & ~3ULL;
 
-			if (virtqueue_enable(&vq, &mem, qsize, desc, avail, used, take(&p, end, 1) & 1,
+			if (virtqueue_enable(&vq, &mem, qsize, desc, avail, used, fuzz_take(&p, end, 1) & 1,
 					     &err))
 				vq.broken = true;
 			break;
@@ -155,19 +147,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 2: /* QMP's qom-set requested-size */
-			vmem_set_requested(&core, take(&p, end, 4) * BLOCK % (REGION_SIZE + BLOCK),
+			vmem_set_requested(&core, fuzz_take(&p, end, 4) * BLOCK % (REGION_SIZE + BLOCK),
 					   &err);
 			break;
 		case 3: { /* a vCPU touches the region where KVM maps nothing */
-			uint64_t offset = take(&p, end, 4) % REGION_SIZE;
+			uint64_t offset = fuzz_take(&p, end, 4) % REGION_SIZE;
 			uint8_t bytes[8] = { 0 };
 
 			if (!memslot_covers(&slots, offset & ~7ULL, 8))
-				vmem_guest_access(&core, offset & ~7ULL, bytes, 8, take(&p, end, 1) & 1);
+				vmem_guest_access(&core, offset & ~7ULL, bytes, 8, fuzz_take(&p, end, 1) & 1);
 			break;
 		}
 		case 4: /* the driver writes to its RAM: a byte of a ring or a request */
-			ram[take(&p, end, 2) % RAM_SIZE] = (uint8_t)take(&p, end, 1);
+			ram[fuzz_take(&p, end, 2) % RAM_SIZE] = (uint8_t)fuzz_take(&p, end, 1);
 			break;
 		}
 		check_invariants(&core, &slots);
