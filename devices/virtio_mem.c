@@ -397,13 +397,9 @@ static void vmem_region_access(void *opaque, uint64_t offset, uint8_t *data, uns
 }
 
 /* guest_mem asks (I/O thread): may a device use [offset, offset+len) of the region? */
-static bool vmem_range_plugged(void *opaque, uint64_t offset, uint64_t len)
+static bool vmem_usable(void *opaque, uint64_t offset, uint64_t len)
 {
-	const struct vmem_core *c = &((const struct virtio_mem *)opaque)->core;
-	uint64_t first = offset / c->block_size;
-	uint64_t last = (offset + (len ? len - 1 : 0)) / c->block_size;
-
-	return offset < c->region_size && plug_bitmap_all_set(&c->plugged, first, last - first + 1);
+	return vmem_range_plugged(&((const struct virtio_mem *)opaque)->core, offset, len);
 }
 
 static int vmem_realize(struct machine *m, void *config, struct error *err)
@@ -455,7 +451,7 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 	vm->core.prealloc = vc->prealloc;
 	/* Plugged memory is RAM for every device too (virtio-mem.md: "exactly like RAM"). */
 	if (guest_mem_add_hotplug(&m->mem, vc->memaddr, vc->size, vc->backend->hva,
-				  vmem_range_plugged, vm, err))
+				  vmem_usable, vm, err))
 		goto fail;
 	if (virtio_pci_init(&vm->vp, vm->name, &vmem_ops, vm, 1, QUEUE_SIZE, &env, err))
 		goto fail;

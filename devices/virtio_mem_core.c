@@ -221,8 +221,8 @@ static int change_blocks(struct vmem_core *c, uint64_t first, uint64_t count, bo
 }
 
 /*
- * One discard per part: each range then has one protection (a part holding a memslot is
- * read-write, one holding none PROT_NONE). *done: how much was discarded before a failure.
+ * One discard per part: each range then has one protection, its part's (read-write while
+ * the part holds a memslot, else PROT_NONE). *done: how much was discarded before a failure.
  */
 static int discard_by_part(struct vmem_core *c, uint64_t offset, uint64_t len, uint64_t *done,
 			   struct error *err)
@@ -236,7 +236,7 @@ static int discard_by_part(struct vmem_core *c, uint64_t offset, uint64_t len, u
 		if (n > len - *done)
 			n = len - *done;
 		bool accessible = !c->slots ||
-				  memslot_part_mapped(c->slots, (uint32_t)((offset + *done) / part));
+				  memslot_part_accessible(c->slots, (uint32_t)((offset + *done) / part));
 
 		if (memory_backend_discard(c->backend, offset + *done, n, accessible, err))
 			return -1;
@@ -417,14 +417,20 @@ int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *er
 	return changed;
 }
 
+bool vmem_range_plugged(const struct vmem_core *c, uint64_t offset, uint64_t len)
+{
+	uint64_t first = offset / c->block_size;
+
+	if (offset >= c->region_size || len > c->region_size - offset)
+		return false;
+	return plug_bitmap_all_set(&c->plugged, first,
+				   (offset + (len ? len - 1 : 0)) / c->block_size - first + 1);
+}
+
 bool vmem_guest_access(struct vmem_core *c, uint64_t offset, uint8_t *data, unsigned len,
 		       bool is_write)
 {
-	uint64_t first = offset / c->block_size, last = (offset + len - 1) / c->block_size;
-	bool plugged = offset < c->region_size && len <= c->region_size - offset &&
-		       plug_bitmap_all_set(&c->plugged, first, last - first + 1);
-
-	if (plugged) {
+	if (vmem_range_plugged(c, offset, len)) {
 		/* The vCPU exited before a memslot swap, or a failed one left the blocks out of
 		 * KVM: plugged memory is memory, reached through the host mapping if it can be. */
 		uint32_t p0 = c->slots ? (uint32_t)(offset / c->slots->part_size) : 0;

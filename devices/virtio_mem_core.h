@@ -91,6 +91,10 @@ struct vmem_result vmem_handle(struct vmem_core *c, const struct vmem_req *req);
  */
 int vmem_set_requested(struct vmem_core *c, uint64_t requested, struct error *err);
 
+/* Whether [offset, offset + len) of the region lies in it and is all plugged (len 0: the
+ * block at offset). Devices reach plugged memory only; so do vCPU exits served by tide. */
+bool vmem_range_plugged(const struct vmem_core *c, uint64_t offset, uint64_t len);
+
 /*
  * A vCPU touched [offset, offset + len) of the region where KVM maps nothing (an MMIO
  * exit; len <= 8). An unplugged block: a read gives zeros where the driver may read it

@@ -47,10 +47,7 @@ static uint8_t *region; /* the device's host mapping, reserved once */
 
 static bool range_plugged(void *opaque, uint64_t offset, uint64_t len)
 {
-	const struct vmem_core *c = opaque;
-	uint64_t first = offset / c->block_size, last = (offset + (len ? len - 1 : 0)) / BLOCK;
-
-	return offset < c->region_size && plug_bitmap_all_set(&c->plugged, first, last - first + 1);
+	return vmem_range_plugged(opaque, offset, len);
 }
 
 static void check_invariants(const struct vmem_core *c, const struct memslot_region *r)
