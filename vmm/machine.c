@@ -607,16 +607,6 @@ const char *machine_run_state(void)
 	return state;
 }
 
-bool machine_is_paused(void)
-{
-	bool paused;
-
-	pthread_mutex_lock(&current_lock);
-	paused = vm_paused;
-	pthread_mutex_unlock(&current_lock);
-	return paused;
-}
-
 void machine_add_memory_device(struct machine *m, struct memory_device *md)
 {
 	struct memory_device **tail = &m->memory_devices;

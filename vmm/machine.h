@@ -109,7 +109,6 @@ void machine_reset_current_from_qmp(void);
 void machine_stop_from_qmp(void);
 /* -1 when the VM stopped on an internal error: only a system_reset brings it back. */
 int machine_cont_from_qmp(void);
-bool machine_is_paused(void);
 
 /*
  * A vCPU hit what KVM cannot run (an internal error: an instruction it cannot emulate,

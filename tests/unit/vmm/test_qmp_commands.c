@@ -231,14 +231,14 @@ START_TEST(bad_arguments_change_nothing)
 	ck_assert_uint_eq(dev0.sets, 0);
 	ck_assert_uint_eq(dev0.st.requested_size, 64 * MiB);
 	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_RUNNING);
-	ck_assert(!machine_is_paused());
+	ck_assert_str_eq(machine_run_state(), "running");
 }
 END_TEST
 
 START_TEST(stop_cont_reset_quit)
 {
 	ck_assert_str_eq(run("{\"execute\": \"stop\"}"), "{ \"return\": { } }");
-	ck_assert(machine_is_paused());
+	ck_assert_str_eq(machine_run_state(), "paused");
 	ck_assert(atomic_load(&m->pause_requested));
 	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"query-status\"}"), "\"paused\""));
 	ck_assert_str_eq(run("{\"execute\": \"cont\"}"), "{ \"return\": { } }");
