@@ -43,10 +43,11 @@ TG_NORETURN void tg_exit(unsigned code)
 	outb(DEBUG_EXIT_PORT, (uint8_t)code);
 	tg_printf("# tide-testguest: port 0x%x did not stop the VM; forcing a triple fault\n",
 		  DEBUG_EXIT_PORT);
-	/* hlt is privileged: #GP at CPL3 with an empty IDT -> triple fault ->
-	 * VM shutdown.  Loop in case even that does not stop us. */
+	/* ud2 raises #UD, which has no gate (the IDT holds #GP only, and the #GP
+	 * handler turns hlt into an x87 load) -> triple fault -> VM shutdown.  Loop in
+	 * case even that does not stop us. */
 	for (;;)
-		__asm__ volatile("hlt");
+		__asm__ volatile("ud2");
 }
 
 static const struct tg_scenario *lookup(const char *name)

@@ -226,6 +226,7 @@ gp_wrmsr:
 	mov	24(%rsp), %rcx			/* the MSR; %edx:%eax the value */
 	mov	(%rsp), %rdx
 	wrmsr
+	jmp	gp_done
 gp_x87_load:
 	/* KVM's instruction emulator has no x87 loads: on memory that is not there (no
 	 * memslot) this is a KVM internal error at CPL0 (at CPL3 KVM would inject #UD). */
