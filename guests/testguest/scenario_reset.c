@@ -3,7 +3,7 @@
  * Option reset_via=kbd (default): i8042 command 0xFE to port 0x64 (pulse
  *   the CPU reset line), after waiting (bounded) for the input buffer;
  * reset_via=cf9: 0x06 to port 0xCF9 (PIIX/ICH reset control: hard reset);
- * reset_via=triple: a CPL3 `hlt` -> #GP with an empty IDT -> triple fault.
+ * reset_via=triple: a CPL3 `ud2` -> #UD, which has no gate -> triple fault.
  *
  * A VMM run with -no-reboot should exit (status 0 for QEMU/Tide); without
  * it the guest boots again from the start.  Only returns (and fails) when
@@ -40,8 +40,8 @@ enum tg_result scenario_reset(void)
 		outb(RST_CNT, 0x02);
 		outb(RST_CNT, 0x06);
 	} else if (is(via, len, "triple")) {
-		tg_printf("# reset: triple fault (hlt at CPL3, empty IDT)\n");
-		__asm__ volatile("hlt");
+		tg_printf("# reset: triple fault (ud2 at CPL3, no #UD gate)\n");
+		__asm__ volatile("ud2");
 	} else {
 		tg_printf("# reset: unknown reset_via=\"%.*s\" (kbd, cf9, triple)\n", (int)len, via);
 		return TG_FAIL;
