@@ -161,11 +161,16 @@ int backend_parse_onoffauto(const char *text, enum backend_onoffauto *out)
 	return -1;
 }
 
+/* Read once: after set-up tide opens nothing (docs/security.md). */
 uint64_t host_thp_size(void)
 {
+	static uint64_t cached;
 	unsigned long long size = 0;
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
+	FILE *f;
 
+	if (cached)
+		return cached;
+	f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
 	if (f) {
 		if (fscanf(f, "%llu", &size) != 1)
 			size = 0;
@@ -174,6 +179,7 @@ uint64_t host_thp_size(void)
 	/* A power of two of at least a page, or the x86-64 value. */
 	if (size < 4096 || (size & (size - 1)))
 		size = 2ULL << 20;
+	cached = size;
 	return size;
 }
 
@@ -183,13 +189,25 @@ struct populate_part {
 	int error; /* errno, 0: done */
 };
 
-static void *populate_part(void *arg)
-{
-	struct populate_part *p = arg;
+static void (*worker_start_hook)(void);
 
+void memory_backend_set_worker_start(void (*fn)(void))
+{
+	worker_start_hook = fn;
+}
+
+static void populate_part(struct populate_part *p)
+{
 	/* One call faults the whole range in, as if written (MADV_POPULATE_WRITE, Linux 5.14). */
 	if (madvise(p->start, p->len, MADV_POPULATE_WRITE))
 		p->error = errno;
+}
+
+static void *populate_thread(void *arg)
+{
+	if (worker_start_hook)
+		worker_start_hook();
+	populate_part(arg);
 	return NULL;
 }
 
@@ -212,7 +230,7 @@ int memory_backend_populate(struct memory_backend *b, uint64_t offset, uint64_t 
 							 chunk < len - at ? chunk : len - at, 0 };
 	/* The others in threads, the first here; a thread that cannot start is done here too. */
 	for (unsigned i = 1; i < count; i++)
-		running[i] = pthread_create(&ids[i], NULL, populate_part, &parts[i]) == 0;
+		running[i] = pthread_create(&ids[i], NULL, populate_thread, &parts[i]) == 0;
 	for (unsigned i = 0; i < count; i++) {
 		if (running[i])
 			pthread_join(ids[i], NULL);

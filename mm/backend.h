@@ -68,6 +68,8 @@ int memory_backend_apply_settings(struct memory_backend *b, uint64_t offset, uin
 /* Backs [offset, offset+len) with host memory now (prealloc; virtio-mem's prealloc=on plugs). */
 int memory_backend_populate(struct memory_backend *b, uint64_t offset, uint64_t len,
 			    unsigned threads, struct error *err);
+/* fn runs first in every prealloc worker thread (tide gives it its seccomp filter). */
+void memory_backend_set_worker_start(void (*fn)(void));
 /* The host's transparent huge page size (sysfs), 2 MiB where it cannot be read. */
 uint64_t host_thp_size(void);
 int memory_backend_discard(struct memory_backend *b, uint64_t offset, uint64_t len,

@@ -29,6 +29,7 @@
 struct file_backend {
 	struct memory_backend b; /* first: the generic code sees a struct memory_backend */
 	char *path;
+	int path_fd; /* opened once before tide drops privileges; each map dups it */
 	bool readonly;
 	bool discard_data;
 	uint64_t align;
@@ -44,10 +45,10 @@ static int file_map(struct memory_backend *b, struct error *err)
 	uint8_t *base, *aligned;
 	void *p;
 
-	b->fd = open(f->path, (f->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* Each machine closes its fd at teardown (memory_backend_unmap); the file stays open. */
+	b->fd = fcntl(f->path_fd, F_DUPFD_CLOEXEC, 0);
 	if (b->fd < 0)
-		return error_set(err, TYPE_NAME ": cannot open mem-path '%s': %s", f->path,
-				 strerror(errno));
+		return error_set(err, TYPE_NAME ": mem-path '%s': %s", f->path, strerror(errno));
 	if (!b->reserve)
 		flags |= MAP_NORESERVE;
 	/* Reserve room to place the mapping on an align boundary (QEMU's align=). */
@@ -127,17 +128,25 @@ static void file_unmap(struct memory_backend *b)
 static void file_finalize(struct memory_backend *b)
 {
 	struct file_backend *f = (struct file_backend *)b;
-	int fd;
 
-	if (!f->discard_data || f->readonly)
-		goto out;
-	fd = open(f->path, O_RDWR | O_CLOEXEC);
-	if (fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)b->size))
+	if (f->path_fd >= 0 && f->discard_data && !f->readonly &&
+	    fallocate(f->path_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)b->size))
 		log_warn(TYPE_NAME ": discard-data: %s: %s", f->path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-out:
+	if (f->path_fd >= 0 && close(f->path_fd))
+		log_warn(TYPE_NAME ": close of mem-path '%s': %s", f->path, strerror(errno));
 	free(f->path);
+}
+
+/* Once, at start: what a reset maps again, even under -run-with chroot= or user=. */
+static int file_open(void *config, struct error *err)
+{
+	struct file_backend *f = config;
+
+	f->path_fd = open(f->path, (f->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (f->path_fd < 0)
+		return error_set(err, TYPE_NAME ": cannot open mem-path '%s': %s", f->path,
+				 strerror(errno));
+	return 0;
 }
 
 static const struct memory_backend_ops file_ops = {
@@ -229,6 +238,7 @@ static void *file_parse(struct opts *opts, struct error *err)
 
 	if (!f)
 		return NULL;
+	f->path_fd = -1;
 	f->b.starts_with_data = true;
 	path = opts_take(opts, "mem-path");
 	if (!path || !*path) {
@@ -274,6 +284,7 @@ static const struct device_type memory_backend_file_type = {
 		"[,discard-data=on|off][,align=SIZE][,reserve=on|off]: a file as memory "
 		"(share=off,readonly=on: a template every VM reads and none writes)",
 	.parse = file_parse,
+	.open = file_open,
 	.realize = memory_backend_realize,
 	.free_config = memory_backend_free,
 };

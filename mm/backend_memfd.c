@@ -84,14 +84,23 @@ static int memfd_map(struct memory_backend *b, struct error *err)
 		flags |= MAP_NORESERVE;
 	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, flags, b->fd, 0);
 	if (p == MAP_FAILED) {
+		int map_errno = errno;
+		/* -1 once tide has confined itself: sysfs is no longer opened (docs/security.md). */
 		long long avail = m->hugetlb ? free_huge_pages(b->page_size) : -1;
 
-		if (m->hugetlb && errno == ENOMEM)
+		errno = map_errno;
+		if (m->hugetlb && errno == ENOMEM && avail >= 0)
 			error_set(err, TYPE_NAME ": %llu bytes need %llu huge pages of %llu KiB; the "
 					   "host has %lld free (raise /proc/sys/vm/nr_hugepages)",
 				  (unsigned long long)b->size,
 				  (unsigned long long)(b->size / b->page_size),
 				  (unsigned long long)(b->page_size / 1024), avail);
+		else if (m->hugetlb && errno == ENOMEM)
+			error_set(err, TYPE_NAME ": %llu bytes need %llu huge pages of %llu KiB, more "
+					   "than the host has free (raise /proc/sys/vm/nr_hugepages)",
+				  (unsigned long long)b->size,
+				  (unsigned long long)(b->size / b->page_size),
+				  (unsigned long long)(b->page_size / 1024));
 		else
 			error_set(err, TYPE_NAME ": cannot map %llu bytes: %s",
 				  (unsigned long long)b->size, strerror(errno));

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libfdt-dev liburing-dev libcap-ng-dev check
+PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libfdt-dev liburing-dev libcap-ng-dev libseccomp-dev check
           libjson-c-dev busybox-static cpio python3
           clang libclang-rt-14-dev)  # libFuzzer and its sanitizer runtimes (fuzz/)
 

@@ -328,13 +328,8 @@ static void *input_thread(void *opaque)
 	struct chardev *chr = opaque;
 	uint8_t buf[INPUT_CHUNK];
 	char msg[128];
-	struct error err;
 
-	if (sandbox_drop_thread_privileges(&err)) {
-		log_error("console input thread: %s", err.msg);
-		_exit(1);
-	}
-
+	sandbox_enter_thread_or_die(SANDBOX_CONSOLE);
 	for (;;) {
 		struct pollfd fds[2] = {
 			{ .fd = chr->in_fd, .events = POLLIN },

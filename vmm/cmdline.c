@@ -423,6 +423,56 @@ out:
 	return ret;
 }
 
+/* -run-with user=USER[:GROUP],chroot=DIR (QEMU 9's spelling of -runas and -chroot). */
+static int opt_run_with(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	struct opts opts;
+	const char *user, *dir;
+	int ret = -1;
+
+	if (opts_parse(&opts, "-run-with", arg, NULL, err))
+		return -1;
+	user = opts_take(&opts, "user");
+	dir = opts_take(&opts, "chroot");
+	if (opts_finish(&opts, "-run-with (user= and chroot= are supported)", err))
+		goto out;
+	if (!user && !dir) {
+		error_set(err, "-run-with: give user=USER[:GROUP] or chroot=DIR");
+		goto out;
+	}
+	if (user && sandbox_parse_user(&st->cfg->sandbox, user, err)) {
+		error_prefix(err, "-run-with");
+		goto out;
+	}
+	if (dir && sandbox_parse_chroot(&st->cfg->sandbox, dir, err)) {
+		error_prefix(err, "-run-with");
+		goto out;
+	}
+	ret = 0;
+out:
+	opts_free(&opts);
+	return ret;
+}
+
+static int opt_runas(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	if (sandbox_parse_user(&st->cfg->sandbox, arg, err))
+		return error_prefix(err, "-runas");
+	return 0;
+}
+
+static int opt_chroot(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	if (sandbox_parse_chroot(&st->cfg->sandbox, arg, err))
+		return error_prefix(err, "-chroot");
+	return 0;
+}
+
+static int opt_sandbox(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	return sandbox_parse_option(&st->cfg->sandbox, arg, err);
+}
+
 static int opt_version(struct cmdline_state *st, const char *arg, struct error *err);
 static int opt_help(struct cmdline_state *st, const char *arg, struct error *err);
 
@@ -447,6 +497,11 @@ static const struct cmdline_option options[] = {
 	  "QMP control socket (QEMU's protocol; wait=on, the default, waits for a client)",
 	  opt_qmp },
 	{ "name", "[guest=]NAME", "the VM's name (QMP query-name)", opt_name },
+	{ "run-with", "user=USER[:GROUP][,chroot=DIR]",
+	  "once set up, run as that user, inside that directory", opt_run_with },
+	{ "runas", "USER[:GROUP]", "same as -run-with user=", opt_runas },
+	{ "chroot", "DIR", "same as -run-with chroot=", opt_chroot },
+	{ "sandbox", "on|off", "seccomp filters on every thread (default on)", opt_sandbox },
 	{ "verbose", NULL, "log more (info; twice: debug)", opt_verbose },
 	{ "version", NULL, "print the version and exit", opt_version },
 	{ "help", NULL, "print this help and exit", opt_help },
@@ -501,6 +556,7 @@ static void set_defaults(struct vm_config *cfg)
 	cfg->smp = 1;
 	cfg->serial = CHARDEV_STDIO;
 	cfg->cpu.model = "host";
+	sandbox_config_defaults(&cfg->sandbox);
 }
 
 /* Each type with a check() runs it once, in the order its first instance appeared. */
@@ -576,5 +632,6 @@ void cmdline_free(struct vm_config *cfg)
 	free(cfg->name);
 	free(cfg->qmp.path);
 	free(cfg->ram_backend_id);
+	sandbox_config_free(&cfg->sandbox);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -9,6 +9,7 @@
 #include "vmm/chardev.h"
 #include "vmm/device.h"
 #include "vmm/qmp_server.h"
+#include "vmm/sandbox.h"
 
 struct memory_backend;
 
@@ -48,6 +49,7 @@ struct vm_config {
 	bool nographic;
 	struct cpu_config cpu;
 	struct boot_files boot;
+	struct sandbox_config sandbox; /* -run-with, -runas, -chroot, -sandbox */
 	struct device_instance *devices; /* -object then -device, in command-line order */
 	size_t nr_devices;
 };

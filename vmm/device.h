@@ -28,6 +28,12 @@ struct device_type {
 	 * device and object (e.g. a memdev reference). Called once per type in use.
 	 */
 	int (*check)(struct vm_config *cfg, struct error *err);
+	/*
+	 * Optional: opens what it needs from the host's filesystem, once, before tide gives
+	 * up its privileges and (with -run-with chroot=) its view of the filesystem; realize()
+	 * on a later reset can then no longer open anything by path.
+	 */
+	int (*open)(void *config, struct error *err);
 	/* Builds the device in the machine; may run again after a reset. */
 	int (*realize)(struct machine *machine, void *config, struct error *err);
 	void (*free_config)(void *config);

@@ -48,6 +48,7 @@ struct event_loop {
 	pthread_mutex_t lock; /* the submission queue and every watch's fields */
 	pthread_cond_t idle;  /* a watch stopped being armed or busy */
 	pthread_t thread;
+	bool started; /* event_loop_start() ran */
 	struct event_watch *watches;
 };
 
@@ -218,14 +219,8 @@ static void handle_watch_cqe(struct event_loop *loop, struct event_watch *w, int
 static void *loop_thread(void *opaque)
 {
 	struct event_loop *loop = opaque;
-	struct error err;
 
-	/* The I/O thread serves guests and clients: it starts without any privilege. */
-	if (sandbox_drop_thread_privileges(&err)) {
-		log_error("I/O thread: %s", err.msg);
-		_exit(1);
-	}
-
+	sandbox_enter_thread_or_die(SANDBOX_IO);
 	for (;;) {
 		struct io_uring_cqe *cqe;
 		uint64_t tag;
@@ -288,7 +283,6 @@ int event_loop_ring_init(struct io_uring *ring, unsigned entries, struct error *
 struct event_loop *event_loop_new(struct error *err)
 {
 	struct event_loop *loop = calloc(1, sizeof(*loop));
-	int ret;
 
 	if (!loop) {
 		error_set(err, "out of memory for the event loop");
@@ -300,16 +294,17 @@ struct event_loop *event_loop_new(struct error *err)
 	}
 	pthread_mutex_init(&loop->lock, NULL);
 	pthread_cond_init(&loop->idle, NULL);
-	ret = pthread_create(&loop->thread, NULL, loop_thread, loop);
-	if (ret) {
-		error_set(err, "cannot start the I/O thread: %s", strerror(ret));
-		io_uring_queue_exit(&loop->ring);
-		pthread_cond_destroy(&loop->idle);
-		pthread_mutex_destroy(&loop->lock);
-		free(loop);
-		return NULL;
-	}
 	return loop;
+}
+
+int event_loop_start(struct event_loop *loop, struct error *err)
+{
+	int ret = pthread_create(&loop->thread, NULL, loop_thread, loop);
+
+	if (ret)
+		return error_set(err, "cannot start the I/O thread: %s", strerror(ret));
+	loop->started = true;
+	return 0;
 }
 
 void event_loop_free(struct event_loop *loop)
@@ -318,6 +313,8 @@ void event_loop_free(struct event_loop *loop)
 
 	if (!loop)
 		return;
+	if (!loop->started)
+		goto free_loop;
 	pthread_mutex_lock(&loop->lock);
 	ret = submit_locked(loop, prep_nop, NULL, TAG_STOP);
 	pthread_mutex_unlock(&loop->lock);
@@ -327,6 +324,7 @@ void event_loop_free(struct event_loop *loop)
 		return;
 	}
 	pthread_join(loop->thread, NULL);
+free_loop:
 	io_uring_queue_exit(&loop->ring);
 	while (loop->watches) {
 		struct event_watch *w = loop->watches;

@@ -18,8 +18,12 @@ struct event_watch;
 /* Called on the loop thread when fd is readable; it must consume the event (read the fd). */
 typedef void (*event_fn)(void *opaque);
 
-/* Creates the loop and starts its thread. NULL with err when io_uring is unavailable. */
+/*
+ * Creates the loop, whose thread event_loop_start() starts: watches added in between wait
+ * for it. NULL with err when io_uring is unavailable.
+ */
 struct event_loop *event_loop_new(struct error *err);
+int event_loop_start(struct event_loop *loop, struct error *err);
 
 /*
  * The loop's ring: io_uring operations bypass seccomp, so it is created disabled,

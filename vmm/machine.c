@@ -134,17 +134,37 @@ static void run_cleanups(struct machine_cleanup **list)
 	}
 }
 
-static int open_kvm(struct machine *m, struct error *err)
-{
-	int version;
+/* /dev/kvm, opened once: every machine (one per reset) creates its VM from it. */
+static int host_kvm_fd = -1;
 
-	m->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (m->kvm_fd < 0)
+int machine_open_kvm(struct error *err)
+{
+	int version, fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
 		return error_set(err, "cannot open /dev/kvm: %s", strerror(errno));
-	version = ioctl(m->kvm_fd, KVM_GET_API_VERSION, 0);
-	if (version != KVM_API_VERSION)
+	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		close(fd);
 		return error_set(err, "/dev/kvm speaks KVM API %d, tide needs %d", version,
 				 KVM_API_VERSION);
+	}
+	host_kvm_fd = fd;
+	return 0;
+}
+
+void machine_close_kvm(void)
+{
+	if (host_kvm_fd >= 0)
+		close(host_kvm_fd);
+	host_kvm_fd = -1;
+}
+
+static int create_vm(struct machine *m, struct error *err)
+{
+	if (host_kvm_fd < 0)
+		return error_set(err, "/dev/kvm is not open");
+	m->kvm_fd = host_kvm_fd;
 	m->vm_fd = ioctl(m->kvm_fd, KVM_CREATE_VM, 0UL);
 	if (m->vm_fd < 0)
 		return error_set(err, "KVM_CREATE_VM: %s", strerror(errno));
@@ -268,7 +288,7 @@ void machine_vcpu_leave_guest(struct machine *m)
 
 static int machine_build(struct machine *m, struct error *err)
 {
-	if (open_kvm(m, err))
+	if (create_vm(m, err))
 		return -1;
 	msi_routes_init(&m->msi_routes, m->vm_fd);
 	if (platform_create_vm(m, err))
@@ -309,8 +329,6 @@ static void machine_teardown(struct machine *m)
 		close(m->vm_fd);
 	}
 	guest_mem_destroy(&m->mem);
-	if (m->kvm_fd >= 0)
-		close(m->kvm_fd);
 	if (m->stop_eventfd >= 0)
 		close(m->stop_eventfd);
 	io_bus_destroy(&m->pio);
@@ -658,8 +676,7 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 		goto out;
 	}
 	signal_fd = stop_signals_fd(err);
-	/* Set up: from here on the main thread needs no privilege (and the vCPUs inherit it). */
-	if (signal_fd < 0 || machine_build(m, err) || sandbox_drop_thread_privileges(err))
+	if (signal_fd < 0 || machine_build(m, err))
 		goto out;
 	/* A machine built while stopped (system_reset after stop) starts stopped. */
 	pthread_mutex_lock(&current_lock);

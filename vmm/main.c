@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "arch/x86/platform.h"
+#include "mm/backend.h"
 #include "vmm/chardev.h"
 #include "vmm/cmdline.h"
 #include "vmm/event_loop.h"
@@ -15,6 +16,7 @@
 #include "vmm/qmp_commands.h"
 #include "vmm/qmp_events.h"
 #include "vmm/qmp_server.h"
+#include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 
 /* SIGINT/SIGTERM are read through a signalfd, so no thread may take them asynchronously. */
@@ -51,13 +53,37 @@ static int block_stop_signals(struct error *err)
 	return vcpu_init_signals(err);
 }
 
-/* -qmp: the socket is served before the first machine is built (wait=on waits for a client). */
+/*
+ * What needs the host's filesystem is opened once, before tide confines itself: /dev/kvm
+ * and the files of -object backends (a reset builds a new VM from them).
+ */
+static int open_host_resources(const struct vm_config *cfg, struct error *err)
+{
+	platform_probe_host();
+	(void)host_thp_size(); /* read once, kept */
+	if (machine_open_kvm(err))
+		return -1;
+	for (size_t i = 0; i < cfg->nr_devices; i++) {
+		const struct device_instance *d = &cfg->devices[i];
+
+		if (d->type->open && d->type->open(d->config, err))
+			return -1;
+	}
+	return 0;
+}
+
+/* Every other thread starts confined, with its own seccomp filter. */
+static void start_prealloc_worker(void)
+{
+	sandbox_enter_thread_or_die(SANDBOX_PREALLOC);
+}
+
+/* -qmp: the socket is bound before tide confines itself, and served by the I/O thread. */
 static struct qmp_server *start_qmp(const struct vm_config *cfg, struct event_loop *loop,
-				    struct qmp_engine *engine, bool *go_on, struct error *err)
+				    struct qmp_engine *engine, struct error *err)
 {
 	struct qmp_server *server;
 
-	*go_on = true;
 	if (!cfg->has_qmp)
 		return NULL;
 	qmp_commands_engine(engine, cfg);
@@ -70,8 +96,6 @@ static struct qmp_server *start_qmp(const struct vm_config *cfg, struct event_lo
 	}
 	/* Commands that arrive between two machines wait for the next one. */
 	machine_on_current_change(qmp_server_wake, server);
-	if (cfg->qmp.wait && !qmp_server_wait_for_client(server))
-		*go_on = false; /* SIGINT/SIGTERM while waiting: end as QEMU does, status 0 */
 	return server;
 }
 
@@ -110,19 +134,29 @@ int main(int argc, char **argv)
 		break;
 	}
 	if (close_inherited_fds(&err) || platform_read_boot_files(&cfg, &err) ||
-	    block_stop_signals(&err))
+	    block_stop_signals(&err) || sandbox_seccomp_init(cfg.sandbox.seccomp, &err))
 		goto fail;
+	memory_backend_set_worker_start(start_prealloc_worker);
 	console = chardev_open(cfg.serial, cfg.serial_path, &err);
 	if (!console)
 		goto fail;
-	if (chardev_start_input(console, machine_quit_current, NULL, &err))
-		goto fail;
 	loop = event_loop_new(&err);
-	if (!loop)
+	if (!loop || open_host_resources(&cfg, &err))
 		goto fail;
-	qmp = start_qmp(&cfg, loop, &engine, &go_on, &err);
+	qmp = start_qmp(&cfg, loop, &engine, &err);
 	if (cfg.has_qmp && !qmp)
 		goto fail;
+	/* Set up: what follows needs no privilege, and no other thread exists yet. */
+	if (sandbox_confine_process(&cfg.sandbox, &err))
+		goto fail;
+	if (cfg.sandbox.chroot_dir && qmp)
+		qmp_server_forget_path(qmp); /* its path names another file in here */
+	if (event_loop_start(loop, &err) ||
+	    chardev_start_input(console, machine_quit_current, NULL, &err) ||
+	    sandbox_enter_thread(SANDBOX_MAIN, &err))
+		goto fail;
+	/* wait=on: SIGINT/SIGTERM while waiting ends tide as QEMU does, status 0. */
+	go_on = !qmp || !cfg.qmp.wait || qmp_server_wait_for_client(qmp);
 	status = 0;
 	while (go_on) {
 		err.msg[0] = '\0';
@@ -134,6 +168,7 @@ int main(int argc, char **argv)
 	stop_qmp(qmp);
 	event_loop_free(loop);
 	chardev_close(console);
+	machine_close_kvm();
 	platform_free_boot_files(&cfg);
 	cmdline_free(&cfg);
 	return status;
@@ -144,6 +179,7 @@ fail:
 	event_loop_free(loop);
 	if (console)
 		chardev_close(console);
+	machine_close_kvm();
 	platform_free_boot_files(&cfg);
 	cmdline_free(&cfg);
 	return 1;

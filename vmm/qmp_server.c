@@ -56,6 +56,7 @@ struct qmp_server {
 	struct event_loop *loop;
 	const struct qmp_engine *engine;
 	char *path;
+	bool leave_socket; /* chrooted: path names another file now */
 	int listen_fd;
 	struct event_watch *listen_watch;
 	unsigned clients_served;
@@ -774,13 +775,20 @@ void qmp_server_free(struct qmp_server *s)
 		close(s->event_fd);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
-	if (s->path && unlink(s->path) < 0)
-		log_warn("QMP: cannot remove %s: %s", s->path, strerror(errno));
+	/* A tide that switched users may no longer write the socket's directory. */
+	if (s->path && !s->leave_socket && unlink(s->path) < 0)
+		log_msg(errno == EACCES || errno == EPERM ? LOG_INFO : LOG_WARN,
+			"QMP: cannot remove %s: %s", s->path, strerror(errno));
 	free(s->path);
 	pthread_cond_destroy(&s->first_client);
 	pthread_mutex_destroy(&s->events_lock);
 	pthread_mutex_destroy(&s->clients_lock);
 	free(s);
+}
+
+void qmp_server_forget_path(struct qmp_server *s)
+{
+	s->leave_socket = true;
 }
 
 bool qmp_server_wait_for_client(struct qmp_server *s)

@@ -47,6 +47,8 @@ void qmp_server_free(struct qmp_server *server);
  * SIGTERM arrived meanwhile (tide then ends as QEMU does, with status 0).
  */
 bool qmp_server_wait_for_client(struct qmp_server *server);
+/* After a chroot the socket's path names another file: tide leaves the socket at exit. */
+void qmp_server_forget_path(struct qmp_server *server);
 
 /*
  * From any thread (it only writes an eventfd): the server looks again at the

@@ -12,6 +12,7 @@
 #include "vmm/kvm_compat.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/sandbox.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -177,6 +178,7 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	sigset_t unblock;
 
+	sandbox_enter_thread_or_die(SANDBOX_VCPU);
 	sigemptyset(&unblock);
 	sigaddset(&unblock, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);

@@ -194,7 +194,12 @@ bool host_kvm_is_emulating_at(const char *sysfs_root)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Read once: after set-up tide opens nothing (docs/security.md), and sysfs may be out of view. */
 bool host_kvm_is_emulating(void)
 {
-	return host_kvm_is_emulating_at("/sys");
+	static int emulating = -1;
+
+	if (emulating < 0)
+		emulating = host_kvm_is_emulating_at("/sys");
+	return emulating;
 }

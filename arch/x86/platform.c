@@ -28,6 +28,11 @@ struct x86_platform {
 	struct boot_entry boot;
 };
 
+void platform_probe_host(void)
+{
+	(void)host_kvm_is_emulating(); /* it keeps the answer */
+}
+
 int platform_read_boot_files(struct vm_config *cfg, struct error *err)
 {
 	struct boot_files *files = &cfg->boot;

@@ -15,6 +15,8 @@ struct vcpu;
 struct vm_config;
 int platform_read_boot_files(struct vm_config *cfg, struct error *err);
 void platform_free_boot_files(struct vm_config *cfg);
+/* Reads what the platform needs to know of the host (sysfs), once, before tide confines itself. */
+void platform_probe_host(void);
 
 /* TSS and identity-map pages, in-kernel irqchip and PIT, KVM's CPUID (filtered). */
 int platform_create_vm(struct machine *m, struct error *err);

@@ -141,10 +141,11 @@ def testguest(append, extra=(), memory="256M", timeout=60):
 class Console:
     """A running tide whose console is read line by line (for boots that wait on input)."""
 
-    def __init__(self, args):
+    def __init__(self, args, prefix=()):
+        """prefix: a command that runs tide (e.g. as another user), which it must exec."""
         # stderr goes to a file: a verbose log must never fill a pipe and stall tide.
         self.stderr_file = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([TIDE] + list(args), stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(list(prefix) + [TIDE] + list(args), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.stderr_file)
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.output = b""

@@ -957,6 +957,7 @@ static void reinit_with_io_thread(void)
 	virtio_pci_destroy(&vp);
 	io_loop = event_loop_new(&err);
 	ck_assert_msg(io_loop != NULL, "event_loop_new: %s", err.msg);
+	ck_assert_msg(event_loop_start(io_loop, &err) == 0, "%s", err.msg);
 	env.loop = io_loop;
 	ck_assert_msg(virtio_pci_init(&vp, "virtio-test", &fake_ops, &fake, 1, MAX_QSIZE, &env,
 				      &err) == 0, "virtio_pci_init: %s", err.msg);

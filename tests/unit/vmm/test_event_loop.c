@@ -177,6 +177,7 @@ static void setup(void)
 
 	loop = event_loop_new(&err);
 	ck_assert_msg(loop != NULL, "event_loop_new: %s", err.msg);
+	ck_assert_msg(event_loop_start(loop, &err) == 0, "%s", err.msg);
 }
 
 static void teardown(void)
@@ -239,6 +240,7 @@ START_TEST(new_and_free_without_watches)
 	struct event_loop *other = event_loop_new(&err);
 
 	ck_assert_msg(other != NULL, "event_loop_new: %s", err.msg);
+	ck_assert_msg(event_loop_start(other, &err) == 0, "%s", err.msg);
 	event_loop_free(other);
 	event_loop_free(NULL); /* documented as a no-op */
 }
