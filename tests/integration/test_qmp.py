@@ -281,36 +281,6 @@ class Protocol(QMPCase):
         self.assertEqual(set(ev["timestamp"]), {"seconds", "microseconds"})
         self.assertLess(abs(ev["timestamp"]["seconds"] - time.time()), 60)
 
-    def assert_no_thread_is_privileged(self, pid):
-        threads = os.listdir(f"/proc/{pid}/task")
-        for tid in threads:
-            with open(f"/proc/{pid}/task/{tid}/status") as f:
-                status = dict(line.split(":", 1) for line in f.read().splitlines())
-            seen = {k: status[k].strip() for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb",
-                                                   "NoNewPrivs")}
-            self.assertEqual(seen, {"CapEff": "0" * 16, "CapPrm": "0" * 16,
-                                    "CapBnd": "0" * 16, "CapAmb": "0" * 16,
-                                    "NoNewPrivs": "1"}, f"thread {tid} {status['Name']}")
-        return len(threads)
-
-    def test_every_thread_runs_without_privileges_through_resets(self):
-        # issue 11: no capability (effective, permitted, bounding, ambient) and no_new_privs
-        # in every thread once set up; resizes and a system_reset (a new VM) still work.
-        console = self.start("tests=vmem_follow", reboot=True)
-        console.wait_for(r"vmem follow: ready", 60)
-        c = self.client()
-        self.assertGreaterEqual(self.assert_no_thread_is_privileged(console.proc.pid), 3)
-        self.set_size(c, 256 * MiB)
-        c.wait_event("MEMORY_DEVICE_SIZE_CHANGE", match=lambda e: e["data"]["size"] == 256 * MiB)
-        self.assertEqual(c.execute("system_reset"), {})
-        c.wait_event("RESET")
-        console.wait_for(r"(?s)vmem follow: ready.*vmem follow: ready", 60)
-        self.assertEqual(c.execute("query-status")["status"], "running")
-        self.assert_no_thread_is_privileged(console.proc.pid)
-        self.set_size(c, 0)
-        c.execute("quit")
-        self.assertEqual(console.wait(30), 0)
-
     def largest_clock_step_across_a_stop(self, after_stop=lambda c: None):
         """The kvmclock scenario's largest clock step (us) across a 2 s stop; after_stop(c)
         runs once the guest is stopped."""
