@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 #define I8042_DATA_PORT 0x60
 #define I8042_CMD_PORT 0x64 /* reads: status, writes: command */

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "vmm/io_bus.h"
-#include "vmm/log.h"
+#include "util/log.h"
 
 #define MSIX_CTRL_ENABLE 0x8000
 #define MSIX_CTRL_FUNCTION_MASK 0x4000

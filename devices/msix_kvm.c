@@ -7,7 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "util/log.h"
 
 static int irqfd_assign(struct msix_kvm *k, unsigned v, bool assign, struct error *err)
 {

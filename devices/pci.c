@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "util/log.h"
+#include "util/util.h"
 
 #define BAR_MIN_ALIGN 4096 /* keep every BAR on its own pages */
 #define BAR_FLAG_BITS 0xfu  /* memory/IO, type and prefetch bits: read-only */
@@ -143,7 +144,7 @@ int pci_declare_bar(struct pci_device *dev, unsigned bar, uint64_t size, bool is
 	if (dev->bars[bar].size || (bar > 0 && dev->bars[bar - 1].is_64bit) ||
 	    (is_64bit && dev->bars[bar + 1].size))
 		return error_set(err, "%s: BAR %u is already in use", dev->name, bar);
-	if (size < 16 || (size & (size - 1)) || (!is_64bit && size > (1ULL << 31)))
+	if (size < 16 || !is_power_of_2(size) || (!is_64bit && size > (1ULL << 31)))
 		return error_set(err, "%s: BAR %u size 0x%" PRIx64
 				 " is not a power of two between 16 bytes and %s",
 				 dev->name, bar, size, is_64bit ? "2^63" : "2 GiB");
@@ -504,7 +505,7 @@ static int assign_bars(struct pci_bus *bus, struct pci_device *dev, struct error
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
 		uint64_t size = dev->bars[i].size;
 		uint64_t align = size > BAR_MIN_ALIGN ? size : BAR_MIN_ALIGN;
-		uint64_t addr = (next + align - 1) & ~(align - 1);
+		uint64_t addr = ALIGN_UP((uint64_t)next, align);
 
 		if (!size)
 			continue;

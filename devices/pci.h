@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 #include "vmm/io_bus.h"
 
 #define PCI_MAX_SLOTS 32

@@ -6,7 +6,7 @@
 #define TIDE_DEVICES_PCI_HOST_H
 
 #include "devices/pci.h"
-#include "vmm/error.h"
+#include "util/error.h"
 
 /* An Intel 440FX PMC (82441FX), the host bridge of QEMU's "pc" machine. */
 #define PCI_HOST_VENDOR 0x8086

@@ -2,7 +2,7 @@
 #ifndef TIDE_PLATFORM_DEVICES_H
 #define TIDE_PLATFORM_DEVICES_H
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct machine;
 

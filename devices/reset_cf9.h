@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 #define RESET_CF9_PORT 0xcf9
 #define RESET_CF9_SYS_RST 0x02

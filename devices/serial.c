@@ -15,7 +15,7 @@
 #include <stdlib.h>
 
 #include "vmm/chardev.h"
-#include "vmm/log.h"
+#include "util/log.h"
 #include "vmm/machine.h"
 
 #define IIR_FIFO_BITS 0xc0 /* bits 7:6 read 11 when the FIFOs are enabled (16550A) */

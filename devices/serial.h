@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "devices/irq.h"
-#include "vmm/error.h"
+#include "util/error.h"
 
 #define SERIAL_COM1_BASE 0x3f8
 #define SERIAL_COM1_GSI 4

@@ -20,10 +20,11 @@
 #include "devices/virtio_pci.h"
 #include "mm/memslots_kvm.h"
 #include "vmm/device.h"
-#include "vmm/latency.h"
-#include "vmm/log.h"
+#include "util/latency.h"
+#include "util/log.h"
 #include "vmm/machine.h"
 #include "vmm/memory_device.h"
+#include "util/util.h"
 
 #define TYPE_NAME "virtio-mem-pci"
 #define VIRTIO_ID_MEM 24
@@ -93,7 +94,7 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 {
 	struct virtio_mem *vm = opaque;
 	struct vmem_result result;
-	uint64_t start = latency_now_ns();
+	uint64_t start = monotonic_ns();
 	uint16_t type;
 	int done = 0, ret = 0;
 
@@ -107,10 +108,10 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 							   vmem_plugged_size(&vm->core));
 		done++;
 		if (type == VIRTIO_MEM_REQ_PLUG)
-			latency_record(&vm->plug_ns, latency_now_ns() - start);
+			latency_record(&vm->plug_ns, monotonic_ns() - start);
 		else if (type == VIRTIO_MEM_REQ_UNPLUG)
-			latency_record(&vm->unplug_ns, latency_now_ns() - start);
-		start = latency_now_ns();
+			latency_record(&vm->unplug_ns, monotonic_ns() - start);
+		start = monotonic_ns();
 	}
 	return ret < 0 ? -1 : done;
 }
@@ -274,9 +275,9 @@ static int vmem_check(struct vm_config *cfg, struct error *err)
 
 		if (d->type != &vmem_type)
 			continue;
-		if (count == sizeof(configs) / sizeof(configs[0]))
+		if (count == ARRAY_SIZE(configs))
 			return error_set(err, TYPE_NAME ": at most %zu devices",
-					 sizeof(configs) / sizeof(configs[0]));
+					 ARRAY_SIZE(configs));
 		snprintf(vc->id, sizeof(vc->id), "%s", d->id ? d->id : vc->memdev);
 		vc->has_id = d->id != NULL;
 		configs[count++] = vc;

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct virtio_mem;
 

@@ -6,12 +6,8 @@
 #include "arch/x86/layout.h"
 #include "mm/memslots.h"
 #include "vmm/machine.h"
-#include "vmm/size.h"
-
-static bool is_pow2(uint64_t v)
-{
-	return v && !(v & (v - 1));
-}
+#include "util/size.h"
+#include "util/util.h"
 
 static int take_onoffauto(struct opts *opts, const char *key, enum vmem_onoffauto *out,
 			  struct error *err)
@@ -75,7 +71,7 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 		return -1;
 	/* Unset (0) until the backend is known: its page size may raise the default. */
 	block = vc->block_size ? vc->block_size : thp;
-	if (!is_pow2(block) || block < thp)
+	if (!is_power_of_2(block) || block < thp)
 		return error_set(err, "%s: block-size %llu must be a power of two of at least %llu "
 				      "(the THP size)",
 				 o, (unsigned long long)block, (unsigned long long)thp);
@@ -103,7 +99,7 @@ uint64_t vmem_default_block_size(uint64_t thp_size, const struct memory_backend 
 int vmem_check_block_size(uint64_t block_size, uint64_t thp_size, const struct memory_backend *b,
 			  const char *memdev, struct error *err)
 {
-	if (!is_pow2(block_size) || block_size < thp_size)
+	if (!is_power_of_2(block_size) || block_size < thp_size)
 		return error_set(err, "virtio-mem-pci: block-size %llu must be a power of two of at "
 				      "least %llu (the THP size)",
 				 (unsigned long long)block_size, (unsigned long long)thp_size);

@@ -1,4 +1,5 @@
 #include "devices/virtio_mem_core.h"
+#include "util/util.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -19,7 +20,7 @@ int vmem_core_init(struct vmem_core *c, uint64_t addr, uint64_t region_size, uin
 		   struct error *err)
 {
 	memset(c, 0, sizeof(*c));
-	if (!block_size || (block_size & (block_size - 1)) || addr % block_size ||
+	if (!is_power_of_2(block_size) || addr % block_size ||
 	    region_size % block_size || requested % block_size || requested > region_size)
 		return error_set(err, "virtio-mem: inconsistent geometry");
 	if (slots && slots->part_size % block_size)

@@ -13,7 +13,7 @@
 #include "mm/backend.h"
 #include "mm/memslots.h"
 #include "mm/plug_bitmap.h"
-#include "vmm/log.h"
+#include "util/log.h"
 
 enum vmem_req_type { VMEM_REQ_PLUG, VMEM_REQ_UNPLUG, VMEM_REQ_UNPLUG_ALL, VMEM_REQ_STATE };
 enum vmem_resp_type { VMEM_RESP_ACK, VMEM_RESP_NACK, VMEM_RESP_BUSY, VMEM_RESP_ERROR };

@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "vmm/event_loop.h"
-#include "vmm/log.h"
+#include "util/log.h"
+#include "util/util.h"
 
 #define CLASS_OTHER 0xff0000 /* QEMU's class for virtio-mem-pci */
 #define SUBSYSTEM_ID 0x1100
@@ -386,7 +387,7 @@ static void common_access(struct virtio_pci *vp, uint64_t offset, uint8_t *data,
 	}
 	/* Merge the written bytes, then apply each writable field they touched. */
 	memcpy(cfg + offset, data, len);
-	for (size_t i = 0; i < sizeof(writable_fields) / sizeof(writable_fields[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(writable_fields); i++) {
 		const struct common_field *f = &writable_fields[i];
 		uint32_t value = 0;
 
@@ -453,7 +454,7 @@ void virtio_pci_bar0_access(void *opaque, uint64_t offset, uint8_t *data, unsign
 {
 	struct virtio_pci *vp = opaque;
 
-	for (size_t i = 0; i < sizeof(bar0_regions) / sizeof(bar0_regions[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bar0_regions); i++) {
 		const struct bar0_region *r = &bar0_regions[i];
 
 		if (offset >= r->offset && offset - r->offset < r->size) {
@@ -676,7 +677,7 @@ int virtio_pci_init(struct virtio_pci *vp, const char *name, const struct virtio
 	vp->env = *env;
 	vp->msix_kvm.nr_vectors = 0;
 	if (nr_queues == 0 || nr_queues > VIRTIO_PCI_MAX_QUEUES || !queue_size ||
-	    (queue_size & (queue_size - 1)))
+	    !is_power_of_2(queue_size))
 		return error_set(err, "%s: bad queue geometry", name);
 	vp->nr_queues = nr_queues;
 	vp->offered = ops->features(dev) | TRANSPORT_FEATURES;

@@ -23,7 +23,7 @@
 #include "devices/msix_kvm.h"
 #include "devices/pci.h"
 #include "devices/virtqueue.h"
-#include "vmm/log.h"
+#include "util/log.h"
 
 /*
  * The budget of one process_queue call: a guest that keeps its queue full cannot hold the

@@ -1,4 +1,5 @@
 #include "devices/virtqueue.h"
+#include "util/util.h"
 
 #include <string.h>
 
@@ -12,7 +13,7 @@ int virtqueue_enable(struct virtqueue *vq, const struct guest_mem *mem, uint16_t
 		     struct error *err)
 {
 	memset(vq, 0, sizeof(*vq));
-	if (size == 0 || (size & (size - 1)))
+	if (!is_power_of_2(size))
 		return error_set(err, "queue size %u is not a power of two", size);
 	if (desc_gpa % 16 || avail_gpa % 2 || used_gpa % 4)
 		return error_set(err, "queue rings are misaligned");

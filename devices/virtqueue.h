@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "mm/guest_mem.h"
-#include "vmm/error.h"
+#include "util/error.h"
 
 #define VIRTQ_MAX_SIZE 32768
 #define VIRTQ_MAX_CHAIN 64 /* buffers one request may use; far above what virtio-mem needs */

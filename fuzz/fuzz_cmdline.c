@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "vmm/cmdline.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 #define MAX_ARGS 64
 

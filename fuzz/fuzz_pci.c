@@ -13,7 +13,7 @@
 #include "devices/pci.h"
 #include "devices/virtio_mem_queue.h"
 #include "devices/virtio_pci.h"
-#include "vmm/log.h"
+#include "util/log.h"
 
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (64u << 10)

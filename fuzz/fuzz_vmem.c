@@ -15,7 +15,7 @@
 #include "devices/virtio_mem_queue.h"
 #include "mm/backend.h"
 #include "mm/memslots.h"
-#include "vmm/log.h"
+#include "util/log.h"
 
 #define RAM_SIZE (16u << 10)
 #define REGION_GPA (4ULL << 30)

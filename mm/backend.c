@@ -11,8 +11,9 @@
 
 #include "vmm/config.h"
 #include "vmm/device.h"
-#include "vmm/log.h"
-#include "vmm/size.h"
+#include "util/log.h"
+#include "util/size.h"
+#include "util/util.h"
 
 /* The numbers of <numaif.h> (libnuma's header is not a dependency; mbind is a plain syscall). */
 enum { POLICY_DEFAULT = 0, POLICY_PREFERRED = 1, POLICY_BIND = 2, POLICY_INTERLEAVE = 3 };
@@ -152,7 +153,7 @@ int backend_parse_onoffauto(const char *text, enum backend_onoffauto *out)
 		enum backend_onoffauto value;
 	} names[] = { { "on", BACKEND_ON }, { "off", BACKEND_OFF }, { "auto", BACKEND_AUTO } };
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (!strcmp(text, names[i].name)) {
 			*out = names[i].value;
 			return 0;
@@ -177,7 +178,7 @@ uint64_t host_thp_size(void)
 		fclose(f);
 	}
 	/* A power of two of at least a page, or the x86-64 value. */
-	if (size < 4096 || (size & (size - 1)))
+	if (size < 4096 || !is_power_of_2(size))
 		size = 2ULL << 20;
 	cached = size;
 	return size;

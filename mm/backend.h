@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 #include "vmm/opts.h"
 
 struct memory_backend;

@@ -21,8 +21,9 @@
 
 #include "mm/backend.h"
 #include "vmm/device.h"
-#include "vmm/log.h"
-#include "vmm/size.h"
+#include "util/log.h"
+#include "util/size.h"
+#include "util/util.h"
 
 #define TYPE_NAME "memory-backend-file"
 
@@ -61,7 +62,7 @@ static int file_map(struct memory_backend *b, struct error *err)
 		goto fail;
 	}
 	base = p;
-	aligned = (uint8_t *)(((uintptr_t)base + f->align - 1) & ~(uintptr_t)(f->align - 1));
+	aligned = (uint8_t *)ALIGN_UP((uintptr_t)base, f->align);
 	if (mmap(aligned, b->size, prot, flags, b->fd, 0) == MAP_FAILED) {
 		/* hugetlbfs reserves every page of a shared mapping at mmap time. */
 		error_set(err, TYPE_NAME ": cannot map mem-path '%s': %s%s", f->path, strerror(errno),
@@ -255,7 +256,7 @@ static void *file_parse(struct opts *opts, struct error *err)
 	    opts_take_bool(opts, "discard-data", &f->discard_data, false, err) ||
 	    opts_take_size(opts, "align", &f->align, (uint64_t)page, err))
 		goto fail;
-	if (f->align < (uint64_t)page || (f->align & (f->align - 1))) {
+	if (f->align < (uint64_t)page || !is_power_of_2(f->align)) {
 		error_set(err, "%s: " TYPE_NAME " align must be a power of two of at least %ld",
 			  opts->option, page);
 		goto fail;

@@ -15,7 +15,7 @@
 
 #include "mm/backend.h"
 #include "vmm/device.h"
-#include "vmm/kvm_compat.h"
+#include "util/kvm_compat.h"
 
 #define TYPE_NAME "memory-backend-guest-memfd"
 #define NEEDED_FLAGS (GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)

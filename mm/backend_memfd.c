@@ -13,7 +13,8 @@
 
 #include "mm/backend.h"
 #include "vmm/device.h"
-#include "vmm/size.h"
+#include "util/size.h"
+#include "util/util.h"
 
 #define TYPE_NAME "memory-backend-memfd"
 
@@ -162,7 +163,7 @@ static void *memfd_parse(struct opts *opts, struct error *err)
 				  opts->option);
 			goto fail;
 		}
-		if (page < 4096 || (page & (page - 1))) {
+		if (page < 4096 || !is_power_of_2(page)) {
 			error_set(err, "%s: " TYPE_NAME " hugetlbsize %llu is not a power of two of at "
 				       "least 4 KiB",
 				  opts->option, (unsigned long long)page);

@@ -9,7 +9,7 @@
 #include "arch/x86/layout.h"
 #include "mm/backend.h"
 #include "mm/memslots_kvm.h"
-#include "vmm/log.h"
+#include "util/log.h"
 
 void guest_mem_split(uint64_t ram_size, uint64_t *low_size, uint64_t *high_size)
 {

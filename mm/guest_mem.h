@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 #define GUEST_MEM_MAX_REGIONS 64 /* boot RAM and a region per virtio-mem device */
 

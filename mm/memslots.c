@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "util/log.h"
+#include "util/util.h"
 
 int slot_id_pool_init(struct slot_id_pool *pool, uint32_t capacity)
 {
@@ -55,17 +56,12 @@ void slot_id_release(struct slot_id_pool *pool, uint32_t id)
 		pool->first_free_hint = id;
 }
 
-static bool is_pow2(uint64_t v)
-{
-	return v && !(v & (v - 1));
-}
-
 int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_parts, uint32_t max_parts,
 		      uint64_t *part_size, struct error *err)
 {
 	uint64_t s = block_size > MEMSLOT_MIN_SIZE ? block_size : MEMSLOT_MIN_SIZE;
 
-	if (!is_pow2(block_size))
+	if (!is_power_of_2(block_size))
 		return error_set(err, "block size %llu is not a power of two",
 				 (unsigned long long)block_size);
 	if (size == 0 || size % s)

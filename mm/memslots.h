@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 #define MEMSLOT_MIN_SIZE (128ULL << 20)
 #define MEMSLOT_MAX_PER_DEVICE 1024

@@ -7,7 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include "vmm/kvm_compat.h"
+#include "util/kvm_compat.h"
 
 int kvm_set_memslot(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size, void *hva,
 		    const struct memory_backend *backend, struct error *err)

@@ -22,7 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "util/log.h"
 #include "vmm/sandbox.h"
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */

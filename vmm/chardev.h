@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 enum chardev_kind { CHARDEV_NONE, CHARDEV_STDIO, CHARDEV_FILE };
 

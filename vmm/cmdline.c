@@ -6,9 +6,10 @@
 
 #include "arch/x86/mptable.h"
 #include "mm/backend.h"
-#include "vmm/log.h"
+#include "util/log.h"
 #include "vmm/opts.h"
-#include "vmm/size.h"
+#include "util/size.h"
+#include "util/util.h"
 
 #define DEFAULT_RAM_SIZE (128 * MiB) /* QEMU's default */
 #define MAX_SMP MPTABLE_MAX_CPUS /* every vCPU needs an entry in the MP table */
@@ -508,7 +509,7 @@ static const struct cmdline_option options[] = {
 	{ "h", NULL, "same as -help", opt_help },
 };
 
-#define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
+#define NR_OPTIONS ARRAY_SIZE(options)
 
 static int opt_version(struct cmdline_state *st, const char *arg, struct error *err)
 {

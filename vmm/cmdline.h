@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "vmm/config.h"
-#include "vmm/error.h"
+#include "util/error.h"
 
 /* Longest -device/-object id (it must fit the QOM path and the device's buffers). */
 #define CMDLINE_ID_MAX 63

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 #include "vmm/opts.h"
 
 struct machine;

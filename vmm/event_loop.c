@@ -11,8 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "util/log.h"
 #include "vmm/sandbox.h"
+#include "util/util.h"
 
 #define RING_ENTRIES 64
 /* user_data of requests that are not watches (watches use their address). */
@@ -270,7 +271,7 @@ int event_loop_ring_init(struct io_uring *ring, unsigned entries, struct error *
 	/* Debian's liburing 2.3 declares io_uring_register_restrictions() and
 	 * io_uring_enable_rings() but does not export them: the system call itself. */
 	if (syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_RESTRICTIONS, allowed,
-		    sizeof(allowed) / sizeof(allowed[0])) < 0 ||
+		    ARRAY_SIZE(allowed)) < 0 ||
 	    syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL,
 		    0) < 0) {
 		ret = errno;

@@ -10,7 +10,7 @@
 #ifndef TIDE_EVENT_LOOP_H
 #define TIDE_EVENT_LOOP_H
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct event_loop;
 struct event_watch;

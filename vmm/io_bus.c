@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 void io_bus_init(struct io_bus *bus, const char *name)
 {

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "arch/x86/platform.h"
-#include "vmm/log.h"
+#include "util/log.h"
 #include "vmm/sandbox.h"
 #include "vmm/memory_device.h"
 #include "vmm/qmp_events.h"

@@ -11,7 +11,7 @@
 #include "vmm/chardev.h"
 #include "vmm/cmdline.h"
 #include "vmm/event_loop.h"
-#include "vmm/log.h"
+#include "util/log.h"
 #include "vmm/machine.h"
 #include "vmm/qmp_commands.h"
 #include "vmm/qmp_events.h"

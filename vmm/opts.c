@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "vmm/size.h"
+#include "util/size.h"
 
 /* Copies one element up to an unescaped comma, turning ",," into ','. */
 static char *take_element(const char **cursor)

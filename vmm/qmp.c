@@ -1,4 +1,5 @@
 #include "vmm/qmp.h"
+#include "util/util.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -98,7 +99,7 @@ static struct json_object *command_list(const struct qmp_engine *e)
 {
 	struct json_object *list = json_object_new_array();
 
-	for (size_t i = 0; i < sizeof(builtin_names) / sizeof(builtin_names[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(builtin_names); i++) {
 		struct json_object *c = json_object_new_object();
 
 		json_object_object_add(c, "name", json_object_new_string(builtin_names[i]));

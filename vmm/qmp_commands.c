@@ -12,6 +12,7 @@
 
 #include "vmm/machine.h"
 #include "vmm/memory_device.h"
+#include "util/util.h"
 
 static const char *const no_args[] = { NULL };
 
@@ -165,7 +166,7 @@ static const struct qom_prop device_props[] = {
 
 static const struct qom_prop *find_prop(const char *name)
 {
-	for (size_t i = 0; i < sizeof(device_props) / sizeof(device_props[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(device_props); i++)
 		if (!strcmp(device_props[i].name, name))
 			return &device_props[i];
 	return NULL;
@@ -294,7 +295,7 @@ static int cmd_qom_list(void *ctx, struct json_object *args, struct json_object 
 	}
 	machine_release_current();
 	*ret = json_object_new_array();
-	for (size_t i = 0; i < sizeof(device_props) / sizeof(device_props[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(device_props); i++) {
 		struct json_object *p = json_object_new_object();
 
 		json_object_object_add(p, "name", json_object_new_string(device_props[i].name));
@@ -392,7 +393,7 @@ void qmp_commands_engine(struct qmp_engine *engine, const struct vm_config *cfg)
 {
 	*engine = (struct qmp_engine){
 		.commands = commands,
-		.nr_commands = sizeof(commands) / sizeof(commands[0]),
+		.nr_commands = ARRAY_SIZE(commands),
 		.ctx = (void *)cfg,
 		.ready = commands_ready,
 	};

@@ -12,9 +12,10 @@
 
 #include "vmm/event_loop.h"
 #include "vmm/event_throttle.h"
-#include "vmm/log.h"
+#include "util/log.h"
 #include "vmm/qmp.h"
 #include "vmm/qmp_server.h"
+#include "util/util.h"
 
 #define MAX_THROTTLED_DEVICES 64
 
@@ -34,14 +35,6 @@ static int timer_fd = -1;
 static struct event_watch *timer_watch;
 static struct size_change size_changes[MAX_THROTTLED_DEVICES];
 static unsigned nr_size_changes;
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* Caller holds events_lock. */
 static void send_locked(const char *name, struct json_object *data)

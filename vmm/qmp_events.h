@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct qmp_server;
 struct event_loop;

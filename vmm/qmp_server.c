@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "vmm/event_loop.h"
-#include "vmm/log.h"
+#include "util/log.h"
 #include "vmm/opts.h"
 
 struct qmp_client {

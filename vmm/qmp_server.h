@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 #include "vmm/qmp.h"
 
 struct event_loop;

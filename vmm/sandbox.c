@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vmm/opts.h"
+#include "util/util.h"
 
 void sandbox_config_defaults(struct sandbox_config *sc)
 {
@@ -180,7 +181,7 @@ int sandbox_parse_option(struct sandbox_config *sc, const char *arg, struct erro
 		goto out;
 	}
 	on = !strcmp(enable, "on");
-	for (size_t i = 0; i < sizeof(always_denied) / sizeof(always_denied[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(always_denied); i++) {
 		const char *value = opts_take(&opts, always_denied[i]);
 
 		if (value && strcmp(value, "deny")) {

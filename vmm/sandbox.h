@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct sandbox_config {
 	bool switch_user; /* -run-with user= / -runas */

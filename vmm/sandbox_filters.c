@@ -22,7 +22,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "vmm/kvm_compat.h"
+#include "util/kvm_compat.h"
+#include "util/util.h"
 
 struct allowed_call {
 	int nr;
@@ -38,11 +39,10 @@ struct allowed_call {
 };
 
 #define CALL(call) { .nr = SCMP_SYS(call), .name = #call }
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define CALL_IF(call, argument, list, names, bits)                                                \
 	{                                                                                          \
 		.nr = SCMP_SYS(call), .name = #call, .arg = (argument), .values = (list),           \
-		.value_names = (names), .nr_values = COUNT(list), .mask = (bits)                    \
+		.value_names = (names), .nr_values = ARRAY_SIZE(list), .mask = (bits)                    \
 	}
 #define OWN_PROCESS(call) { .nr = SCMP_SYS(call), .name = #call, .own_process = true }
 #define IOCTLS(list, names) CALL_IF(ioctl, 1, list, names, 0xffffffffUL)
@@ -56,7 +56,7 @@ struct call_group {
 	size_t nr_calls;
 };
 
-#define GROUP(list) { list, COUNT(list) }
+#define GROUP(list) { list, ARRAY_SIZE(list) }
 #define MAX_GROUPS 8
 
 static const unsigned long thread_prctls[] = { PR_SET_NAME, PR_SET_NO_NEW_PRIVS };
@@ -245,7 +245,7 @@ unsigned long sandbox_trapped_argument(void *ucontext, unsigned index)
 #if defined(__x86_64__)
 	static const int regs[] = { REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9 };
 
-	return index < COUNT(regs) ? (unsigned long)uc->uc_mcontext.gregs[regs[index]] : 0;
+	return index < ARRAY_SIZE(regs) ? (unsigned long)uc->uc_mcontext.gregs[regs[index]] : 0;
 #elif defined(__aarch64__)
 	return index < 6 ? (unsigned long)uc->uc_mcontext.regs[index] : 0;
 #else

@@ -17,7 +17,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "util/log.h"
 #include "vmm/sandbox.h"
 #include "vmm/sandbox_filters.h"
 

@@ -9,10 +9,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm/kvm_compat.h"
-#include "vmm/log.h"
+#include "util/kvm_compat.h"
+#include "util/log.h"
 #include "vmm/machine.h"
 #include "vmm/sandbox.h"
+#include "util/util.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -226,7 +227,7 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		reason = vcpu->run->exit_reason;
-		if (reason >= sizeof(exit_handlers) / sizeof(exit_handlers[0]) ||
+		if (reason >= ARRAY_SIZE(exit_handlers) ||
 		    !exit_handlers[reason]) {
 			log_error("vCPU %u: unexpected KVM exit reason %u", vcpu->index, reason);
 			dump_registers(vcpu, LOG_ERROR);

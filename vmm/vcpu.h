@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct machine;
 struct kvm_run;

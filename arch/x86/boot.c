@@ -5,6 +5,7 @@
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "mm/guest_mem.h"
+#include "util/util.h"
 
 int boot_place_high(uint64_t lo, uint64_t hi, uint64_t size, const struct boot_range *busy,
 		    unsigned nr_busy, uint64_t *start)
@@ -23,7 +24,7 @@ int boot_place_high(uint64_t lo, uint64_t hi, uint64_t size, const struct boot_r
 
 		if (top < lo || top - lo < size)
 			return -1;
-		s = (top - size) & ~(BOOT_PAGE_SIZE - 1);
+		s = ALIGN_DOWN(top - size, BOOT_PAGE_SIZE);
 		if (s < lo)
 			return -1;
 		for (i = 0; i < nr_busy; i++)

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct guest_mem;
 struct e820_table;

@@ -5,6 +5,7 @@
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "mm/guest_mem.h"
+#include "util/util.h"
 
 /* Offsets in the file and in boot_params (the setup header sits at the same place in both). */
 #define HDR_SETUP_SECTS 0x1f1
@@ -135,7 +136,7 @@ static int parse_placement(const uint8_t *p, struct bzimage_info *info, struct e
 	if (info->relocatable) {
 		uint32_t a = info->kernel_alignment;
 
-		if (a == 0 || (a & (a - 1)))
+		if (!is_power_of_2(a))
 			return error_set(err, "bzImage kernel_alignment 0x%x is not a power of two", a);
 	} else if (info->pref_address < LAYOUT_HIGH_MEMORY) {
 		return error_set(err, "non-relocatable bzImage wants to run at 0x%llx, below 1 MiB",
@@ -183,7 +184,7 @@ uint64_t bzimage_kernel_end(const struct bzimage_info *info, uint64_t load)
 		uint64_t a = info->kernel_alignment;
 		uint64_t start = load > info->pref_address ? load : info->pref_address;
 
-		runtime_start = (start + a - 1) & ~(a - 1);
+		runtime_start = ALIGN_UP((uint64_t)start, a);
 	} else {
 		runtime_start = info->pref_address;
 	}

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "arch/x86/boot.h"
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct guest_mem;
 struct e820_table;

@@ -1,5 +1,6 @@
 /* CPUID feature bits by QEMU name, and what an emulating host must not offer. */
 #include "arch/x86/cpuid.h"
+#include "util/util.h"
 
 #include <string.h>
 
@@ -64,7 +65,7 @@ static const struct cpuid_feature features[] = {
 
 const struct cpuid_feature *cpuid_feature_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(features); i++)
 		if (strcmp(features[i].name, name) == 0)
 			return &features[i];
 	return NULL;
@@ -177,7 +178,7 @@ unsigned cpuid_hide_for_emulator(struct kvm_cpuid2 *c)
 {
 	unsigned n = 0;
 
-	for (size_t i = 0; i < sizeof(hidden_for_emulator) / sizeof(hidden_for_emulator[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(hidden_for_emulator); i++) {
 		const struct hidden *h = &hidden_for_emulator[i];
 		struct kvm_cpuid_entry2 *e = cpuid_find(c, h->leaf, h->subleaf);
 

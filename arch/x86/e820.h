@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 #define E820_MAX_ENTRIES 128 /* what fits in boot_params */
 

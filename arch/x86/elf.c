@@ -1,4 +1,5 @@
 #include "arch/x86/elf.h"
+#include "util/util.h"
 
 #include <elf.h>
 #include <string.h>
@@ -137,11 +138,6 @@ int elf_segment(const struct elf_file *f, unsigned i, struct elf_segment *seg, s
 	return 0;
 }
 
-static uint64_t align_up(uint64_t v, uint64_t a)
-{
-	return (v + a - 1) & ~(a - 1);
-}
-
 /*
  * Walks the notes in [off, off + size) (already inside the file). Notes are
  * {u32 namesz, descsz, type; name; desc}; desc and the next note start at the next
@@ -162,8 +158,8 @@ static int scan_notes(const struct elf_file *f, uint64_t off, uint64_t size, uin
 		memcpy(&nh, f->data + off + pos, sizeof(nh));
 		name_off = pos + sizeof(nh);
 		/* Sizes are 32-bit, positions below 2^63: these sums do not overflow. */
-		desc_off = align_up(name_off + nh.n_namesz, align);
-		end = align_up(desc_off + nh.n_descsz, align);
+		desc_off = ALIGN_UP((uint64_t)name_off + nh.n_namesz, align);
+		end = ALIGN_UP((uint64_t)desc_off + nh.n_descsz, align);
 		if (desc_off + nh.n_descsz > size)
 			return error_set(err, "ELF note at offset 0x%llx runs past "
 					 "the end of its note area",

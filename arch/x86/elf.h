@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct elf_file {
 	const uint8_t *data;

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #include "arch/x86/boot.h"
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct guest_mem;
 struct e820_table;

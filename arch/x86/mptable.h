@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "arch/x86/layout.h"
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct guest_mem;
 

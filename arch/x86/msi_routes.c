@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "vmm/log.h"
+#include "util/log.h"
 
 #define IOAPIC_PINS 24
 #define PIC_PINS 16

@@ -6,7 +6,7 @@
 #ifndef TIDE_X86_PLATFORM_H
 #define TIDE_X86_PLATFORM_H
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct machine;
 struct vcpu;

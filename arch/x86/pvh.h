@@ -11,7 +11,7 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/layout.h"
-#include "vmm/error.h"
+#include "util/error.h"
 
 struct guest_mem;
 struct e820_table;

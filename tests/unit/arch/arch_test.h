@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "mm/guest_mem.h"
-#include "vmm/error.h"
+#include "util/error.h"
 
 /* Asserts that err holds a message containing sub. */
 #define ck_assert_err_has(err, sub)                                                            \

@@ -6,6 +6,7 @@
 #include "arch/x86/boot_cpu.h"
 #include "arch/x86/layout.h"
 #include "arch_test.h"
+#include "util/util.h"
 
 static struct guest_mem mem;
 static uint8_t *ram;
@@ -71,7 +72,7 @@ START_TEST(linux64_tables)
 	ck_assert_uint_eq(q(LAYOUT_PD + 8), 0x200083);
 	ck_assert_uint_eq(q(LAYOUT_PD + 3 * 0x1000 + 511 * 8), 0xffe00083);
 
-	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(probes); i++)
 		ck_assert_uint_eq(walk(probes[i]), probes[i]);
 	ck_assert_uint_eq(walk(1ULL << 32), ~0ULL); /* only 0-4 GiB is mapped */
 }

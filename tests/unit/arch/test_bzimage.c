@@ -8,7 +8,7 @@
 #include "arch/x86/kernel_loader.h"
 #include "arch/x86/layout.h"
 #include "arch_test.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 #define SETUP_SECTS 4
 #define SETUP_SIZE ((SETUP_SECTS + 1) * 512)

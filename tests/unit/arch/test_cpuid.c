@@ -7,6 +7,7 @@
 
 #include "arch/x86/cpuid.h"
 #include "arch_test.h"
+#include "util/util.h"
 
 #define SIG_INDEX KVM_CPUID_FLAG_SIGNIFCANT_INDEX
 #define BIT(n) (1u << (n))
@@ -227,7 +228,7 @@ START_TEST(feature_names)
 	};
 	const struct cpuid_feature *f;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		ck_assert_msg(cpuid_feature_find(names[i]) != NULL, "%s missing", names[i]);
 	f = cpuid_feature_find("avx2");
 	ck_assert_uint_eq(f->leaf, 7);
@@ -325,9 +326,9 @@ START_TEST(hide_for_emulator)
 
 	make_table("GenuineIntel", true);
 	n = cpuid_hide_for_emulator(c);
-	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(hidden); i++)
 		ck_assert_msg(!has(hidden[i]), "%s still visible", hidden[i]);
-	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(kept); i++)
 		ck_assert_msg(has(kept[i]), "%s was hidden", kept[i]);
 	/* Leaf 0xD: only x87 + SSE remain, in a 576-byte legacy area. */
 	ck_assert_uint_eq(entry(0xd, 0)->eax, 3);

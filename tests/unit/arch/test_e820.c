@@ -5,7 +5,7 @@
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "arch_test.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 static void entry_is(const struct e820_table *t, unsigned i, uint64_t addr, uint64_t size,
 		     uint32_t type)

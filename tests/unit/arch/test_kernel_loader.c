@@ -11,7 +11,7 @@
 #include "vmm/config.h"
 #include "arch/x86/layout.h"
 #include "arch_test.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 static char dir[64];
 static char path[256];

@@ -10,7 +10,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/pvh.h"
 #include "arch_test.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 /* Synthetic kernel: two PT_LOADs, one PT_NOTE, one SHT_NOTE section over the same notes. */
 #define SEG0_OFF 0x1000

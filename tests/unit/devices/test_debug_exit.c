@@ -6,6 +6,7 @@
 #include "devices/debug_exit.h"
 #include "vmm/device.h"
 #include "vmm/io_bus.h"
+#include "util/util.h"
 
 static const struct device_type *type(void)
 {
@@ -84,7 +85,7 @@ START_TEST(bad_iosize)
 	struct error err;
 	char str[64];
 
-	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
 		snprintf(str, sizeof(str), "isa-debug-exit,iosize=%s", bad[i]);
 		ck_assert_ptr_null(parse(str, &err));
 		ck_assert_ptr_nonnull(strstr(err.msg, "iosize"));

@@ -4,7 +4,7 @@
 
 #include "devices/virtio_mem_config.h"
 #include "vmm/cmdline.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 static const char *parse_error(const char *props)
 {

@@ -5,7 +5,7 @@
 #include <sys/mman.h>
 
 #include "devices/virtio_mem_core.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 #define ADDR (4 * GiB)
 #define REGION GiB

@@ -9,6 +9,7 @@
 
 #include "devices/virtio_pci.h"
 #include "vmm/event_loop.h"
+#include "util/util.h"
 
 /*
  * virtio-pci driven the way a guest driver drives it: only through BAR0/BAR2
@@ -1033,7 +1034,7 @@ START_TEST(init_rejects_bad_queue_geometry)
 	struct error err;
 
 	ck_assert_ptr_nonnull(other);
-	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++)
 		ck_assert_int_eq(virtio_pci_init(other, "bad", &fake_ops, &fake, bad[i].queues,
 						 bad[i].size, &env, &err), -1);
 	ck_assert_int_eq(virtio_pci_init(other, "good", &fake_ops, &fake, VIRTIO_PCI_MAX_QUEUES,
@@ -1052,7 +1053,7 @@ START_TEST(vector_registers_check_the_table_size)
 		{ MSIX_NO_VECTOR, MSIX_NO_VECTOR },
 	};
 
-	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
 		bar0_write(CC(msix_config), 2, cases[i].written);
 		ck_assert_uint_eq(bar0_read(CC(msix_config), 2), cases[i].read);
 		bar0_write(CC(queue_msix_vector), 2, cases[i].written);

@@ -10,7 +10,7 @@
 
 #include "mm/backend.h"
 #include "vmm/device.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 static struct memory_backend *parse(const char *type, const char *str, struct error *err)
 {

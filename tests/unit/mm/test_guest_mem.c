@@ -4,7 +4,7 @@
 
 #include "arch/x86/layout.h"
 #include "mm/guest_mem.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 START_TEST(split_around_the_pci_hole)
 {

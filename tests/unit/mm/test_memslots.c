@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "mm/memslots.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 #define BLOCK (2 * MiB)
 

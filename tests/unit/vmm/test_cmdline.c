@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "vmm/cmdline.h"
-#include "vmm/size.h"
+#include "util/size.h"
 
 /* A device type of the test's own, to exercise registration and property errors. */
 struct probe_config {

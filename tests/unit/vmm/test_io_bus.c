@@ -1,7 +1,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 #include "vmm/io_bus.h"
 
 struct recorder {

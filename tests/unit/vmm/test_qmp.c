@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/qmp.h"
+#include "util/util.h"
 
 /* A server command for the tests: "echo" returns its "text" argument; "fail" always fails. */
 static int cmd_echo(void *ctx, struct json_object *args, struct json_object **ret,
@@ -142,7 +143,7 @@ START_TEST(bad_input)
 	};
 
 	session.command_mode = true;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char expected[512];
 
 		snprintf(expected, sizeof(expected),
@@ -183,7 +184,7 @@ START_TEST(text_json_c_reads_wrongly)
 		  "integer 1234567890123456789012345678901234567890... is out of range" },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char why[96] = "";
 		bool found = qmp_text_unsupported(cases[i].text, strlen(cases[i].text), why,
 						  sizeof(why));

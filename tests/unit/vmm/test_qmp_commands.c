@@ -10,6 +10,7 @@
 #include "vmm/machine.h"
 #include "vmm/memory_device.h"
 #include "vmm/qmp_commands.h"
+#include "util/util.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
@@ -226,7 +227,7 @@ START_TEST(bad_arguments_change_nothing)
 		  "Parameter 'now' is unexpected" },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
 		assert_error(cases[i].in, cases[i].cls, cases[i].desc);
 	ck_assert_uint_eq(dev0.sets, 0);
 	ck_assert_uint_eq(dev0.st.requested_size, 64 * MiB);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/qmp_server.h"
+#include "util/util.h"
 
 static struct qmp_server_config cfg;
 static struct error err;
@@ -57,7 +58,7 @@ START_TEST(refusals)
 							    "'reconnect'" },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		ck_assert_int_eq(parse(cases[i].arg), -1);
 		ck_assert_str_eq(err.msg, cases[i].msg);
 		ck_assert_ptr_null(cfg.path);

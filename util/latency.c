@@ -1,4 +1,4 @@
-#include "vmm/latency.h"
+#include "util/latency.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +24,4 @@ uint64_t latency_percentile(const struct latency_log *l, unsigned pct)
 	qsort(sorted, kept, sizeof(sorted[0]), compare_u64);
 	rank = (kept * pct + 99) / 100; /* nearest rank: ceil(pct/100 * n), at least 1 */
 	return sorted[rank ? rank - 1 : 0];
-}
-
-uint64_t latency_now_ns(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC cannot fail with a valid pointer. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

@@ -19,7 +19,5 @@ static inline void latency_record(struct latency_log *l, uint64_t ns)
 /* The pct-th percentile (nearest rank) of the samples kept; 0 without samples. */
 uint64_t latency_percentile(const struct latency_log *l, unsigned pct);
 
-/* Monotonic clock in nanoseconds. */
-uint64_t latency_now_ns(void);
 
 #endif

@@ -1,4 +1,4 @@
-#include "vmm/size.h"
+#include "util/size.h"
 
 #include <ctype.h>
 #include <errno.h>

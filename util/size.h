@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "vmm/error.h"
+#include "util/error.h"
 
 #define KiB (1ULL << 10)
 #define MiB (1ULL << 20)

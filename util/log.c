@@ -1,4 +1,5 @@
-#include "vmm/log.h"
+#include "util/log.h"
+#include "util/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,20 +7,16 @@
 
 enum log_level log_threshold = LOG_WARN;
 
-static struct timespec start_time;
+static uint64_t start_ns;
 
 void log_start_clock(void)
 {
-	clock_gettime(CLOCK_MONOTONIC, &start_time);
+	start_ns = monotonic_ns();
 }
 
 double log_elapsed_ms(void)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start_time.tv_sec) * 1e3 +
-	       (double)(now.tv_nsec - start_time.tv_nsec) / 1e6;
+	return (double)(monotonic_ns() - start_ns) / 1e6;
 }
 
 static const char *const level_names[] = {

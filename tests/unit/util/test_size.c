@@ -1,6 +1,6 @@
 #include <check.h>
 
-#include "vmm/size.h"
+#include "util/size.h"
 
 static uint64_t size_ok(const char *s, uint64_t unit)
 {
