@@ -1,8 +1,9 @@
 /*
  * -device virtio-mem-pci: the virtio-mem device on the virtio-pci transport.
  * A request travels: ioeventfd -> I/O thread -> virtio_pci.c (queue checks)
- * -> vmem_process_queue() here (framing) -> virtio_mem_core.c (rules, plug
- * bitmap) -> mm/memslots.c (KVM memslots) and mm/backend*.c (discard).
+ * -> vmem_process_queue() here (the per-turn budget, what changed) ->
+ * virtio_mem_queue.c (framing) -> virtio_mem_core.c (rules, plug bitmap) ->
+ * mm/memslots.c (KVM memslots) and mm/backend*.c (discard).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,7 +14,6 @@
 #include <string.h>
 
 #include "devices/pci.h"
-#include "devices/virtio_mem.h"
 #include "devices/virtio_mem_config.h"
 #include "devices/virtio_mem_core.h"
 #include "devices/virtio_mem_queue.h"
@@ -122,7 +122,12 @@ static void vmem_reset(void *opaque)
 	(void)opaque;
 }
 
-int virtio_mem_set_requested_size(struct virtio_mem *vm, uint64_t size, struct error *err)
+/*
+ * QMP's qom-set requested-size: a block multiple up to the device size, or an error and
+ * nothing changes. A change raises a config interrupt, and the new size survives a
+ * reboot, as in QEMU.
+ */
+static int set_requested_size(struct virtio_mem *vm, uint64_t size, struct error *err)
 {
 	int changed;
 
@@ -159,7 +164,7 @@ static void vmem_status(void *opaque, struct memory_device_status *out)
 
 static int vmem_qmp_set_requested_size(void *opaque, uint64_t size, struct error *err)
 {
-	return virtio_mem_set_requested_size(opaque, size, err);
+	return set_requested_size(opaque, size, err);
 }
 
 /* Lists stop here: a 1 TiB device has 8192 memslots and a fragmented bitmap many runs. */

@@ -110,9 +110,9 @@ struct virtio_pci {
 int virtio_pci_init(struct virtio_pci *vp, const char *name, const struct virtio_device_ops *ops,
 		    void *dev, unsigned nr_queues, uint16_t queue_size,
 		    const struct virtio_pci_env *env, struct error *err);
-/* The device must be off the bus (pci_bus_remove). */
 /* No queue is processed after this returns (one being processed is waited for). */
 void virtio_pci_stop_queues(struct virtio_pci *vp);
+/* The device must be off the bus (pci_bus_remove). */
 void virtio_pci_destroy(struct virtio_pci *vp);
 
 void virtio_pci_lock(struct virtio_pci *vp);

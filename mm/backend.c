@@ -339,11 +339,3 @@ struct memory_backend *memory_backend_find(const struct vm_config *cfg, const ch
 		  who, id, id);
 	return NULL;
 }
-
-int memory_backend_realize(struct machine *m, void *config, struct error *err)
-{
-	(void)m;
-	(void)config;
-	(void)err;
-	return 0;
-}

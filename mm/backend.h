@@ -91,8 +91,5 @@ void memory_backend_free(void *config);
 struct vm_config;
 struct memory_backend *memory_backend_find(const struct vm_config *cfg, const char *id,
 					   const char *who, struct error *err);
-/* -object realize: nothing to do; a device (virtio-mem) maps the backend it takes as memdev. */
-struct machine;
-int memory_backend_realize(struct machine *m, void *config, struct error *err);
 
 #endif

@@ -286,7 +286,6 @@ static const struct device_type memory_backend_file_type = {
 		"(share=off,readonly=on: a template every VM reads and none writes)",
 	.parse = file_parse,
 	.open = file_open,
-	.realize = memory_backend_realize,
 	.free_config = memory_backend_free,
 };
 DEVICE_TYPE_REGISTER(memory_backend_file_type)

@@ -92,7 +92,6 @@ static const struct device_type memory_backend_guest_memfd_type = {
 	.kind = TYPE_OBJECT,
 	.help = "id=ID,size=SIZE[,reserve=on|off]: KVM guest_memfd memory (Linux 6.18+)",
 	.parse = gmem_parse,
-	.realize = memory_backend_realize,
 	.free_config = memory_backend_free,
 };
 DEVICE_TYPE_REGISTER(memory_backend_guest_memfd_type)

@@ -196,7 +196,6 @@ static const struct device_type memory_backend_memfd_type = {
 	.help = "id=ID,size=SIZE[,share=on|off][,hugetlb=on|off][,hugetlbsize=SIZE][,seal=on|off]"
 		"[,reserve=on|off]: memfd memory (share=on, seal=on by default)",
 	.parse = memfd_parse,
-	.realize = memory_backend_realize,
 	.free_config = memory_backend_free,
 };
 DEVICE_TYPE_REGISTER(memory_backend_memfd_type)

@@ -64,7 +64,6 @@ static const struct device_type memory_backend_ram_type = {
 	.kind = TYPE_OBJECT,
 	.help = "id=ID,size=SIZE[,share=on|off][,reserve=on|off]: anonymous memory",
 	.parse = ram_parse,
-	.realize = memory_backend_realize,
 	.free_config = memory_backend_free,
 };
 DEVICE_TYPE_REGISTER(memory_backend_ram_type)

@@ -34,7 +34,8 @@ struct device_type {
 	 * on a later reset can then no longer open anything by path.
 	 */
 	int (*open)(void *config, struct error *err);
-	/* Builds the device in the machine; may run again after a reset. */
+	/* Optional: builds the device in the machine; may run again after a reset. (A memory
+	 * backend has nothing to build: the device that takes it maps it.) */
 	int (*realize)(struct machine *machine, void *config, struct error *err);
 	void (*free_config)(void *config);
 };

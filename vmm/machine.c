@@ -94,13 +94,6 @@ int machine_irq_set(struct machine *m, unsigned gsi, int level)
 	return 0;
 }
 
-int machine_irq_pulse(struct machine *m, unsigned gsi)
-{
-	if (machine_irq_set(m, gsi, 1))
-		return -1;
-	return machine_irq_set(m, gsi, 0);
-}
-
 static int push_cleanup(struct machine_cleanup **list, void (*fn)(void *), void *opaque)
 {
 	struct machine_cleanup *c = malloc(sizeof(*c));
@@ -176,7 +169,7 @@ static int realize_devices(struct machine *m, struct error *err)
 	for (size_t i = 0; i < m->cfg->nr_devices; i++) {
 		const struct device_instance *d = &m->cfg->devices[i];
 
-		if (d->type->realize(m, d->config, err))
+		if (d->type->realize && d->type->realize(m, d->config, err))
 			return error_prefix(err, "%s", d->type->name);
 	}
 	return 0;
@@ -409,6 +402,8 @@ static atomic_bool stop_event_due;
 struct machine *machine_acquire_current(void)
 {
 	pthread_mutex_lock(&current_lock);
+	if (!current_machine)
+		pthread_mutex_unlock(&current_lock);
 	return current_machine;
 }
 

@@ -137,8 +137,8 @@ void machine_vcpu_enter_guest(struct machine *m);
 void machine_vcpu_leave_guest(struct machine *m);
 
 /*
- * The running machine for a QMP command, NULL while none is. Held until
- * machine_release_current(): the machine is not torn down meanwhile.
+ * The running machine for a QMP command, NULL (and nothing held) while none is. A machine
+ * is held until machine_release_current(): it is not torn down meanwhile.
  */
 struct machine *machine_acquire_current(void);
 void machine_release_current(void);
@@ -163,8 +163,6 @@ void machine_memory_device_size_changed(struct machine *m, struct memory_device 
 
 /* ISA-style interrupt lines through the in-kernel irqchip (KVM_IRQ_LINE). */
 int machine_irq_set(struct machine *m, unsigned gsi, int level);
-/* Edge interrupt: raise then lower. */
-int machine_irq_pulse(struct machine *m, unsigned gsi);
 
 /*
  * Devices take memslots here: parts (one memslot each when fully plugged; at most 2048 for

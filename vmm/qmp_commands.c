@@ -16,10 +16,14 @@
 
 static const char *const no_args[] = { NULL };
 
-static int no_machine(struct qmp_error *err)
+/* The current machine, held until machine_release_current(); NULL with err set when none. */
+static struct machine *acquire_machine(struct qmp_error *err)
 {
-	return qmp_error_set(err, "GenericError",
-			     "No machine is running (tide is exiting)");
+	struct machine *m = machine_acquire_current();
+
+	if (!m)
+		qmp_error_set(err, "GenericError", "No machine is running (tide is exiting)");
+	return m;
 }
 
 static int cmd_query_status(void *ctx, struct json_object *args, struct json_object **ret,
@@ -87,11 +91,9 @@ static int cmd_query_memory_devices(void *ctx, struct json_object *args, struct 
 	(void)ctx;
 	if (qmp_args_only(args, no_args, err))
 		return -1;
-	m = machine_acquire_current();
-	if (!m) {
-		machine_release_current();
-		return no_machine(err);
-	}
+	m = acquire_machine(err);
+	if (!m)
+		return -1;
 	*ret = json_object_new_array();
 	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
 		struct json_object *entry = json_object_new_object();
@@ -113,11 +115,9 @@ static int cmd_query_memory_size_summary(void *ctx, struct json_object *args,
 
 	if (qmp_args_only(args, no_args, err))
 		return -1;
-	m = machine_acquire_current();
-	if (!m) {
-		machine_release_current();
-		return no_machine(err);
-	}
+	m = acquire_machine(err);
+	if (!m)
+		return -1;
 	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
 		struct memory_device_status st;
 
@@ -186,11 +186,9 @@ static int lookup_prop(struct json_object *args, const char *const *allowed,
 	if (qmp_args_only(args, allowed, err) || qmp_arg_string(args, "path", true, &path, err) ||
 	    qmp_arg_string(args, "property", true, &property, err))
 		return -1;
-	m = machine_acquire_current();
-	if (!m) {
-		machine_release_current();
-		return no_machine(err);
-	}
+	m = acquire_machine(err);
+	if (!m)
+		return -1;
 	*md = find_device(m, path);
 	if (!*md) {
 		machine_release_current();
@@ -287,11 +285,12 @@ static int cmd_qom_list(void *ctx, struct json_object *args, struct json_object 
 	(void)ctx;
 	if (qmp_args_only(args, allowed, err) || qmp_arg_string(args, "path", true, &path, err))
 		return -1;
-	m = machine_acquire_current();
-	if (!m || !find_device(m, path)) {
+	m = acquire_machine(err);
+	if (!m)
+		return -1;
+	if (!find_device(m, path)) {
 		machine_release_current();
-		return m ? qmp_error_set(err, "DeviceNotFound", "Device '%s' not found", path)
-			 : no_machine(err);
+		return qmp_error_set(err, "DeviceNotFound", "Device '%s' not found", path);
 	}
 	machine_release_current();
 	*ret = json_object_new_array();
@@ -351,11 +350,9 @@ static int cmd_x_query_virtio_mem(void *ctx, struct json_object *args, struct js
 	(void)ctx;
 	if (qmp_args_only(args, no_args, err))
 		return -1;
-	m = machine_acquire_current();
-	if (!m) {
-		machine_release_current();
-		return no_machine(err);
-	}
+	m = acquire_machine(err);
+	if (!m)
+		return -1;
 	*ret = json_object_new_array();
 	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
 		struct json_object *d = device_info(md);
