@@ -179,8 +179,10 @@ class MemoryBound(unittest.TestCase):
         self.assertEqual(info["counters"]["busy-memslot-budget"], 1, info)
         with open(f"/proc/{console.proc.pid}/maps") as f:
             vmas = sum(1 for _ in f)
-        # tide's own mappings (code, libraries, stacks) and at most two per part.
-        self.assertLess(vmas, 150, f"{vmas} VMAs")
+        # tide's own mappings (code, libraries, stacks) and at most two per part, against
+        # 1029 runs of plugged blocks. ASan's shadow and allocator regions add their own:
+        # an idle ASan tide has 211 VMAs where a release one has 60 (2026-12-07).
+        self.assertLess(vmas, 300 if sanitized(console.proc.pid) else 150, f"{vmas} VMAs")
         print(f"# most fragmenting guest: {info['kvm-memslots']} KVM memslots, {vmas} VMAs")
         console.send("go\n")
         self.assertEqual(console.wait(timeout=120), GUEST_PASS, console.text())
