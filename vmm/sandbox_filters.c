@@ -44,7 +44,7 @@ struct allowed_call {
 		.nr = SCMP_SYS(call), .name = #call, .arg = (argument), .values = (list),           \
 		.value_names = (names), .nr_values = ARRAY_SIZE(list), .mask = (bits)                    \
 	}
-#define OWN_PROCESS(call) { .nr = SCMP_SYS(call), .name = #call, .own_process = true }
+#define OWN_PROCESS(call) { .nr = SCMP_SYS(call), .name = #call, .arg = 0, .own_process = true }
 #define IOCTLS(list, names) CALL_IF(ioctl, 1, list, names, 0xffffffffUL)
 /* Request numbers and their names: the names are the list's own text, split at commas. */
 #define REQUESTS(group, ...)                                                                       \
@@ -214,28 +214,19 @@ int sandbox_filter_add_rules(scmp_filter_ctx ctx, enum sandbox_thread kind)
 	return 0;
 }
 
-static const struct allowed_call *find_argument_rule(int nr)
+int sandbox_filter_checked_argument(int nr)
 {
-	for (size_t k = 0; k < SANDBOX_NR_THREADS; k++)
-		for (size_t g = 0; g < MAX_GROUPS && thread_groups[k][g].calls; g++)
-			for (size_t i = 0; i < thread_groups[k][g].nr_calls; i++)
-				if (thread_groups[k][g].calls[i].nr == nr &&
-				    (thread_groups[k][g].calls[i].values ||
-				     thread_groups[k][g].calls[i].own_process))
-					return &thread_groups[k][g].calls[i];
-	return NULL;
-}
+	for (size_t k = 0; k < SANDBOX_NR_THREADS; k++) {
+		for (size_t g = 0; g < MAX_GROUPS && thread_groups[k][g].calls; g++) {
+			for (size_t i = 0; i < thread_groups[k][g].nr_calls; i++) {
+				const struct allowed_call *c = &thread_groups[k][g].calls[i];
 
-bool sandbox_filter_has_argument_rules(int nr)
-{
-	return find_argument_rule(nr) != NULL;
-}
-
-unsigned sandbox_filter_argument_index(int nr)
-{
-	const struct allowed_call *c = find_argument_rule(nr);
-
-	return c && !c->own_process ? c->arg : 0;
+				if (c->nr == nr && (c->values || c->own_process))
+					return (int)c->arg;
+			}
+		}
+	}
+	return -1;
 }
 
 unsigned long sandbox_trapped_argument(void *ucontext, unsigned index)

@@ -11,9 +11,8 @@
 /* Adds the kind's rules to a filter whose default action traps. 0 or -errno. */
 int sandbox_filter_add_rules(scmp_filter_ctx ctx, enum sandbox_thread kind);
 
-/* Whether some rule for call nr looks at an argument, and which (for the SIGSYS message). */
-bool sandbox_filter_has_argument_rules(int nr);
-unsigned sandbox_filter_argument_index(int nr);
+/* The argument some rule for call nr looks at, or -1 when none does (the SIGSYS message). */
+int sandbox_filter_checked_argument(int nr);
 /* Argument index of the trapped call, from the signal's saved registers. */
 unsigned long sandbox_trapped_argument(void *ucontext, unsigned index);
 

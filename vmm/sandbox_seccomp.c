@@ -81,9 +81,9 @@ static void on_sigsys(int sig, siginfo_t *info, void *ucontext)
 	char line[200];
 	size_t len = 0;
 	int nr = info->si_syscall;
+	int argument = sandbox_filter_checked_argument(nr);
 
 	(void)sig;
-	(void)ucontext;
 	len = append(line, len, sizeof(line), "tide: seccomp: the ");
 	len = append(line, len, sizeof(line), sandbox_thread_name(thread_kind));
 	len = append(line, len, sizeof(line), " thread made system call ");
@@ -94,11 +94,11 @@ static void on_sigsys(int sig, siginfo_t *info, void *ucontext)
 	len = append(line, len, sizeof(line), " (");
 	len = append_uint(line, len, sizeof(line), (unsigned long)(unsigned)nr, 10);
 	len = append(line, len, sizeof(line), ")");
-	if (sandbox_filter_has_argument_rules(nr)) {
+	if (argument >= 0) {
 		/* The call is allowed with other arguments: name the one the rules look at. */
 		len = append(line, len, sizeof(line), " with argument 0x");
 		len = append_uint(line, len, sizeof(line),
-				  sandbox_trapped_argument(ucontext, sandbox_filter_argument_index(nr)),
+				  sandbox_trapped_argument(ucontext, (unsigned)argument),
 				  16);
 	}
 	len = append(line, len, sizeof(line), ", which its filter forbids; tide stops\n");
