@@ -170,10 +170,12 @@ static void i8042_destroy(void *opaque)
 	i8042_free(kbc);
 }
 
-int i8042_create(struct machine *m, struct error *err)
+static int i8042_create(struct machine *m, const struct board_device_place *at,
+			struct error *err)
 {
 	struct i8042 *kbc = i8042_new(guest_reset, m);
 
+	(void)at; /* the ports are the i8042's own */
 	if (!kbc)
 		return error_set(err, "i8042: out of memory");
 	kbc->machine = m;
@@ -194,3 +196,9 @@ fail:
 	i8042_free(kbc);
 	return -1;
 }
+
+static struct board_device_type i8042_type = {
+	.name = "i8042",
+	.create = i8042_create,
+};
+BOARD_DEVICE_REGISTER(i8042_type)

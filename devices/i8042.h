@@ -40,7 +40,6 @@
 #define I8042_OUTPORT_A20 0x02
 
 struct i8042;
-struct machine;
 
 /* reset(opaque) is called, without the controller's lock, when the guest resets the CPU. */
 struct i8042 *i8042_new(void (*reset)(void *opaque), void *reset_opaque);
@@ -51,6 +50,4 @@ void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, b
 void i8042_cmd_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 
 /* Registers ports 0x60 and 0x64 on m->pio; a reset calls machine_guest_reset(m). */
-int i8042_create(struct machine *m, struct error *err);
-
 #endif

@@ -3,7 +3,7 @@
 #define TIDE_MSIX_KVM_H
 
 #include "devices/msix.h"
-#include "vmm/msi_routes.h"
+#include "devices/msi_routes.h"
 
 struct msix_kvm {
 	struct msi_routes *routes;

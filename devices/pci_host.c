@@ -2,7 +2,7 @@
 
 #include <stdlib.h>
 
-#include "arch/x86/layout.h"
+#include "devices/board_device.h"
 #include "vmm/machine.h"
 
 struct pci_host {
@@ -62,7 +62,8 @@ static void pci_host_destroy(void *opaque)
 	free(host);
 }
 
-int pci_host_create(struct machine *m, struct error *err)
+static int pci_host_create(struct machine *m, const struct board_device_place *at,
+			   struct error *err)
 {
 	struct pci_host *host = calloc(1, sizeof(*host));
 
@@ -70,7 +71,7 @@ int pci_host_create(struct machine *m, struct error *err)
 		return error_set(err, "PCI host: out of memory");
 	host->machine = m;
 	pci_host_bridge_init(&host->bridge);
-	host->bus = pci_bus_new(&machine_pci_ops, m, LAYOUT_MMIO32_START, LAYOUT_MMIO32_END);
+	host->bus = pci_bus_new(&machine_pci_ops, m, at->base, at->base + at->size);
 	if (!host->bus) {
 		error_set(err, "PCI host: out of memory");
 		goto fail;
@@ -93,3 +94,9 @@ fail:
 	free(host);
 	return -1;
 }
+
+static struct board_device_type pci_host_type = {
+	.name = "pci-host",
+	.create = pci_host_create,
+};
+BOARD_DEVICE_REGISTER(pci_host_type)

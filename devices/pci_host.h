@@ -14,7 +14,6 @@
 #define PCI_HOST_CLASS 0x060000 /* bridge, host bridge */
 #define PCI_HOST_REVISION 0x02
 
-struct machine;
 
 /* Sets up dev as the host bridge (core, for unit tests too); add it at slot 0. */
 void pci_host_bridge_init(struct pci_device *dev);
@@ -24,6 +23,4 @@ void pci_host_bridge_init(struct pci_device *dev);
  * m->mmio, INTx through machine_irq_set(), the config ports on m->pio and the
  * host bridge at 00:00.0. Torn down by a machine cleanup (which clears m->pci).
  */
-int pci_host_create(struct machine *m, struct error *err);
-
 #endif

@@ -93,10 +93,12 @@ static void reset_cf9_destroy(void *opaque)
 	reset_cf9_free(rc);
 }
 
-int reset_cf9_create(struct machine *m, struct error *err)
+static int reset_cf9_create(struct machine *m, const struct board_device_place *at,
+			    struct error *err)
 {
 	struct reset_cf9 *rc = reset_cf9_new(guest_reset, m);
 
+	(void)at; /* 0xCF9, inside CONFIG_ADDRESS: see reset_cf9.h */
 	if (!rc)
 		return error_set(err, "reset control register: out of memory");
 	rc->machine = m;
@@ -118,3 +120,9 @@ fail:
 	reset_cf9_free(rc);
 	return -1;
 }
+
+static struct board_device_type reset_cf9_type = {
+	.name = "reset-cf9",
+	.create = reset_cf9_create,
+};
+BOARD_DEVICE_REGISTER(reset_cf9_type)

@@ -17,7 +17,6 @@
 #define RESET_CF9_FULL_RST 0x08
 
 struct reset_cf9;
-struct machine;
 
 struct reset_cf9 *reset_cf9_new(void (*reset)(void *opaque), void *reset_opaque);
 void reset_cf9_free(struct reset_cf9 *rc);
@@ -25,10 +24,9 @@ void reset_cf9_free(struct reset_cf9 *rc);
 void reset_cf9_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 
 /*
- * Port 0xCF9 on m; a reset calls machine_guest_reset(m). 0xCF9 sits inside
- * CONFIG_ADDRESS, so with m->pci set (call pci_host_create() first) it is
- * served through pci_bus_set_legacy_port(); otherwise registered on m->pio.
+ * The board device "reset-cf9": port 0xCF9; a reset calls machine_guest_reset(). 0xCF9
+ * sits inside CONFIG_ADDRESS, so on a machine with a PCI host bridge (created first) it
+ * is served through pci_bus_set_legacy_port(); otherwise it is registered on the port bus.
  */
-int reset_cf9_create(struct machine *m, struct error *err);
 
 #endif

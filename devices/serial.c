@@ -322,9 +322,11 @@ static void serial_destroy(void *opaque)
 	serial_free(s);
 }
 
-int serial_create(struct machine *m, uint16_t base, unsigned gsi, struct error *err)
+static int serial_create(struct machine *m, const struct board_device_place *at,
+			 struct error *err)
 {
-	struct serial *s = serial_new(irq_line_for_machine(m, gsi), console_output, m);
+	uint16_t base = (uint16_t)at->base;
+	struct serial *s = serial_new(irq_line_for_machine(m, at->gsi), console_output, m);
 
 	if (!s)
 		return error_set(err, "serial at 0x%x: out of memory", base);
@@ -343,3 +345,9 @@ int serial_create(struct machine *m, uint16_t base, unsigned gsi, struct error *
 		chardev_set_receiver(m->console, console_input, s);
 	return 0;
 }
+
+static struct board_device_type serial_type = {
+	.name = "isa-serial",
+	.create = serial_create,
+};
+BOARD_DEVICE_REGISTER(serial_type)

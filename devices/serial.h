@@ -1,7 +1,8 @@
 /*
  * 16550A UART (x86-boot.md section 6): eight byte registers at base..base+7,
  * an edge interrupt on one ISA GSI. The core (serial_new/serial_io/
- * serial_receive) needs no KVM; serial_create() wires it to a machine.
+ * serial_receive) needs no KVM; the board device "isa-serial" wires it
+ * to a machine at the place its architecture gives.
  */
 #ifndef TIDE_DEVICES_SERIAL_H
 #define TIDE_DEVICES_SERIAL_H
@@ -13,14 +14,12 @@
 #include "devices/irq.h"
 #include "util/error.h"
 
-#define SERIAL_COM1_BASE 0x3f8
-#define SERIAL_COM1_GSI 4
+#define SERIAL_COM1_BASE 0x3f8 /* where a PC has its first UART */
 #define SERIAL_NR_PORTS 8
 /* Receive FIFO depth: larger than a real 16550A's 16 bytes so pasted input survives. */
 #define SERIAL_RX_FIFO_SIZE 1024
 
 struct serial;
-struct machine;
 
 /* Bytes the guest transmits; called without the UART's lock held. */
 typedef void (*serial_output_fn)(void *opaque, const uint8_t *buf, size_t len);
@@ -43,6 +42,4 @@ size_t serial_offer(struct serial *s, const uint8_t *buf, size_t len);
  * A UART at base/gsi whose output goes to m->console and which receives the
  * console's input. Torn down by a machine cleanup.
  */
-int serial_create(struct machine *m, uint16_t base, unsigned gsi, struct error *err);
-
 #endif

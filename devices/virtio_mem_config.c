@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "arch/x86/layout.h"
 #include "mm/memslots.h"
 #include "vmm/machine.h"
 #include "util/size.h"
@@ -123,21 +122,6 @@ static struct memory_backend *find_backend(const struct vm_config *cfg, const ch
 	return NULL;
 }
 
-/* The device memory area: from 4 GiB + high RAM, 1 GiB aligned, maxmem - ram bytes long. */
-static void device_area(const struct vm_config *cfg, uint64_t *start, uint64_t *end)
-{
-	uint64_t high = cfg->ram_size > LAYOUT_PCI_HOLE_START ? cfg->ram_size - LAYOUT_PCI_HOLE_START
-							       : 0;
-	uint64_t align = LAYOUT_DEVICE_MEMORY_ALIGN;
-
-	uint64_t len = cfg->maxmem > cfg->ram_size ? cfg->maxmem - cfg->ram_size : 0;
-
-	/* Absurd sizes (-m 8E) saturate instead of wrapping: nothing fits, and the error says so. */
-	*start = high > UINT64_MAX - LAYOUT_4G - align ? UINT64_MAX - align + 1
-						       : (LAYOUT_4G + high + align - 1) / align * align;
-	*end = len > UINT64_MAX - *start ? UINT64_MAX : *start + len;
-}
-
 /* How the region splits into memslots; every problem is found here, before KVM is opened. */
 static int resolve_memslots(struct vmem_config *vc, struct error *err)
 {
@@ -158,10 +142,9 @@ static int resolve_memslots(struct vmem_config *vc, struct error *err)
 int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 			const struct vm_config *cfg, struct error *err)
 {
-	uint64_t area_start, area_end, next, slots_left = MACHINE_MAX_DEVICE_SLOTS;
+	uint64_t area_start = cfg->device_area_start, area_end = cfg->device_area_end;
+	uint64_t next = area_start, slots_left = MACHINE_MAX_DEVICE_SLOTS;
 
-	device_area(cfg, &area_start, &area_end);
-	next = area_start;
 	for (unsigned i = 0; i < count; i++) {
 		struct vmem_config *vc = configs[i];
 

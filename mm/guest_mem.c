@@ -6,14 +6,14 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include "arch/x86/layout.h"
 #include "mm/backend.h"
 #include "mm/memslots_kvm.h"
 #include "util/log.h"
 
-void guest_mem_split(uint64_t ram_size, uint64_t *low_size, uint64_t *high_size)
+void guest_mem_split(const struct guest_ram_layout *layout, uint64_t ram_size,
+		     uint64_t *low_size, uint64_t *high_size)
 {
-	*low_size = ram_size < LAYOUT_PCI_HOLE_START ? ram_size : LAYOUT_PCI_HOLE_START;
+	*low_size = ram_size < layout->low_end ? ram_size : layout->low_end;
 	*high_size = ram_size - *low_size;
 }
 
@@ -128,13 +128,13 @@ static int map_ram_region(struct guest_mem *mem, int vm_fd, struct slot_id_pool 
 }
 
 int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, struct slot_id_pool *slot_ids,
-			 uint64_t ram_size, struct memory_backend *backend, struct error *err)
+			 const struct guest_ram_layout *layout, uint64_t ram_size, struct memory_backend *backend, struct error *err)
 {
 	uint8_t *base = NULL;
 
 	memset(mem, 0, sizeof(*mem));
 	mem->ram_size = ram_size;
-	guest_mem_split(ram_size, &mem->low_size, &mem->high_size);
+	guest_mem_split(layout, ram_size, &mem->low_size, &mem->high_size);
 	if (backend) {
 		backend->vm_fd = vm_fd; /* a guest_memfd belongs to this VM */
 		if (memory_backend_map(backend, err))
@@ -144,7 +144,7 @@ int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, struct slot_id_pool *
 	}
 	if (map_ram_region(mem, vm_fd, slot_ids, 0, mem->low_size, base, err))
 		return -1;
-	if (mem->high_size && map_ram_region(mem, vm_fd, slot_ids, LAYOUT_4G, mem->high_size,
+	if (mem->high_size && map_ram_region(mem, vm_fd, slot_ids, layout->high_base, mem->high_size,
 					     base ? base + mem->low_size : NULL, err))
 		return -1;
 	return 0;

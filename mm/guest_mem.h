@@ -37,8 +37,18 @@ struct guest_mem {
 	struct memory_backend *backend; /* boot RAM's backend (-machine memory-backend), or NULL */
 };
 
-/* Low/high split of boot RAM: low = min(ram, PCI hole start), high = the rest. */
-void guest_mem_split(uint64_t ram_size, uint64_t *low_size, uint64_t *high_size);
+/*
+ * Where boot RAM goes (the architecture's choice): from 0 up to low_end, the rest from
+ * high_base up (x86: around the 32-bit PCI hole).
+ */
+struct guest_ram_layout {
+	uint64_t low_end;
+	uint64_t high_base;
+};
+
+/* Low/high split of boot RAM: low = min(ram, low_end), high = the rest. */
+void guest_mem_split(const struct guest_ram_layout *layout, uint64_t ram_size,
+		     uint64_t *low_size, uint64_t *high_size);
 
 /* Records a host mapping for [gpa, gpa+size); no KVM involved (unit tests use malloc'd buffers). */
 int guest_mem_add(struct guest_mem *mem, uint64_t gpa, uint64_t size, void *hva,
@@ -77,7 +87,7 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 struct memory_backend;
 struct slot_id_pool;
 int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, struct slot_id_pool *slot_ids,
-			 uint64_t ram_size, struct memory_backend *backend, struct error *err);
+			 const struct guest_ram_layout *layout, uint64_t ram_size, struct memory_backend *backend, struct error *err);
 void guest_mem_destroy(struct guest_mem *mem);
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86/mptable.h"
+#include "arch/arch.h"
 #include "mm/backend.h"
 #include "util/log.h"
 #include "vmm/opts.h"
@@ -12,7 +12,6 @@
 #include "util/util.h"
 
 #define DEFAULT_RAM_SIZE (128 * MiB) /* QEMU's default */
-#define MAX_SMP MPTABLE_MAX_CPUS /* every vCPU needs an entry in the MP table */
 
 struct cmdline_state {
 	struct vm_config *cfg;
@@ -115,9 +114,9 @@ static int opt_smp(struct cmdline_state *st, const char *arg, struct error *err)
 	if (opts_take_u64(&opts, "cpus", &cpus, 1, err) ||
 	    opts_finish(&opts, "-smp (only cpus=N is supported)", err))
 		goto out;
-	if (cpus < 1 || cpus > MAX_SMP) {
+	if (cpus < 1 || cpus > arch_layout.max_vcpus) {
 		error_set(err, "-smp: %llu CPUs requested, must be 1..%d (the MP table holds %d)", (unsigned long long)cpus,
-			  (int)MAX_SMP, (int)MAX_SMP);
+			  (int)arch_layout.max_vcpus, (int)arch_layout.max_vcpus);
 		goto out;
 	}
 	st->cfg->smp = (unsigned)cpus;
@@ -560,6 +559,25 @@ static void set_defaults(struct vm_config *cfg)
 	sandbox_config_defaults(&cfg->sandbox);
 }
 
+/*
+ * The device memory area: after boot RAM's high part, aligned as the architecture asks,
+ * maxmem - ram bytes long.
+ */
+static void place_device_area(struct vm_config *cfg)
+{
+	const struct arch_layout *l = &arch_layout;
+	uint64_t high = cfg->ram_size > l->ram.low_end ? cfg->ram_size - l->ram.low_end : 0;
+	uint64_t align = l->device_memory_align;
+	uint64_t len = cfg->maxmem > cfg->ram_size ? cfg->maxmem - cfg->ram_size : 0;
+	uint64_t *start = &cfg->device_area_start;
+
+	/* Absurd sizes (-m 8E) saturate instead of wrapping: nothing fits, and the error says so. */
+	*start = high > UINT64_MAX - l->ram.high_base - align
+			 ? UINT64_MAX - align + 1
+			 : (l->ram.high_base + high + align - 1) / align * align;
+	cfg->device_area_end = len > UINT64_MAX - *start ? UINT64_MAX : *start + len;
+}
+
 /* Each type with a check() runs it once, in the order its first instance appeared. */
 static int check_instances(struct vm_config *cfg, struct error *err)
 {
@@ -609,7 +627,10 @@ enum cmdline_result cmdline_parse(int argc, char **argv, struct vm_config *cfg, 
 		return CMDLINE_ERROR;
 	}
 	/* Boot RAM's size first: the device memory area (virtio-mem) lies above it. */
-	if (resolve_ram_backend(cfg, err) || check_instances(cfg, err))
+	if (resolve_ram_backend(cfg, err))
+		return CMDLINE_ERROR;
+	place_device_area(cfg);
+	if (check_instances(cfg, err))
 		return CMDLINE_ERROR;
 	return CMDLINE_RUN;
 }

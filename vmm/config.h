@@ -6,28 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/arch.h"
 #include "vmm/chardev.h"
 #include "vmm/device.h"
 #include "vmm/qmp_server.h"
 #include "vmm/sandbox.h"
 
 struct memory_backend;
-
-struct cpu_config {
-	const char *model;   /* "host" (default) or "max": both mean KVM's supported CPUID */
-	char **feature_adds;  /* "+feat" / "feat=on" */
-	size_t nr_adds;
-	char **feature_drops; /* "-feat" / "feat=off" */
-	size_t nr_drops;
-};
-
-/* Kernel and initrd read at start-up, checked once, loaded again on every reset. */
-struct boot_files {
-	void *kernel;
-	size_t kernel_len;
-	void *initrd; /* NULL: none */
-	size_t initrd_len;
-};
 
 struct vm_config {
 	const char *kernel;
@@ -38,6 +23,9 @@ struct vm_config {
 	char *ram_backend_id; /* -machine memory-backend=ID (owned) */
 	struct memory_backend *ram_backend; /* resolved from it, or NULL: anonymous boot RAM */
 	uint64_t maxmem; /* 0 = no device memory area */
+	/* The device memory (virtio-mem) area, [start, end): placed by cmdline_parse(). */
+	uint64_t device_area_start;
+	uint64_t device_area_end;
 	uint64_t mem_slots;
 	unsigned smp;
 	enum chardev_kind serial;

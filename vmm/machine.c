@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "arch/x86/platform.h"
+#include "arch/arch.h"
+#include "devices/board_device.h"
 #include "util/log.h"
 #include "vmm/sandbox.h"
 #include "vmm/memory_device.h"
@@ -164,6 +165,35 @@ static int create_vm(struct machine *m, struct error *err)
 	return 0;
 }
 
+/* The devices every machine of the architecture has, where it puts them. */
+static int create_board_devices(struct machine *m, struct error *err)
+{
+	size_t count;
+	const struct arch_platform_device *devices = arch_platform_devices(&count);
+
+	for (size_t i = 0; i < count; i++) {
+		const struct board_device_type *type = board_device_find(devices[i].type);
+
+		if (!type)
+			return error_set(err, "no board device type '%s'", devices[i].type);
+		if (type->create(m, &devices[i].at, err))
+			return -1;
+	}
+	return 0;
+}
+
+static int init_gsi_routes(struct machine *m, struct error *err)
+{
+	struct kvm_irq_routing_entry fixed[MSI_ROUTES_MAX_FIXED];
+	unsigned first_msi_gsi;
+	unsigned n = arch_irqchip_routes(fixed, MSI_ROUTES_MAX_FIXED, &first_msi_gsi);
+
+	if (msi_routes_init(&m->msi_routes, m->vm_fd, fixed, n, first_msi_gsi, err))
+		return -1;
+	m->msi_routes_ready = true;
+	return 0;
+}
+
 static int realize_devices(struct machine *m, struct error *err)
 {
 	for (size_t i = 0; i < m->cfg->nr_devices; i++) {
@@ -189,7 +219,7 @@ static int create_vcpus(struct machine *m, struct error *err)
 		m->nr_vcpus = i + 1;
 		if (vcpu_create(&m->vcpus[i], m, i, mmap_size, err))
 			return -1;
-		if (platform_setup_vcpu(m, &m->vcpus[i], err))
+		if (arch_vcpu_setup(m->arch, m->vcpus[i].fd, i, m->cfg->smp, &m->mem, err))
 			return -1;
 	}
 	return 0;
@@ -281,19 +311,26 @@ void machine_vcpu_leave_guest(struct machine *m)
 
 static int machine_build(struct machine *m, struct error *err)
 {
+	struct arch_vm_facts facts = { 0 };
+
 	if (create_vm(m, err))
 		return -1;
-	msi_routes_init(&m->msi_routes, m->vm_fd);
-	if (platform_create_vm(m, err))
+	if (init_gsi_routes(m, err))
 		return -1;
+	m->arch = arch_vm_create(m->kvm_fd, m->vm_fd, &m->cfg->cpu, &facts, err);
+	if (!m->arch)
+		return -1;
+	m->emulating_host = facts.emulating_host;
+	m->phys_addr_limit = facts.phys_addr_limit;
 	if (init_memslot_ids(m, err) ||
-	    guest_mem_create_ram(&m->mem, m->vm_fd, &m->slot_ids, m->cfg->ram_size,
+	    guest_mem_create_ram(&m->mem, m->vm_fd, &m->slot_ids, &arch_layout.ram, m->cfg->ram_size,
 				 m->cfg->ram_backend, err) ||
 	    init_device_slot_budget(m, err))
 		return -1;
-	if (platform_create_devices(m, err) || realize_devices(m, err))
+	if (create_board_devices(m, err) || realize_devices(m, err))
 		return -1;
-	if (platform_load_kernel(m, err))
+	if (arch_vm_load_kernel(m->arch, &m->mem, &m->cfg->boot, m->cfg->kernel, m->cfg->append,
+				m->cfg->smp, err))
 		return -1;
 	return create_vcpus(m, err);
 }
@@ -315,12 +352,13 @@ static void machine_teardown(struct machine *m)
 	for (unsigned i = 0; i < m->nr_vcpus; i++)
 		vcpu_destroy(&m->vcpus[i]);
 	free(m->vcpus);
-	platform_destroy(m);
+	arch_vm_destroy(m->arch);
+	m->arch = NULL;
 	slot_id_pool_free(&m->slot_ids);
-	if (m->vm_fd >= 0) {
+	if (m->msi_routes_ready)
 		msi_routes_destroy(&m->msi_routes);
+	if (m->vm_fd >= 0)
 		close(m->vm_fd);
-	}
 	guest_mem_destroy(&m->mem);
 	if (m->stop_eventfd >= 0)
 		close(m->stop_eventfd);

@@ -13,7 +13,7 @@
 
 #include "mm/guest_mem.h"
 #include "mm/memslots.h"
-#include "vmm/msi_routes.h"
+#include "devices/msi_routes.h"
 #include "vmm/chardev.h"
 #include "vmm/config.h"
 #include "vmm/io_bus.h"
@@ -22,6 +22,7 @@ struct vcpu;
 struct pci_bus;
 struct event_loop;
 struct memory_device;
+struct arch_vm;
 
 #define MACHINE_MAX_DEVICE_SLOTS 2048
 
@@ -45,12 +46,13 @@ struct machine {
 	uint32_t device_slots_left;	  /* device parts may still take (at most 2048) */
 	uint32_t kvm_slots_left;	  /* what KVM has left after boot RAM and the devices */
 	struct msi_routes msi_routes;
+	bool msi_routes_ready; /* initialized: destroyed at teardown */
 	struct event_loop *loop;	  /* the I/O thread, owned by main, outlives resets */
 	struct io_bus pio;
 	struct io_bus mmio;
 	struct pci_bus *pci;
 
-	void *arch; /* the architecture's own state (arch/x86/platform.c) */
+	struct arch_vm *arch; /* the architecture's own state (arch/arch.h) */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arch/x86/platform.h"
+#include "arch/arch.h"
 #include "mm/backend.h"
 #include "vmm/chardev.h"
 #include "vmm/cmdline.h"
@@ -59,7 +59,7 @@ static int block_stop_signals(struct error *err)
  */
 static int open_host_resources(const struct vm_config *cfg, struct error *err)
 {
-	platform_probe_host();
+	arch_probe_host();
 	(void)host_thp_size(); /* read once, kept */
 	if (machine_open_kvm(err))
 		return -1;
@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 	case CMDLINE_RUN:
 		break;
 	}
-	if (close_inherited_fds(&err) || platform_read_boot_files(&cfg, &err) ||
+	if (close_inherited_fds(&err) || arch_read_boot_files(cfg.kernel, cfg.initrd, &cfg.boot, &err) ||
 	    block_stop_signals(&err) || sandbox_seccomp_init(cfg.sandbox.seccomp, &err))
 		goto fail;
 	memory_backend_set_worker_start(start_prealloc_worker);
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 	event_loop_free(loop);
 	chardev_close(console);
 	machine_close_kvm();
-	platform_free_boot_files(&cfg);
+	arch_free_boot_files(&cfg.boot);
 	cmdline_free(&cfg);
 	return status;
 fail:
@@ -180,7 +180,7 @@ fail:
 	if (console)
 		chardev_close(console);
 	machine_close_kvm();
-	platform_free_boot_files(&cfg);
+	arch_free_boot_files(&cfg.boot);
 	cmdline_free(&cfg);
 	return 1;
 }

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "arch/arch.h"
 #include "arch/x86/layout.h"
 #include "mm/guest_mem.h"
 
@@ -25,7 +26,7 @@ int e820_build(struct e820_table *t, uint64_t ram_size, struct error *err)
 	if (ram_size < E820_MIN_RAM)
 		return error_set(err, "%llu bytes of RAM is too little to boot: at least %llu MiB needed",
 				 (unsigned long long)ram_size, E820_MIN_RAM >> 20);
-	guest_mem_split(ram_size, &low, &high);
+	guest_mem_split(&arch_layout.ram, ram_size, &low, &high);
 	if (high > UINT64_MAX - LAYOUT_4G)
 		return error_set(err, "%llu bytes of RAM do not fit the guest-physical address space",
 				 (unsigned long long)ram_size);

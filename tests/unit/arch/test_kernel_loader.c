@@ -7,8 +7,7 @@
 
 #include "arch/x86/e820.h"
 #include "arch/x86/kernel_loader.h"
-#include "arch/x86/platform.h"
-#include "vmm/config.h"
+#include "arch/arch.h"
 #include "arch/x86/layout.h"
 #include "arch_test.h"
 #include "util/size.h"
@@ -92,10 +91,10 @@ static void vm_init(struct vm *vm)
 /* The start-up path: read and check -kernel/-initrd as tide does before any VM exists. */
 static int read_boot(const char *kernel, const char *initrd, struct error *err)
 {
-	struct vm_config cfg = { .kernel = kernel, .initrd = initrd };
-	int ret = platform_read_boot_files(&cfg, err);
+	struct boot_files boot = { 0 };
+	int ret = arch_read_boot_files(kernel, initrd, &boot, err);
 
-	platform_free_boot_files(&cfg);
+	arch_free_boot_files(&boot);
 	return ret;
 }
 
@@ -153,14 +152,14 @@ START_TEST(loads_kernel_and_initrd)
 	strcpy(kpath, file("bzImage", kernel, len));
 	file("initrd", "INITRD-CONTENT", 14);
 	{
-		struct vm_config cfg = { .kernel = kpath, .initrd = path };
+		struct boot_files boot = { 0 };
 
-		ck_assert_msg(platform_read_boot_files(&cfg, &err) == 0, "%s", err.msg);
-		ck_assert_msg(kernel_load_image(&vm.mem, cfg.boot.kernel, cfg.boot.kernel_len,
-						cfg.boot.initrd, cfg.boot.initrd_len, "quiet",
+		ck_assert_msg(arch_read_boot_files(kpath, path, &boot, &err) == 0, "%s", err.msg);
+		ck_assert_msg(kernel_load_image(&vm.mem, boot.kernel, boot.kernel_len, boot.initrd,
+						boot.initrd_len, "quiet",
 						&vm.e820, &entry, &err) == 0,
 			      "%s", err.msg);
-		platform_free_boot_files(&cfg);
+		arch_free_boot_files(&boot);
 	}
 	ck_assert_int_eq(entry.mode, BOOT_LINUX64);
 	ck_assert_str_eq((const char *)vm.ram + LAYOUT_CMDLINE, "quiet");

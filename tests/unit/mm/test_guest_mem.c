@@ -8,15 +8,17 @@
 
 START_TEST(split_around_the_pci_hole)
 {
+	const struct guest_ram_layout pc = { .low_end = LAYOUT_PCI_HOLE_START, .high_base = LAYOUT_4G };
+	const struct guest_ram_layout *layout = &pc;
 	uint64_t low, high;
 
-	guest_mem_split(512 * MiB, &low, &high);
+	guest_mem_split(layout, 512 * MiB, &low, &high);
 	ck_assert_uint_eq(low, 512 * MiB);
 	ck_assert_uint_eq(high, 0);
-	guest_mem_split(3 * GiB, &low, &high);
+	guest_mem_split(layout, 3 * GiB, &low, &high);
 	ck_assert_uint_eq(low, 3 * GiB);
 	ck_assert_uint_eq(high, 0);
-	guest_mem_split(4 * GiB, &low, &high);
+	guest_mem_split(layout, 4 * GiB, &low, &high);
 	ck_assert_uint_eq(low, LAYOUT_PCI_HOLE_START);
 	ck_assert_uint_eq(high, GiB);
 }

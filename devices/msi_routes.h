@@ -1,12 +1,13 @@
 /*
  * MSI routes in KVM's GSI routing table. KVM_SET_GSI_ROUTING replaces the
  * whole table, so one owner per VM keeps it: the irqchip's default entries
- * (GSIs 0-23, from the architecture) plus one MSI entry per route that a
+ * (the architecture's, given at init) plus one MSI entry per route that a
  * device allocated. Devices deliver through an irqfd bound to the route's GSI.
  */
 #ifndef TIDE_MSI_ROUTES_H
 #define TIDE_MSI_ROUTES_H
 
+#include <linux/kvm.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include "util/error.h"
 
 #define MSI_ROUTES_MAX 1024
+#define MSI_ROUTES_MAX_FIXED 64 /* the irqchip's own entries (x86: 24 IOAPIC + 16 PIC pins) */
 
 struct msi_route {
 	bool used;
@@ -25,11 +27,15 @@ struct msi_route {
 struct msi_routes {
 	int vm_fd;
 	unsigned first_gsi; /* above the irqchip's pins */
+	struct kvm_irq_routing_entry fixed[MSI_ROUTES_MAX_FIXED];
+	unsigned nr_fixed;
 	pthread_mutex_t lock;
 	struct msi_route routes[MSI_ROUTES_MAX];
 };
 
-void msi_routes_init(struct msi_routes *r, int vm_fd);
+/* fixed: the irqchip's default entries, kept in every table; MSI routes from first_gsi up. */
+int msi_routes_init(struct msi_routes *r, int vm_fd, const struct kvm_irq_routing_entry *fixed,
+		    unsigned nr_fixed, unsigned first_gsi, struct error *err);
 void msi_routes_destroy(struct msi_routes *r);
 /* Reserves a GSI for an MSI route (no entry in KVM until msi_route_set()). */
 int msi_route_alloc(struct msi_routes *r, unsigned *gsi, struct error *err);

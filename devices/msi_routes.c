@@ -1,5 +1,5 @@
-/* KVM GSI routing for x86: the in-kernel irqchip's default table plus MSI routes. */
-#include "vmm/msi_routes.h"
+/* KVM GSI routing: the irqchip's default entries (the architecture's) plus MSI routes. */
+#include "devices/msi_routes.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -9,15 +9,19 @@
 
 #include "util/log.h"
 
-#define IOAPIC_PINS 24
-#define PIC_PINS 16
-
-void msi_routes_init(struct msi_routes *r, int vm_fd)
+int msi_routes_init(struct msi_routes *r, int vm_fd, const struct kvm_irq_routing_entry *fixed,
+		    unsigned nr_fixed, unsigned first_gsi, struct error *err)
 {
 	memset(r, 0, sizeof(*r));
+	if (nr_fixed > MSI_ROUTES_MAX_FIXED)
+		return error_set(err, "%u fixed GSI routes, at most %d", nr_fixed,
+				 MSI_ROUTES_MAX_FIXED);
 	r->vm_fd = vm_fd;
-	r->first_gsi = IOAPIC_PINS;
+	r->first_gsi = first_gsi;
+	memcpy(r->fixed, fixed, nr_fixed * sizeof(*fixed));
+	r->nr_fixed = nr_fixed;
 	pthread_mutex_init(&r->lock, NULL);
+	return 0;
 }
 
 void msi_routes_destroy(struct msi_routes *r)
@@ -47,36 +51,10 @@ static struct msi_route *route_of(struct msi_routes *r, unsigned gsi)
 	return &r->routes[gsi - r->first_gsi];
 }
 
-/*
- * The table KVM_CREATE_IRQCHIP starts with: GSI n goes to IOAPIC pin n, and
- * GSIs 0-15 also to the PIC (master for 0-7, slave for 8-15).
- */
-static unsigned add_irqchip_entries(struct kvm_irq_routing_entry *e)
-{
-	unsigned n = 0;
-
-	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
-		e[n++] = (struct kvm_irq_routing_entry){
-			.gsi = gsi,
-			.type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi },
-		};
-		if (gsi < PIC_PINS)
-			e[n++] = (struct kvm_irq_routing_entry){
-				.gsi = gsi,
-				.type = KVM_IRQ_ROUTING_IRQCHIP,
-				.u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
-								  : KVM_IRQCHIP_PIC_SLAVE,
-					       .pin = gsi % 8 },
-			};
-	}
-	return n;
-}
-
 /* Caller holds the lock. */
 static int commit(struct msi_routes *r, struct error *err)
 {
-	size_t max = IOAPIC_PINS + PIC_PINS + MSI_ROUTES_MAX;
+	size_t max = MSI_ROUTES_MAX_FIXED + MSI_ROUTES_MAX;
 	struct kvm_irq_routing *table =
 		calloc(1, sizeof(*table) + max * sizeof(struct kvm_irq_routing_entry));
 	unsigned n;
@@ -84,7 +62,8 @@ static int commit(struct msi_routes *r, struct error *err)
 
 	if (!table)
 		return error_set(err, "out of memory for the GSI routing table");
-	n = add_irqchip_entries(table->entries);
+	memcpy(table->entries, r->fixed, r->nr_fixed * sizeof(r->fixed[0]));
+	n = r->nr_fixed;
 	for (unsigned i = 0; i < MSI_ROUTES_MAX; i++) {
 		const struct msi_route *route = &r->routes[i];
 

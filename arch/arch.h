@@ -1,0 +1,93 @@
+/*
+ * The one interface between an architecture and the rest of tide. Everything outside
+ * arch/ includes this header and no other from arch/; each architecture implements it
+ * in arch/<name>/ (x86 today). What it owns: the guest-physical layout, reading and
+ * loading the kernel, the VM's interrupt controller and CPU model, each vCPU's set-up,
+ * the default GSI routes, and which platform devices a machine has and where.
+ */
+#ifndef TIDE_ARCH_H
+#define TIDE_ARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/board_device.h"
+#include "mm/guest_mem.h"
+#include "util/error.h"
+
+struct kvm_irq_routing_entry;
+
+/* -cpu: the model and the features added or dropped (QEMU's +feat, -feat, feat=on|off). */
+struct cpu_config {
+	const char *model;   /* "host" (default) or "max": both mean KVM's supported CPUID */
+	char **feature_adds;  /* "+feat" / "feat=on" */
+	size_t nr_adds;
+	char **feature_drops; /* "-feat" / "feat=off" */
+	size_t nr_drops;
+};
+
+/* Kernel and initrd read at start-up, checked once, loaded again on every reset. */
+struct boot_files {
+	void *kernel;
+	size_t kernel_len;
+	void *initrd; /* NULL: none */
+	size_t initrd_len;
+};
+
+/* The guest-physical map the architecture gives a machine. */
+struct arch_layout {
+	struct guest_ram_layout ram; /* where boot RAM goes */
+	uint64_t mmio32_start;	     /* the 32-bit PCI BAR window, [start, end) */
+	uint64_t mmio32_end;
+	uint64_t device_memory_align; /* the device memory (virtio-mem) area starts aligned so */
+	unsigned max_vcpus;	      /* -smp's limit (x86: one MP table entry each) */
+};
+extern const struct arch_layout arch_layout;
+
+/* A device every machine of the architecture has, at a fixed place (devices/board_device.h). */
+struct arch_platform_device {
+	const char *type;
+	struct board_device_place at;
+};
+/* In the order they are created; *count is set. */
+const struct arch_platform_device *arch_platform_devices(size_t *count);
+
+/* Reads what the architecture needs to know of the host (sysfs), once, before tide confines
+ * itself. */
+void arch_probe_host(void);
+/* Reads -kernel and -initrd and checks the kernel's format. Errors name the option. */
+int arch_read_boot_files(const char *kernel, const char *initrd, struct boot_files *files,
+			 struct error *err);
+void arch_free_boot_files(struct boot_files *files);
+
+/* One VM's architecture state (CPUID, the boot entry). */
+struct arch_vm;
+
+/* What the architecture found out while creating the VM, for the machine to act on. */
+struct arch_vm_facts {
+	bool emulating_host;	  /* kvm_pvm: guest kernel code runs in KVM's emulator */
+	uint64_t phys_addr_limit; /* first guest-physical address the vCPUs cannot reach */
+};
+
+/* Interrupt controller and timers, the CPU model (cpu), before any memory or device. */
+struct arch_vm *arch_vm_create(int kvm_fd, int vm_fd, const struct cpu_config *cpu,
+			       struct arch_vm_facts *facts, struct error *err);
+/* Boot tables, kernel, initrd and command line into guest memory. kernel_name: for errors. */
+int arch_vm_load_kernel(struct arch_vm *a, struct guest_mem *mem, const struct boot_files *boot,
+			const char *kernel_name, const char *append, unsigned nr_vcpus,
+			struct error *err);
+/* CPUID with this vCPU's topology, local interrupt pins, and the boot registers on vCPU 0. */
+int arch_vcpu_setup(struct arch_vm *a, int vcpu_fd, unsigned index, unsigned nr_vcpus,
+		    struct guest_mem *mem, struct error *err);
+void arch_vm_destroy(struct arch_vm *a);
+
+/*
+ * GSI routing: KVM_SET_GSI_ROUTING replaces the whole table, so devices/msi_routes.c
+ * writes the irqchip's default entries from here (at most max; returns how many) before
+ * its MSI routes, which take GSIs from *first_msi_gsi up.
+ */
+unsigned arch_irqchip_routes(struct kvm_irq_routing_entry *entries, unsigned max,
+			     unsigned *first_msi_gsi);
+
+#endif
