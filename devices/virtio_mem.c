@@ -52,7 +52,7 @@ static uint64_t vmem_features(void *opaque)
 {
 	struct virtio_mem *vm = opaque;
 
-	if (vm->cfg->unplugged_inaccessible == VMEM_OFF)
+	if (vm->cfg->unplugged_inaccessible == ON_OFF_AUTO_OFF)
 		return 0;
 	return VIRTIO_FEATURE(VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
 }
@@ -63,7 +63,7 @@ static bool vmem_features_ok(void *opaque, uint64_t accepted)
 	struct virtio_mem *vm = opaque;
 	bool inaccessible = accepted & VIRTIO_FEATURE(VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
 
-	if (vm->cfg->unplugged_inaccessible == VMEM_ON && !inaccessible) {
+	if (vm->cfg->unplugged_inaccessible == ON_OFF_AUTO_ON && !inaccessible) {
 		log_info("%s: driver did not accept UNPLUGGED_INACCESSIBLE "
 			 "(unplugged-inaccessible=on): refusing FEATURES_OK",
 			 vm->name);

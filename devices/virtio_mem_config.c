@@ -5,24 +5,9 @@
 
 #include "mm/memslots.h"
 #include "vmm/machine.h"
+#include "vmm/object_memory_backend.h"
 #include "util/size.h"
 #include "util/util.h"
-
-static int take_onoffauto(struct opts *opts, const char *key, enum vmem_onoffauto *out,
-			  struct error *err)
-{
-	const char *v = opts_take(opts, key);
-
-	*out = VMEM_AUTO;
-	if (!v || strcmp(v, "auto") == 0)
-		return 0;
-	if (strcmp(v, "on") == 0)
-		return (*out = VMEM_ON), 0;
-	if (strcmp(v, "off") == 0)
-		return (*out = VMEM_OFF), 0;
-	return error_set(err, "%s: property '%s' must be on, off or auto, not '%s'", opts->option,
-			 key, v);
-}
 
 /* addr=SLOT[.FN] as in QEMU (hex slot); only function 0 exists on tide's bus. */
 static int take_pci_addr(struct opts *opts, int *slot, struct error *err)
@@ -63,7 +48,7 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 	    opts_take_u64(opts, "node", &vc->node, 0, err) ||
 	    opts_take_u64(opts, "memaddr", &vc->memaddr, 0, err) ||
 	    take_pci_addr(opts, &vc->pci_slot, err) ||
-	    take_onoffauto(opts, "unplugged-inaccessible", &vc->unplugged_inaccessible, err) ||
+	    opts_take_on_off_auto(opts, "unplugged-inaccessible", &vc->unplugged_inaccessible, err) ||
 	    opts_take_bool(opts, "dynamic-memslots", &vc->dynamic_memslots, true, err) ||
 	    opts_take_bool(opts, "prealloc", &vc->prealloc, false, err) ||
 	    opts_take_u64(opts, "memslots", &vc->memslots, 0, err))
@@ -110,18 +95,6 @@ int vmem_check_block_size(uint64_t block_size, uint64_t thp_size, const struct m
 	return 0;
 }
 
-static struct memory_backend *find_backend(const struct vm_config *cfg, const char *id)
-{
-	for (size_t i = 0; i < cfg->nr_devices; i++) {
-		const struct device_instance *d = &cfg->devices[i];
-
-		if (d->type->kind == TYPE_OBJECT && d->id && strcmp(d->id, id) == 0 &&
-		    strncmp(d->type->name, "memory-backend-", 15) == 0)
-			return d->config;
-	}
-	return NULL;
-}
-
 /* How the region splits into memslots; every problem is found here, before KVM is opened. */
 static int resolve_memslots(struct vmem_config *vc, struct error *err)
 {
@@ -148,7 +121,7 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 	for (unsigned i = 0; i < count; i++) {
 		struct vmem_config *vc = configs[i];
 
-		vc->backend = find_backend(cfg, vc->memdev);
+		vc->backend = memory_backend_lookup(cfg, vc->memdev);
 		if (!vc->backend)
 			return error_set(err, "virtio-mem-pci: memdev '%s' is not a memory backend "
 					      "object",

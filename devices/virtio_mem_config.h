@@ -11,9 +11,7 @@
 
 #include "mm/backend.h"
 #include "vmm/config.h"
-#include "vmm/opts.h"
-
-enum vmem_onoffauto { VMEM_AUTO, VMEM_ON, VMEM_OFF };
+#include "util/opts.h"
 
 struct vmem_config {
 	char memdev[64];
@@ -22,7 +20,7 @@ struct vmem_config {
 	uint64_t node;
 	uint64_t memaddr; /* 0: placed by tide */
 	int pci_slot;	  /* -1: first free */
-	enum vmem_onoffauto unplugged_inaccessible;
+	enum on_off_auto unplugged_inaccessible;
 	bool dynamic_memslots;
 	bool prealloc; /* QEMU's prealloc=on: plugs are backed at once or answered BUSY */
 	uint64_t memslots; /* 0: chosen from the size */

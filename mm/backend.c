@@ -9,15 +9,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "vmm/config.h"
-#include "vmm/device.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "util/util.h"
-
-/* The numbers of <numaif.h> (libnuma's header is not a dependency; mbind is a plain syscall). */
-enum { POLICY_DEFAULT = 0, POLICY_PREFERRED = 1, POLICY_BIND = 2, POLICY_INTERLEAVE = 3 };
-#define MAX_HOST_NODES 64
 
 static int host_has_node(unsigned node)
 {
@@ -27,87 +21,44 @@ static int host_has_node(unsigned node)
 	return access(path, F_OK) == 0;
 }
 
-/* host-nodes=N or N-M (QEMU's list syntax for one range), policy=...: QEMU's rules. */
-static int parse_numa(struct memory_backend *b, struct opts *opts, struct error *err)
+void memory_backend_props_default(struct memory_backend_props *props, bool share)
 {
-	static const char *const policies[] = { "default", "preferred", "bind", "interleave" };
-	const char *nodes = opts_take(opts, "host-nodes"), *policy = opts_take(opts, "policy");
-	unsigned first, last;
-	char tail;
-
-	b->policy = POLICY_DEFAULT;
-	if (policy) {
-		size_t i;
-
-		for (i = 0; i < 4 && strcmp(policy, policies[i]); i++)
-			;
-		if (i == 4)
-			return error_set(err, "%s: property 'policy' must be default, preferred, bind "
-					      "or interleave, not '%s'",
-					 opts->option, policy);
-		b->policy = (int)i;
-	}
-	if (!nodes) {
-		if (b->policy == POLICY_BIND || b->policy == POLICY_INTERLEAVE)
-			return error_set(err, "%s: policy=%s needs host-nodes", opts->option, policy);
-		return 0;
-	}
-	if (sscanf(nodes, "%u-%u%c", &first, &last, &tail) != 2) {
-		if (sscanf(nodes, "%u%c", &first, &tail) != 1)
-			return error_set(err, "%s: host-nodes '%s' is not N or N-M", opts->option,
-					 nodes);
-		last = first;
-	}
-	if (first > last || last >= MAX_HOST_NODES)
-		return error_set(err, "%s: host-nodes '%s': nodes go from 0 to %d, low to high",
-				 opts->option, nodes, MAX_HOST_NODES - 1);
-	if (b->policy == POLICY_DEFAULT)
-		return error_set(err, "%s: host-nodes must be empty for policy default, or you "
-				      "should explicitly specify a policy other than default",
-				 opts->option);
-	for (unsigned n = first; n <= last; n++) {
-		if (!host_has_node(n))
-			return error_set(err, "%s: host-nodes: this host has no NUMA node %u",
-					 opts->option, n);
-		b->host_nodes |= 1UL << n;
-	}
-	return 0;
+	*props = (struct memory_backend_props){
+		.share = share,
+		.reserve = true,
+		.merge = true,
+		.dump = true,
+		.prealloc_threads = 1,
+		.policy = POLICY_DEFAULT,
+	};
 }
 
-int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, bool share_default,
-				struct error *err)
+int memory_backend_check_props(const struct memory_backend_props *props, const char *type_name,
+			       struct error *err)
 {
 	long page = sysconf(_SC_PAGESIZE);
 
-	const char *size = opts_take(opts, "size");
-
-	if (!size)
-		return error_set(err, "%s: %s needs size=SIZE", opts->option, b->type_name);
-	if (parse_size(size, 1, &b->size, err))
-		return error_prefix(err, "%s: property 'size'", opts->option);
-	if (opts_take_bool(opts, "share", &b->share, share_default, err) ||
-	    opts_take_bool(opts, "reserve", &b->reserve, true, err) ||
-	    opts_take_bool(opts, "merge", &b->merge, true, err) ||
-	    opts_take_bool(opts, "dump", &b->dump, true, err) ||
-	    opts_take_bool(opts, "prealloc", &b->prealloc, false, err) ||
-	    opts_take_u64(opts, "prealloc-threads", &b->prealloc_threads, 1, err) ||
-	    parse_numa(b, opts, err))
-		return -1;
-	if (b->prealloc_threads == 0 || b->prealloc_threads > 64)
-		return error_set(err, "%s: prealloc-threads must be 1..64", opts->option);
-	b->page_size = (uint64_t)page;
-	if (b->size == 0 || b->size % (uint64_t)page)
-		return error_set(err, "%s: %s size must be a non-zero multiple of %ld bytes",
-				 opts->option, b->type_name, page);
+	for (unsigned n = 0; n < MAX_HOST_NODES; n++)
+		if ((props->host_nodes & (1UL << n)) && !host_has_node(n))
+			return error_set(err, "host-nodes: this host has no NUMA node %u", n);
+	if (props->prealloc_threads == 0 || props->prealloc_threads > 64)
+		return error_set(err, "prealloc-threads must be 1..64");
+	if (props->size == 0 || props->size % (uint64_t)page)
+		return error_set(err, "%s size must be a non-zero multiple of %ld bytes", type_name,
+				 page);
 	return 0;
 }
 
-void *memory_backend_new_sized(struct opts *opts, const struct memory_backend_ops *ops,
-			       const char *type_name, bool share_default, size_t struct_size,
-			       struct error *err)
+struct memory_backend *memory_backend_alloc(const struct memory_backend_props *props,
+					    const struct memory_backend_ops *ops,
+					    const char *type_name, size_t struct_size,
+					    struct error *err)
 {
-	struct memory_backend *b = calloc(1, struct_size);
+	struct memory_backend *b;
 
+	if (memory_backend_check_props(props, type_name, err))
+		return NULL;
+	b = calloc(1, struct_size);
 	if (!b) {
 		error_set(err, "out of memory");
 		return NULL;
@@ -115,28 +66,27 @@ void *memory_backend_new_sized(struct opts *opts, const struct memory_backend_op
 	b->ops = ops;
 	b->type_name = type_name;
 	b->fd = -1;
-	if (!opts_take(opts, "id")) {
-		error_set(err, "%s: %s needs id=ID", opts->option, type_name);
-		free(b);
-		return NULL;
-	}
-	if (memory_backend_parse_common(b, opts, share_default, err)) {
-		free(b);
-		return NULL;
-	}
+	b->size = props->size;
+	b->share = props->share;
+	b->reserve = props->reserve;
+	b->merge = props->merge;
+	b->dump = props->dump;
+	b->prealloc = props->prealloc;
+	b->prealloc_threads = props->prealloc_threads;
+	b->policy = props->policy;
+	b->host_nodes = props->host_nodes;
+	b->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	return b;
 }
 
-void *memory_backend_new(struct opts *opts, const struct memory_backend_ops *ops,
-			 const char *type_name, bool share_default, struct error *err)
+int memory_backend_open(struct memory_backend *b, struct error *err)
 {
-	return memory_backend_new_sized(opts, ops, type_name, share_default,
-					sizeof(struct memory_backend), err);
+	return b->ops->open ? b->ops->open(b, err) : 0;
 }
 
-void memory_backend_free(void *config)
+void memory_backend_free(void *backend)
 {
-	struct memory_backend *b = config;
+	struct memory_backend *b = backend;
 
 	if (!b)
 		return;
@@ -144,22 +94,6 @@ void memory_backend_free(void *config)
 	if (b->ops->finalize)
 		b->ops->finalize(b);
 	free(b);
-}
-
-int backend_parse_onoffauto(const char *text, enum backend_onoffauto *out)
-{
-	static const struct {
-		const char *name;
-		enum backend_onoffauto value;
-	} names[] = { { "on", BACKEND_ON }, { "off", BACKEND_OFF }, { "auto", BACKEND_AUTO } };
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if (!strcmp(text, names[i].name)) {
-			*out = names[i].value;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 /* Read once: after set-up tide opens nothing (docs/security.md). */
@@ -316,26 +250,4 @@ void memory_backend_unmap(struct memory_backend *b)
 		log_warn("close of a %s: %s", b->type_name, strerror(errno));
 	b->hva = NULL;
 	b->fd = -1;
-}
-
-struct memory_backend *memory_backend_find(const struct vm_config *cfg, const char *id,
-					   const char *who, struct error *err)
-{
-	for (size_t i = 0; i < cfg->nr_devices; i++) {
-		const struct device_instance *d = &cfg->devices[i];
-		struct memory_backend *b = d->config;
-
-		if (d->type->kind != TYPE_OBJECT || !d->id || strcmp(d->id, id) ||
-		    strncmp(d->type->name, "memory-backend-", 15))
-			continue;
-		if (b->used_by) {
-			error_set(err, "%s: memory backend '%s' is already %s's", who, id, b->used_by);
-			return NULL;
-		}
-		b->used_by = who;
-		return b;
-	}
-	error_set(err, "%s: '%s' is not a memory backend object (-object memory-backend-*,id=%s)",
-		  who, id, id);
-	return NULL;
 }

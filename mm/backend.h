@@ -1,7 +1,8 @@
 /*
- * Memory backends (-object memory-backend-*): where a device's one big mapping
- * comes from, and how a range of it is given back to the host (discard). Each
- * backend type lives in its own file with its own recipe (ram, memfd, file).
+ * Memory backends: where a device's one big mapping comes from, and how a range
+ * of it is given back to the host (discard). Each backend type lives in its own
+ * file with its own recipe (ram, memfd, file, guest_memfd) and constructor; the
+ * -object command-line glue that builds them is vmm/object_memory_backend.c.
  */
 #ifndef TIDE_BACKEND_H
 #define TIDE_BACKEND_H
@@ -11,7 +12,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
-#include "vmm/opts.h"
+#include "util/opts.h" /* enum on_off_auto */
 
 struct memory_backend;
 
@@ -29,11 +30,54 @@ struct memory_backend_ops {
 	void (*unmap)(struct memory_backend *b);
 	/* Optional: at exit, once (memory_backend_free). */
 	void (*finalize)(struct memory_backend *b);
+	/* Optional: opens what it needs by path, once, before tide confines itself. */
+	int (*open)(struct memory_backend *b, struct error *err);
 };
 
-enum backend_onoffauto { BACKEND_AUTO, BACKEND_ON, BACKEND_OFF };
-/* "on", "off" or "auto": 0, or -1 for anything else. */
-int backend_parse_onoffauto(const char *text, enum backend_onoffauto *out);
+/* NUMA policies, the numbers of <numaif.h> (libnuma's header is not a dependency). */
+enum { POLICY_DEFAULT = 0, POLICY_PREFERRED = 1, POLICY_BIND = 2, POLICY_INTERLEAVE = 3 };
+#define MAX_HOST_NODES 64
+
+/* What every backend type takes (QEMU's properties of the same names). */
+struct memory_backend_props {
+	uint64_t size;
+	bool share;
+	bool reserve;
+	bool merge;
+	bool dump;
+	bool prealloc;
+	uint64_t prealloc_threads;
+	int policy;		  /* POLICY_* */
+	unsigned long host_nodes; /* bit N: host NUMA node N */
+};
+
+/* QEMU's defaults; share's depends on the type (memfd and guest_memfd share). */
+void memory_backend_props_default(struct memory_backend_props *props, bool share);
+
+/*
+ * The constructors check props and their own arguments against the host; NULL with err
+ * (naming the type) when something does not fit. free with memory_backend_free().
+ */
+struct memory_backend *memory_backend_ram_new(const struct memory_backend_props *props,
+					      struct error *err);
+/* hugetlbsize 0: the host's default huge page size. */
+struct memory_backend *memory_backend_memfd_new(const struct memory_backend_props *props,
+						bool hugetlb, uint64_t hugetlbsize, bool seal,
+						struct error *err);
+struct memory_backend *memory_backend_guest_memfd_new(const struct memory_backend_props *props,
+						      struct error *err);
+struct memory_backend_file_args {
+	const char *path;
+	bool readonly;
+	enum on_off_auto rom;
+	bool discard_data;
+	uint64_t align; /* 0: the host page size */
+};
+struct memory_backend *memory_backend_file_new(const struct memory_backend_props *props,
+					       const struct memory_backend_file_args *args,
+					       struct error *err);
+/* ops->open where the type has one (a file backend opens its file). */
+int memory_backend_open(struct memory_backend *b, struct error *err);
 
 struct memory_backend {
 	const struct memory_backend_ops *ops;
@@ -57,9 +101,6 @@ struct memory_backend {
 	uint8_t *hva; /* NULL until mapped */
 };
 
-/* The properties every backend has (size, share, reserve), for the type's parse(). */
-int memory_backend_parse_common(struct memory_backend *b, struct opts *opts, bool share_default,
-				struct error *err);
 /* Maps it, then applies merge, dump, the NUMA policy and prealloc. */
 int memory_backend_map(struct memory_backend *b, struct error *err);
 /* merge, dump and the NUMA policy on [offset, offset+len) (a backend that maps anew calls it). */
@@ -75,21 +116,22 @@ uint64_t host_thp_size(void);
 int memory_backend_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
 			   bool accessible, struct error *err);
 /* memory-backend-file's share/readonly/rom rules (mm/backend_file.c), QEMU's errors. */
-int file_backend_check_modes(bool share, bool readonly, enum backend_onoffauto rom,
+int file_backend_check_modes(bool share, bool readonly, enum on_off_auto rom,
 			     bool *rom_out, struct error *err);
 /* Unmaps and closes; the backend can be mapped again (after a reset). */
 void memory_backend_unmap(struct memory_backend *b);
-/* The -object parse/free pair for backend types, given the type's ops and defaults. */
-void *memory_backend_new(struct opts *opts, const struct memory_backend_ops *ops,
-			 const char *type_name, bool share_default, struct error *err);
-/* The same for a type whose struct begins with a struct memory_backend (struct_size bytes). */
-void *memory_backend_new_sized(struct opts *opts, const struct memory_backend_ops *ops,
-			       const char *type_name, bool share_default, size_t struct_size,
+/* The checks every constructor makes on props (they do not name the option). */
+int memory_backend_check_props(const struct memory_backend_props *props, const char *type_name,
 			       struct error *err);
-void memory_backend_free(void *config);
-/* The -object backend with that id, or NULL (with err saying why). */
-struct vm_config;
-struct memory_backend *memory_backend_find(const struct vm_config *cfg, const char *id,
-					   const char *who, struct error *err);
+/*
+ * For a type's constructor: a backend of struct_size bytes (a type's struct begins with a
+ * struct memory_backend) with props checked, or NULL with err.
+ */
+struct memory_backend *memory_backend_alloc(const struct memory_backend_props *props,
+					    const struct memory_backend_ops *ops,
+					    const char *type_name, size_t struct_size,
+					    struct error *err);
+/* Unmaps, finalizes and frees (a void * so that it can be a config's free function). */
+void memory_backend_free(void *backend);
 
 #endif

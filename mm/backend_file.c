@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "mm/backend.h"
-#include "vmm/device.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "util/util.h"
@@ -139,9 +138,9 @@ static void file_finalize(struct memory_backend *b)
 }
 
 /* Once, at start: what a reset maps again, even under -run-with chroot= or user=. */
-static int file_open(void *config, struct error *err)
+static int file_open(struct memory_backend *b, struct error *err)
 {
-	struct file_backend *f = config;
+	struct file_backend *f = (struct file_backend *)b;
 
 	f->path_fd = open(f->path, (f->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (f->path_fd < 0)
@@ -155,6 +154,7 @@ static const struct memory_backend_ops file_ops = {
 	.discard = file_discard,
 	.unmap = file_unmap,
 	.finalize = file_finalize,
+	.open = file_open,
 };
 
 /*
@@ -162,10 +162,10 @@ static const struct memory_backend_ops file_ops = {
  * shared writable mapping of a read-only file cannot work; rom=on needs
  * readonly=on (QEMU refuses it for now too).
  */
-int file_backend_check_modes(bool share, bool readonly, enum backend_onoffauto rom,
+int file_backend_check_modes(bool share, bool readonly, enum on_off_auto rom,
 			     bool *rom_out, struct error *err)
 {
-	bool is_rom = rom == BACKEND_AUTO ? readonly : rom == BACKEND_ON;
+	bool is_rom = rom == ON_OFF_AUTO_AUTO ? readonly : rom == ON_OFF_AUTO_ON;
 
 	if (share && readonly && !is_rom)
 		return error_set(err, TYPE_NAME ": property 'rom' = 'off' is incompatible with "
@@ -229,63 +229,35 @@ static int check_file(struct file_backend *f, struct error *err)
 	return 0;
 }
 
-static void *file_parse(struct opts *opts, struct error *err)
+struct memory_backend *memory_backend_file_new(const struct memory_backend_props *props,
+					       const struct memory_backend_file_args *args,
+					       struct error *err)
 {
-	struct file_backend *f =
-		memory_backend_new_sized(opts, &file_ops, TYPE_NAME, false, sizeof(*f), err);
-	const char *path, *rom_text;
-	enum backend_onoffauto rom = BACKEND_AUTO;
-	long page = sysconf(_SC_PAGESIZE);
+	struct file_backend *f;
+	bool rom;
 
+	if (file_backend_check_modes(props->share, args->readonly, args->rom, &rom, err))
+		return NULL;
+	f = (struct file_backend *)memory_backend_alloc(props, &file_ops, TYPE_NAME, sizeof(*f),
+							err);
 	if (!f)
 		return NULL;
 	f->path_fd = -1;
 	f->b.starts_with_data = true;
-	path = opts_take(opts, "mem-path");
-	if (!path || !*path) {
-		error_set(err, "%s: " TYPE_NAME " needs mem-path=PATH", opts->option);
-		goto fail;
-	}
-	rom_text = opts_take(opts, "rom");
-	if (rom_text && backend_parse_onoffauto(rom_text, &rom)) {
-		error_set(err, "%s: property 'rom' must be on, off or auto, not '%s'", opts->option,
-			  rom_text);
-		goto fail;
-	}
-	if (opts_take_bool(opts, "readonly", &f->readonly, false, err) ||
-	    opts_take_bool(opts, "discard-data", &f->discard_data, false, err) ||
-	    opts_take_size(opts, "align", &f->align, (uint64_t)page, err))
-		goto fail;
-	if (f->align < (uint64_t)page || !is_power_of_2(f->align)) {
-		error_set(err, "%s: " TYPE_NAME " align must be a power of two of at least %ld",
-			  opts->option, page);
-		goto fail;
-	}
-	if (file_backend_check_modes(f->b.share, f->readonly, rom, &f->b.rom, err))
-		goto fail;
-	f->path = strdup(path);
+	f->b.rom = rom;
+	f->readonly = args->readonly;
+	f->discard_data = args->discard_data;
+	f->align = args->align ? args->align : f->b.page_size;
+	f->path = strdup(args->path);
 	if (!f->path) {
 		error_set(err, "out of memory");
-		goto fail;
+		free(f);
+		return NULL;
 	}
 	if (check_file(f, err)) {
 		free(f->path);
-		goto fail;
+		free(f);
+		return NULL;
 	}
-	return f;
-fail:
-	free(f);
-	return NULL;
+	return &f->b;
 }
-
-static const struct device_type memory_backend_file_type = {
-	.name = TYPE_NAME,
-	.kind = TYPE_OBJECT,
-	.help = "id=ID,size=SIZE,mem-path=PATH[,share=on|off][,readonly=on|off][,rom=on|off|auto]"
-		"[,discard-data=on|off][,align=SIZE][,reserve=on|off]: a file as memory "
-		"(share=off,readonly=on: a template every VM reads and none writes)",
-	.parse = file_parse,
-	.open = file_open,
-	.free_config = memory_backend_free,
-};
-DEVICE_TYPE_REGISTER(memory_backend_file_type)

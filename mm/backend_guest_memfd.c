@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "mm/backend.h"
-#include "vmm/device.h"
 #include "util/kvm_compat.h"
 
 #define TYPE_NAME "memory-backend-guest-memfd"
@@ -71,27 +70,17 @@ static int gmem_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
 
 static const struct memory_backend_ops gmem_ops = { .map = gmem_map, .discard = gmem_discard };
 
-static void *gmem_parse(struct opts *opts, struct error *err)
+struct memory_backend *memory_backend_guest_memfd_new(const struct memory_backend_props *props,
+						      struct error *err)
 {
-	struct memory_backend *b = memory_backend_new(opts, &gmem_ops, TYPE_NAME, true, err);
+	struct memory_backend *b;
 
-	if (!b)
-		return NULL;
-	b->guest_memfd = true;
-	if (!b->share) {
-		error_set(err, "%s: " TYPE_NAME " is always shared with KVM: share=off is not possible",
-			  opts->option);
-		memory_backend_free(b);
+	if (!props->share) {
+		error_set(err, TYPE_NAME " is always shared with KVM: share=off is not possible");
 		return NULL;
 	}
+	b = memory_backend_alloc(props, &gmem_ops, TYPE_NAME, sizeof(*b), err);
+	if (b)
+		b->guest_memfd = true;
 	return b;
 }
-
-static const struct device_type memory_backend_guest_memfd_type = {
-	.name = TYPE_NAME,
-	.kind = TYPE_OBJECT,
-	.help = "id=ID,size=SIZE[,reserve=on|off]: KVM guest_memfd memory (Linux 6.18+)",
-	.parse = gmem_parse,
-	.free_config = memory_backend_free,
-};
-DEVICE_TYPE_REGISTER(memory_backend_guest_memfd_type)

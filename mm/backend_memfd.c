@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,6 @@
 #include <unistd.h>
 
 #include "mm/backend.h"
-#include "vmm/device.h"
 #include "util/size.h"
 #include "util/util.h"
 
@@ -135,67 +135,48 @@ static int memfd_discard(struct memory_backend *b, uint64_t offset, uint64_t len
 
 static const struct memory_backend_ops memfd_ops = { .map = memfd_map, .discard = memfd_discard };
 
-static void *memfd_parse(struct opts *opts, struct error *err)
+/* hugetlb=on: pages of hugetlbsize (0: the host's default), which the host must have. */
+static int take_huge_pages(struct memfd_backend *m, uint64_t page, struct error *err)
 {
-	struct memfd_backend *m =
-		memory_backend_new_sized(opts, &memfd_ops, TYPE_NAME, true, sizeof(*m), err);
-	const char *hugetlbsize;
-
-	if (!m)
-		return NULL;
-	if (opts_take_bool(opts, "hugetlb", &m->hugetlb, false, err) ||
-	    opts_take_bool(opts, "seal", &m->seal, true, err))
-		goto fail;
-	hugetlbsize = opts_take(opts, "hugetlbsize");
-	if (hugetlbsize && !m->hugetlb) {
-		error_set(err, "%s: " TYPE_NAME " hugetlbsize needs hugetlb=on", opts->option);
-		goto fail;
-	}
-	if (m->hugetlb) {
-		uint64_t page = default_huge_page_size();
-
-		if (hugetlbsize && parse_size(hugetlbsize, 1, &page, err)) {
-			error_prefix(err, "%s: property 'hugetlbsize'", opts->option);
-			goto fail;
-		}
-		if (!page) {
-			error_set(err, "%s: " TYPE_NAME " hugetlb=on: this host offers no huge pages",
-				  opts->option);
-			goto fail;
-		}
-		if (page < 4096 || !is_power_of_2(page)) {
-			error_set(err, "%s: " TYPE_NAME " hugetlbsize %llu is not a power of two of at "
-				       "least 4 KiB",
-				  opts->option, (unsigned long long)page);
-			goto fail;
-		}
-		if (free_huge_pages(page) < 0) {
-			error_set(err, "%s: " TYPE_NAME " hugetlbsize %llu: the host has no huge "
-				       "pages of that size",
-				  opts->option, (unsigned long long)page);
-			goto fail;
-		}
-		if (m->b.size % page) {
-			error_set(err, "%s: " TYPE_NAME " size %llu is not a multiple of the huge "
-				       "page size %llu",
-				  opts->option, (unsigned long long)m->b.size,
-				  (unsigned long long)page);
-			goto fail;
-		}
-		m->b.page_size = page;
-	}
-	return m;
-fail:
-	free(m);
-	return NULL;
+	if (!page)
+		page = default_huge_page_size();
+	if (!page)
+		return error_set(err, TYPE_NAME " hugetlb=on: this host offers no huge pages");
+	if (page < 4096 || !is_power_of_2(page))
+		return error_set(err, TYPE_NAME " hugetlbsize %" PRIu64 " is not a power of two of "
+					       "at least 4 KiB",
+				 page);
+	if (free_huge_pages(page) < 0)
+		return error_set(err, TYPE_NAME " hugetlbsize %" PRIu64 ": the host has no huge "
+					       "pages of that size",
+				 page);
+	if (m->b.size % page)
+		return error_set(err, TYPE_NAME " size %" PRIu64 " is not a multiple of the huge "
+					       "page size %" PRIu64,
+				 m->b.size, page);
+	m->b.page_size = page;
+	return 0;
 }
 
-static const struct device_type memory_backend_memfd_type = {
-	.name = "memory-backend-memfd",
-	.kind = TYPE_OBJECT,
-	.help = "id=ID,size=SIZE[,share=on|off][,hugetlb=on|off][,hugetlbsize=SIZE][,seal=on|off]"
-		"[,reserve=on|off]: memfd memory (share=on, seal=on by default)",
-	.parse = memfd_parse,
-	.free_config = memory_backend_free,
-};
-DEVICE_TYPE_REGISTER(memory_backend_memfd_type)
+struct memory_backend *memory_backend_memfd_new(const struct memory_backend_props *props,
+						bool hugetlb, uint64_t hugetlbsize, bool seal,
+						struct error *err)
+{
+	struct memfd_backend *m;
+
+	if (hugetlbsize && !hugetlb) {
+		error_set(err, TYPE_NAME " hugetlbsize needs hugetlb=on");
+		return NULL;
+	}
+	m = (struct memfd_backend *)memory_backend_alloc(props, &memfd_ops, TYPE_NAME, sizeof(*m),
+							 err);
+	if (!m)
+		return NULL;
+	m->hugetlb = hugetlb;
+	m->seal = seal;
+	if (hugetlb && take_huge_pages(m, hugetlbsize, err)) {
+		free(m);
+		return NULL;
+	}
+	return &m->b;
+}

@@ -4,7 +4,6 @@
 #include <sys/mman.h>
 
 #include "mm/backend.h"
-#include "vmm/device.h"
 
 static int ram_map(struct memory_backend *b, struct error *err)
 {
@@ -54,16 +53,9 @@ static int ram_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
 
 static const struct memory_backend_ops ram_ops = { .map = ram_map, .discard = ram_discard };
 
-static void *ram_parse(struct opts *opts, struct error *err)
+struct memory_backend *memory_backend_ram_new(const struct memory_backend_props *props,
+					      struct error *err)
 {
-	return memory_backend_new(opts, &ram_ops, "memory-backend-ram", false, err);
+	return memory_backend_alloc(props, &ram_ops, "memory-backend-ram",
+				    sizeof(struct memory_backend), err);
 }
-
-static const struct device_type memory_backend_ram_type = {
-	.name = "memory-backend-ram",
-	.kind = TYPE_OBJECT,
-	.help = "id=ID,size=SIZE[,share=on|off][,reserve=on|off]: anonymous memory",
-	.parse = ram_parse,
-	.free_config = memory_backend_free,
-};
-DEVICE_TYPE_REGISTER(memory_backend_ram_type)

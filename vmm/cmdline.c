@@ -6,8 +6,9 @@
 
 #include "arch/arch.h"
 #include "mm/backend.h"
+#include "vmm/object_memory_backend.h"
 #include "util/log.h"
-#include "vmm/opts.h"
+#include "util/opts.h"
 #include "util/size.h"
 #include "util/util.h"
 
@@ -362,7 +363,7 @@ static int resolve_ram_backend(struct vm_config *cfg, struct error *err)
 
 	if (!cfg->ram_backend_id)
 		return 0;
-	b = memory_backend_find(cfg, cfg->ram_backend_id, "boot RAM", err);
+	b = memory_backend_claim(cfg, cfg->ram_backend_id, "boot RAM", err);
 	if (!b)
 		return error_prefix(err, "-machine memory-backend");
 	if (b->rom)

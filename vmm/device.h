@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "util/error.h"
-#include "vmm/opts.h"
+#include "util/opts.h"
 
 struct machine;
 struct vm_config;

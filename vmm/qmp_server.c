@@ -18,7 +18,7 @@
 
 #include "vmm/event_loop.h"
 #include "util/log.h"
-#include "vmm/opts.h"
+#include "util/opts.h"
 
 struct qmp_client {
 	struct qmp_server *server;

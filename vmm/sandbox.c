@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/opts.h"
+#include "util/opts.h"
 #include "util/util.h"
 
 void sandbox_config_defaults(struct sandbox_config *sc)

@@ -40,7 +40,7 @@ START_TEST(defaults_and_properties)
 	ck_assert_uint_eq(vc.block_size, 4 * MiB);
 	ck_assert_uint_eq(vc.memaddr, 0x140000000ULL);
 	ck_assert_int_eq(vc.pci_slot, 5);
-	ck_assert_int_eq(vc.unplugged_inaccessible, VMEM_ON);
+	ck_assert_int_eq(vc.unplugged_inaccessible, ON_OFF_AUTO_ON);
 	ck_assert(!vc.dynamic_memslots);
 	ck_assert_uint_eq(vc.memslots, 8);
 	opts_free(&opts);
@@ -50,7 +50,7 @@ START_TEST(defaults_and_properties)
 	ck_assert_int_eq(vmem_config_parse(&vc, &opts, &err), 0);
 	ck_assert_uint_eq(vc.block_size, 0); /* chosen with the backend, in vmem_config_resolve() */
 	ck_assert_int_eq(vc.pci_slot, -1);
-	ck_assert_int_eq(vc.unplugged_inaccessible, VMEM_AUTO);
+	ck_assert_int_eq(vc.unplugged_inaccessible, ON_OFF_AUTO_AUTO);
 	ck_assert(vc.dynamic_memslots); /* Tide's default */
 	opts_free(&opts);
 }

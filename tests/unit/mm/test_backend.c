@@ -257,7 +257,7 @@ START_TEST(file_mode_matrix)
 {
 	static const char *const off_on[] = { "off", "on" };
 	static const char *const rom_names[] = { "auto", "on", "off" };
-	static const enum backend_onoffauto roms[] = { BACKEND_AUTO, BACKEND_ON, BACKEND_OFF };
+	static const enum on_off_auto roms[] = { ON_OFF_AUTO_AUTO, ON_OFF_AUTO_ON, ON_OFF_AUTO_OFF };
 
 	for (int share = 0; share < 2; share++) {
 		for (int ro = 0; ro < 2; ro++) {
@@ -265,7 +265,7 @@ START_TEST(file_mode_matrix)
 				struct error err = { "" };
 				bool rom = false;
 				int ret = file_backend_check_modes(share, ro, roms[r], &rom, &err);
-				bool is_rom = roms[r] == BACKEND_AUTO ? ro : roms[r] == BACKEND_ON;
+				bool is_rom = roms[r] == ON_OFF_AUTO_AUTO ? ro : roms[r] == ON_OFF_AUTO_ON;
 
 				if (share && ro && !is_rom) {
 					ck_assert_int_eq(ret, -1);

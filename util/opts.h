@@ -40,6 +40,10 @@ int opts_take_size(struct opts *opts, const char *key, uint64_t *out, uint64_t d
 int opts_take_u64(struct opts *opts, const char *key, uint64_t *out, uint64_t def,
 		  struct error *err);
 int opts_take_bool(struct opts *opts, const char *key, bool *out, bool def, struct error *err);
+/* QEMU's OnOffAuto: "on", "off" or "auto" (the default when key is absent). */
+enum on_off_auto { ON_OFF_AUTO_AUTO, ON_OFF_AUTO_ON, ON_OFF_AUTO_OFF };
+int opts_take_on_off_auto(struct opts *opts, const char *key, enum on_off_auto *out,
+			  struct error *err);
 /* Fails naming the first key nobody took: "what: unknown property 'key'". */
 int opts_finish(struct opts *opts, const char *what, struct error *err);
 

@@ -1,10 +1,11 @@
-#include "vmm/opts.h"
+#include "util/opts.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "util/size.h"
+#include "util/util.h"
 
 /* Copies one element up to an unescaped comma, turning ",," into ','. */
 static char *take_element(const char **cursor)
@@ -153,4 +154,25 @@ int opts_finish(struct opts *opts, const char *what, struct error *err)
 					 opts->items[i].key);
 	}
 	return 0;
+}
+
+int opts_take_on_off_auto(struct opts *opts, const char *key, enum on_off_auto *out,
+			  struct error *err)
+{
+	static const char *const names[] = { [ON_OFF_AUTO_AUTO] = "auto",
+					      [ON_OFF_AUTO_ON] = "on",
+					      [ON_OFF_AUTO_OFF] = "off" };
+	const char *v = opts_take(opts, key);
+
+	*out = ON_OFF_AUTO_AUTO;
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = (enum on_off_auto)i;
+			return 0;
+		}
+	}
+	return error_set(err, "%s: property '%s' must be on, off or auto, not '%s'", opts->option,
+			 key, v);
 }

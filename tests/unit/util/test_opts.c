@@ -1,7 +1,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "vmm/opts.h"
+#include "util/opts.h"
 
 START_TEST(implied_key_and_pairs)
 {

@@ -1,0 +1,16 @@
+/* The -object memory-backend-* types (registered by vmm/object_memory_backend.c) and lookups. */
+#ifndef TIDE_OBJECT_MEMORY_BACKEND_H
+#define TIDE_OBJECT_MEMORY_BACKEND_H
+
+#include "util/error.h"
+
+struct memory_backend;
+struct vm_config;
+
+/* The -object memory backend with that id, or NULL. */
+struct memory_backend *memory_backend_lookup(const struct vm_config *cfg, const char *id);
+/* The same, taken by who (one user per backend): NULL with err saying why not. */
+struct memory_backend *memory_backend_claim(const struct vm_config *cfg, const char *id,
+					    const char *who, struct error *err);
+
+#endif
