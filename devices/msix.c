@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 #include "util/log.h"
 
 #define MSIX_CTRL_ENABLE 0x8000

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 
 #define PCI_MAX_SLOTS 32
 #define PCI_NUM_BARS 6

@@ -23,7 +23,7 @@
 #include "util/latency.h"
 #include "util/log.h"
 #include "vmm/machine.h"
-#include "vmm/memory_device.h"
+#include "devices/memory_device.h"
 #include "util/util.h"
 
 #define TYPE_NAME "virtio-mem-pci"

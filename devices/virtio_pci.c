@@ -11,7 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vmm/event_loop.h"
+#include "util/event_loop.h"
 #include "util/log.h"
 #include "util/util.h"
 

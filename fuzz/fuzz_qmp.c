@@ -11,7 +11,7 @@
 #include <sys/eventfd.h>
 
 #include "vmm/machine.h"
-#include "vmm/memory_device.h"
+#include "devices/memory_device.h"
 #include "vmm/qmp.h"
 #include "vmm/qmp_commands.h"
 

@@ -18,7 +18,7 @@
 #include "devices/board_device.h"
 #include "util/log.h"
 #include "vmm/sandbox.h"
-#include "vmm/memory_device.h"
+#include "devices/memory_device.h"
 #include "vmm/qmp_events.h"
 #include "vmm/vcpu.h"
 

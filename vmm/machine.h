@@ -16,7 +16,7 @@
 #include "devices/msi_routes.h"
 #include "vmm/chardev.h"
 #include "vmm/config.h"
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 
 struct vcpu;
 struct pci_bus;

@@ -10,7 +10,7 @@
 #include "mm/backend.h"
 #include "vmm/chardev.h"
 #include "vmm/cmdline.h"
-#include "vmm/event_loop.h"
+#include "util/event_loop.h"
 #include "util/log.h"
 #include "vmm/machine.h"
 #include "vmm/qmp_commands.h"
@@ -78,6 +78,11 @@ static void start_prealloc_worker(void)
 	sandbox_enter_thread_or_die(SANDBOX_PREALLOC);
 }
 
+static void start_io_thread(void)
+{
+	sandbox_enter_thread_or_die(SANDBOX_IO);
+}
+
 /* -qmp: the socket is bound before tide confines itself, and served by the I/O thread. */
 static struct qmp_server *start_qmp(const struct vm_config *cfg, struct event_loop *loop,
 				    struct qmp_engine *engine, struct error *err)
@@ -143,6 +148,7 @@ int main(int argc, char **argv)
 	loop = event_loop_new(&err);
 	if (!loop || open_host_resources(&cfg, &err))
 		goto fail;
+	event_loop_set_thread_start(loop, start_io_thread);
 	qmp = start_qmp(&cfg, loop, &engine, &err);
 	if (cfg.has_qmp && !qmp)
 		goto fail;

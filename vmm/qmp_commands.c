@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "vmm/machine.h"
-#include "vmm/memory_device.h"
+#include "devices/memory_device.h"
 #include "util/util.h"
 
 static const char *const no_args[] = { NULL };

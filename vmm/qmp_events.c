@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/event_loop.h"
+#include "util/event_loop.h"
 #include "vmm/event_throttle.h"
 #include "util/log.h"
 #include "vmm/qmp.h"

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/event_loop.h"
+#include "util/event_loop.h"
 #include "util/log.h"
 #include "util/opts.h"
 

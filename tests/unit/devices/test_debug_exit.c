@@ -5,7 +5,7 @@
 
 #include "devices/debug_exit.h"
 #include "vmm/device.h"
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 #include "util/util.h"
 
 static const struct device_type *type(void)

@@ -5,7 +5,7 @@
 #include "arch/x86/layout.h"
 #include "devices/pci.h"
 #include "devices/pci_host.h"
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 
 /*
  * The fake machine: BARs are mapped on a real io_bus (so overlaps fail as

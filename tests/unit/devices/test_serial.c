@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "devices/serial.h"
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 
 /* Fake interrupt line: counts rising edges and remembers the level. */
 static unsigned edges;

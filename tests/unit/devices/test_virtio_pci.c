@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "devices/virtio_pci.h"
-#include "vmm/event_loop.h"
+#include "util/event_loop.h"
 #include "util/util.h"
 
 /*

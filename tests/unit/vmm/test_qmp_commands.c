@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "vmm/machine.h"
-#include "vmm/memory_device.h"
+#include "devices/memory_device.h"
 #include "vmm/qmp_commands.h"
 #include "util/util.h"
 

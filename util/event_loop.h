@@ -1,7 +1,7 @@
 /*
  * Tide's I/O thread: one event loop, built on io_uring (liburing), that runs
  * callbacks when file descriptors become readable. Queue notifications
- * (ioeventfds) are handled here rather than on vCPU threads, and later the QMP
+ * (ioeventfds) are handled here rather than on vCPU threads, and the QMP
  * socket (vmm/qmp_server.c) is served on the same loop.
  *
  * Watches may be added and removed from any thread. Callbacks run on the loop
@@ -23,6 +23,8 @@ typedef void (*event_fn)(void *opaque);
  * for it. NULL with err when io_uring is unavailable.
  */
 struct event_loop *event_loop_new(struct error *err);
+/* fn runs first on the loop's thread (tide gives it its seccomp filter); call before start. */
+void event_loop_set_thread_start(struct event_loop *loop, void (*fn)(void));
 int event_loop_start(struct event_loop *loop, struct error *err);
 
 /*

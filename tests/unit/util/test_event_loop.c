@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/event_loop.h"
+#include "util/event_loop.h"
 
 /* Every wait for a callback is bounded, so a broken loop fails the test instead of hanging it. */
 #define WAIT_MS 5000

@@ -1,4 +1,4 @@
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 
 #include <stdlib.h>
 #include <string.h>

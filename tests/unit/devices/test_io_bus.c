@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "util/error.h"
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 
 struct recorder {
 	uint64_t offset;

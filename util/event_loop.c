@@ -1,4 +1,4 @@
-#include "vmm/event_loop.h"
+#include "util/event_loop.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "util/log.h"
-#include "vmm/sandbox.h"
 #include "util/util.h"
 
 #define RING_ENTRIES 64
@@ -51,7 +50,13 @@ struct event_loop {
 	pthread_t thread;
 	bool started; /* event_loop_start() ran */
 	struct event_watch *watches;
+	void (*thread_start)(void); /* NULL: nothing */
 };
+
+void event_loop_set_thread_start(struct event_loop *loop, void (*fn)(void))
+{
+	loop->thread_start = fn;
+}
 
 /*
  * Caller holds the lock. The ring never fills: at most one request per watch plus
@@ -221,7 +226,8 @@ static void *loop_thread(void *opaque)
 {
 	struct event_loop *loop = opaque;
 
-	sandbox_enter_thread_or_die(SANDBOX_IO);
+	if (loop->thread_start)
+		loop->thread_start();
 	for (;;) {
 		struct io_uring_cqe *cqe;
 		uint64_t tag;
