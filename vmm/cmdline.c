@@ -9,6 +9,7 @@
 #include "vmm/object_memory_backend.h"
 #include "util/log.h"
 #include "util/opts.h"
+#include "vmm/qmp_option.h"
 #include "util/size.h"
 #include "util/util.h"
 
@@ -383,7 +384,7 @@ static int resolve_ram_backend(struct vm_config *cfg, struct error *err)
 	return 0;
 }
 
-/* -qmp unix:PATH,server=on[,wait=off]: one control socket (vmm/qmp_server.c). */
+/* -qmp unix:PATH,server=on[,wait=off]: one control socket (vmm/qmp_option.c parses it). */
 static int opt_qmp(struct cmdline_state *st, const char *arg, struct error *err)
 {
 	if (st->cfg->has_qmp)

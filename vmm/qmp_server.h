@@ -12,6 +12,7 @@
 
 #include "util/error.h"
 #include "vmm/qmp.h"
+#include "vmm/qmp_option.h"
 
 struct event_loop;
 struct qmp_server;
@@ -21,17 +22,6 @@ struct qmp_server;
 #define QMP_MAX_MESSAGE (1u << 20)
 /* Output a client has not read yet; beyond it the client is dropped. */
 #define QMP_MAX_OUTPUT (16u << 20)
-
-struct qmp_server_config {
-	char *path; /* owned */
-	bool wait; /* wait=on: hold the guest until the first client connects */
-};
-
-/*
- * Parses the -qmp argument (QEMU's spelling: unix:PATH,server=on,wait=off; the
- * bare "server" and "nowait" flags too). Only a listening unix socket is offered.
- */
-int qmp_server_parse(const char *arg, struct qmp_server_config *cfg, struct error *err);
 
 /*
  * Creates the socket (mode 0600; a stale socket file is replaced, one a live

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/qmp_server.h"
+#include "vmm/qmp_option.h"
 #include "util/util.h"
 
 static struct qmp_server_config cfg;
