@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,402 +17,13 @@
 
 #include "util/event_loop.h"
 #include "util/log.h"
-
-struct qmp_client {
-	struct qmp_server *server;
-	int fd;
-	unsigned number; /* for log lines */
-	struct event_watch *read_watch;
-	struct event_watch *write_watch; /* only while output is waiting */
-	json_tokener *tokener;
-	struct qmp_session session;
-	size_t message_bytes; /* of the message being parsed */
-	char *text;	      /* that message's bytes, for what json-c reads wrongly */
-	size_t text_len, text_cap;
-	bool skip_line;	      /* after a parse error: drop input up to the next newline */
-	/*
-	 * A message that waits for a machine (between two machines, at start-up or in
-	 * a reset), the input after it, and whether the socket may hold more than
-	 * one callback's share: all served from the server's wake-up pass.
-	 */
-	struct json_object *held;
-	char *unparsed;
-	size_t unparsed_len;
-	bool more_input;
-	char *out;
-	size_t out_len, out_cap;
-	struct qmp_client *next;
-};
+#include "vmm/qmp_server_internal.h"
 
 /* An event waiting for the loop thread to hand it to the clients. */
 struct pending_line {
 	char *line;
 	struct pending_line *next;
 };
-
-struct qmp_server {
-	struct event_loop *loop;
-	const struct qmp_engine *engine;
-	char *path;
-	bool leave_socket; /* chrooted: path names another file now */
-	int listen_fd;
-	struct event_watch *listen_watch;
-	unsigned clients_served;
-
-	/*
-	 * clients_lock: held by every loop-thread callback that touches clients, and by
-	 * qmp_server_free(). Never taken by event senders, who may hold device locks.
-	 */
-	pthread_mutex_t clients_lock;
-	struct qmp_client *clients;
-	unsigned nr_clients;
-	bool shutting_down;
-
-	/* events_lock: a leaf lock (senders hold device locks). */
-	pthread_mutex_t events_lock;
-	pthread_cond_t first_client;
-	bool had_client;
-	struct pending_line *pending, **pending_tail;
-	int event_fd;
-	struct event_watch *event_watch;
-};
-
-/* ---- one client: output ---- */
-
-static void client_close(struct qmp_client *c, const char *why);
-static void client_writable(void *opaque);
-
-/* Writes what the socket takes now; arms a write watch for the rest. -1: c was closed. */
-static int client_flush(struct qmp_client *c)
-{
-	size_t done = 0;
-
-	while (done < c->out_len) {
-		ssize_t n = send(c->fd, c->out + done, c->out_len - done, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n < 0) {
-			client_close(c, strerror(errno));
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	memmove(c->out, c->out + done, c->out_len - done);
-	c->out_len -= done;
-	if (c->out_len && !c->write_watch) {
-		struct error err;
-
-		c->write_watch = event_loop_add_fd_events(c->server->loop, c->fd, POLLOUT,
-							  client_writable, c, &err);
-		if (!c->write_watch) {
-			client_close(c, err.msg);
-			return -1;
-		}
-	} else if (!c->out_len && c->write_watch) {
-		event_loop_remove(c->server->loop, c->write_watch);
-		c->write_watch = NULL;
-	}
-	return 0;
-}
-
-/* Queues one line (a newline is added) and writes what it can. Returns -1 if c was closed. */
-static int client_send(struct qmp_client *c, const char *line)
-{
-	size_t len = strlen(line);
-
-	if (c->out_len + len + 1 > QMP_MAX_OUTPUT) {
-		client_close(c, "it reads nothing (too much output waiting)");
-		return -1;
-	}
-	if (c->out_len + len + 1 > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 4096;
-		char *grown;
-
-		while (cap < c->out_len + len + 1)
-			cap *= 2;
-		grown = realloc(c->out, cap);
-		if (!grown) {
-			client_close(c, "out of memory for its output");
-			return -1;
-		}
-		c->out = grown;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, line, len);
-	c->out[c->out_len + len] = '\n';
-	c->out_len += len + 1;
-	return 0;
-}
-
-static void client_writable(void *opaque)
-{
-	struct qmp_client *c = opaque;
-	struct qmp_server *s = c->server;
-
-	pthread_mutex_lock(&s->clients_lock);
-	if (!s->shutting_down)
-		client_flush(c);
-	pthread_mutex_unlock(&s->clients_lock);
-}
-
-static void client_free(struct qmp_client *c)
-{
-	json_object_put(c->held);
-	free(c->unparsed);
-	free(c->text);
-	json_tokener_free(c->tokener);
-	free(c->out);
-	free(c);
-}
-
-/* Caller holds clients_lock, on the loop thread. */
-static void client_close(struct qmp_client *c, const char *why)
-{
-	struct qmp_server *s = c->server;
-
-	log_info("QMP client %u disconnected: %s", c->number, why);
-	for (struct qmp_client **p = &s->clients; *p; p = &(*p)->next) {
-		if (*p == c) {
-			*p = c->next;
-			s->nr_clients--;
-			break;
-		}
-	}
-	event_loop_remove(s->loop, c->read_watch);
-	event_loop_remove(s->loop, c->write_watch);
-	if (close(c->fd))
-		log_warn("QMP client %u: close: %s", c->number, strerror(errno));
-	client_free(c);
-}
-
-/* ---- one client: input ---- */
-
-/* Input one callback takes from a client before it lets the others (and the guest's I/O) run. */
-#define READ_BUDGET (64 * 1024)
-
-static void wake_server(struct qmp_server *s)
-{
-	uint64_t one = 1;
-
-	if (write(s->event_fd, &one, sizeof(one)) != sizeof(one))
-		log_warn("QMP: cannot wake the I/O thread: %s", strerror(errno));
-}
-
-static bool engine_ready(const struct qmp_engine *e)
-{
-	return !e->ready || e->ready(e->ctx);
-}
-
-/* Answers one parsed message (or a parse error). Returns -1 if c was closed. */
-static int client_answer(struct qmp_client *c, struct json_object *msg, const char *parse_error)
-{
-	char *reply = qmp_handle(c->server->engine, &c->session, msg, parse_error);
-	int ret;
-
-	if (!reply) {
-		client_close(c, "out of memory for a reply");
-		return -1;
-	}
-	ret = client_send(c, reply);
-	free(reply);
-	return ret;
-}
-
-/* Keeps len bytes of input for when the held message has run. -1 if c was closed. */
-static int keep_unparsed(struct qmp_client *c, const char *buf, size_t len)
-{
-	char *grown;
-
-	if (!len)
-		return 0;
-	grown = realloc(c->unparsed, c->unparsed_len + len);
-	if (!grown) {
-		client_close(c, "out of memory for its input");
-		return -1;
-	}
-	memcpy(grown + c->unparsed_len, buf, len);
-	c->unparsed = grown;
-	c->unparsed_len += len;
-	return 0;
-}
-
-/* Keeps the bytes of the message being parsed (at most QMP_MAX_MESSAGE and a read). */
-static int keep_text(struct qmp_client *c, const char *buf, size_t len)
-{
-	if (c->text_len + len > c->text_cap) {
-		size_t cap = (c->text_len + len) * 2;
-		char *grown = realloc(c->text, cap);
-
-		if (!grown) {
-			client_close(c, "out of memory for its input");
-			return -1;
-		}
-		c->text = grown;
-		c->text_cap = cap;
-	}
-	memcpy(c->text + c->text_len, buf, len);
-	c->text_len += len;
-	return 0;
-}
-
-/*
- * Feeds len bytes to the client's JSON stream. Returns -1 if c was closed; a
- * message that must wait for a machine is held with the rest of buf kept.
- */
-static int client_parse(struct qmp_client *c, const char *buf, size_t len)
-{
-	while (len) {
-		struct json_object *msg;
-		enum json_tokener_error jerr;
-		size_t used;
-
-		if (c->held)
-			return keep_unparsed(c, buf, len);
-		if (c->skip_line) {
-			const char *nl = memchr(buf, '\n', len);
-
-			if (!nl)
-				return 0;
-			c->skip_line = false;
-			len -= (size_t)(nl + 1 - buf);
-			buf = nl + 1;
-			continue;
-		}
-		msg = json_tokener_parse_ex(c->tokener, buf, (int)len);
-		jerr = json_tokener_get_error(c->tokener);
-		used = jerr == json_tokener_continue ? len : json_tokener_get_parse_end(c->tokener);
-		if (used == 0)
-			used = 1; /* json-c always consumes what it judged; never spin */
-		if (used > len)
-			used = len;
-		c->message_bytes += used;
-		if (keep_text(c, buf, used)) {
-			json_object_put(msg);
-			return -1;
-		}
-		buf += used;
-		len -= used;
-		/*
-		 * Whitespace between messages counts too: a stream of it is garbage as well. A
-		 * message that ends in the same read as it crosses the limit is refused too.
-		 */
-		if (c->message_bytes > QMP_MAX_MESSAGE) {
-			char desc[96];
-
-			json_object_put(msg);
-			snprintf(desc, sizeof(desc), "message exceeds %u bytes", QMP_MAX_MESSAGE);
-			if (client_answer(c, NULL, desc) == 0 && client_flush(c) == 0)
-				client_close(c, desc);
-			return -1;
-		}
-		if (jerr == json_tokener_continue)
-			return 0;
-		c->message_bytes = 0;
-		json_tokener_reset(c->tokener);
-		if (jerr == json_tokener_success) {
-			char why[96];
-			bool unsupported = qmp_text_unsupported(c->text, c->text_len, why,
-								sizeof(why));
-
-			c->text_len = 0;
-			if (unsupported) {
-				json_object_put(msg);
-				if (client_answer(c, NULL, why))
-					return -1;
-				continue;
-			}
-		}
-		c->text_len = 0;
-		if (jerr != json_tokener_success) {
-			c->skip_line = true;
-			/* The byte json-c stopped at is consumed already: skip from here. */
-			if (client_answer(c, NULL, json_tokener_error_desc(jerr)))
-				return -1;
-			continue;
-		}
-		if (!engine_ready(c->server->engine)) {
-			c->held = msg; /* the server's wake-up pass runs it */
-			continue;
-		}
-		if (client_answer(c, msg, NULL)) {
-			json_object_put(msg);
-			return -1;
-		}
-		json_object_put(msg);
-	}
-	return 0;
-}
-
-/*
- * Runs a held message once commands may run, then the input kept after it, then
- * reads the socket: at most READ_BUDGET per call (the rest on the next wake-up).
- * Caller holds clients_lock. -1 if c was closed.
- */
-static int client_service(struct qmp_client *c)
-{
-	size_t budget = READ_BUDGET;
-	char buf[4096];
-
-	if (c->held) {
-		struct json_object *msg = c->held;
-		char *rest = c->unparsed;
-		size_t rest_len = c->unparsed_len;
-		int ret;
-
-		if (!engine_ready(c->server->engine))
-			return 0;
-		c->held = NULL;
-		c->unparsed = NULL;
-		c->unparsed_len = 0;
-		ret = client_answer(c, msg, NULL);
-		json_object_put(msg);
-		if (ret == 0)
-			ret = client_parse(c, rest, rest_len);
-		free(rest);
-		if (ret)
-			return -1;
-		if (c->held)
-			return client_flush(c);
-	}
-	c->more_input = false;
-	while (!c->held) {
-		ssize_t n;
-
-		if (budget == 0) {
-			c->more_input = true;
-			wake_server(c->server);
-			break;
-		}
-		n = recv(c->fd, buf, sizeof(buf) < budget ? sizeof(buf) : budget, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n <= 0) {
-			client_close(c, n == 0 ? "connection closed" : strerror(errno));
-			return -1;
-		}
-		budget -= (size_t)n;
-		if (client_parse(c, buf, (size_t)n))
-			return -1;
-	}
-	return client_flush(c);
-}
-
-static void client_readable(void *opaque)
-{
-	struct qmp_client *c = opaque;
-	struct qmp_server *s = c->server;
-
-	pthread_mutex_lock(&s->clients_lock);
-	/* A client with a held message reads nothing until it runs (the wake-up pass). */
-	if (!s->shutting_down && !c->held)
-		client_service(c);
-	pthread_mutex_unlock(&s->clients_lock);
-}
 
 /* ---- the listening socket ---- */
 
@@ -454,7 +64,7 @@ static void accept_client(void *opaque)
 		c->server = s;
 		c->fd = fd;
 		c->number = ++s->clients_served;
-		c->read_watch = event_loop_add_fd(s->loop, fd, client_readable, c, &err);
+		c->read_watch = event_loop_add_fd(s->loop, fd, qmp_client_readable, c, &err);
 		if (!c->read_watch) {
 			log_warn("QMP: %s", err.msg);
 			json_tokener_free(c->tokener);
@@ -467,10 +77,10 @@ static void accept_client(void *opaque)
 		s->nr_clients++;
 		log_info("QMP client %u connected", c->number);
 		greeting = qmp_greeting();
-		if (greeting && client_send(c, greeting) == 0)
-			client_flush(c);
+		if (greeting && qmp_client_send(c, greeting) == 0)
+			qmp_client_flush(c);
 		else if (!greeting)
-			client_close(c, "out of memory for the greeting");
+			qmp_client_close(c, "out of memory for the greeting");
 		free(greeting);
 		pthread_mutex_lock(&s->events_lock);
 		s->had_client = true;
@@ -509,8 +119,8 @@ static void deliver_events(void *opaque)
 			struct qmp_client *next = c->next; /* c may be closed */
 
 			/* QEMU sends events only to clients out of negotiation mode. */
-			if (c->session.command_mode && client_send(c, l->line) == 0)
-				client_flush(c);
+			if (c->session.command_mode && qmp_client_send(c, l->line) == 0)
+				qmp_client_flush(c);
 			c = next;
 		}
 		lines = l->next;
@@ -520,9 +130,17 @@ static void deliver_events(void *opaque)
 	for (struct qmp_client *c = s->shutting_down ? NULL : s->clients, *next; c; c = next) {
 		next = c->next;
 		if (c->held || c->more_input)
-			client_service(c);
+			qmp_client_service(c);
 	}
 	pthread_mutex_unlock(&s->clients_lock);
+}
+
+static void wake_server(struct qmp_server *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->event_fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("QMP: cannot wake the I/O thread: %s", strerror(errno));
 }
 
 void qmp_server_wake(void *server)
@@ -674,7 +292,7 @@ void qmp_server_free(struct qmp_server *s)
 				break;
 		}
 		close(c->fd);
-		client_free(c);
+		qmp_client_free(c);
 	}
 	while (s->pending) {
 		struct pending_line *l = s->pending;
