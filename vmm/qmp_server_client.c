@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "vmm/event_loop.h"
+#include "util/event_loop.h"
 #include "util/log.h"
 #include "vmm/qmp_server.h"
 #include "vmm/qmp_server_internal.h"

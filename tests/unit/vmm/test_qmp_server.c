@@ -1,4 +1,4 @@
-/* -qmp parsing (vmm/qmp_server.c): QEMU's spellings, and what tide refuses. */
+/* -qmp parsing (vmm/qmp_option.c) and the QMP server (vmm/qmp_server.c, qmp_server_client.c). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,231 @@
+#include "vmm/cmdline_machine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "mm/backend.h"
+#include "util/opts.h"
+#include "vmm/object_memory_backend.h"
+#include "util/size.h"
+
+
+/* QEMU's ACPI_MAX_RAM_SLOTS: -m slots= above it is "unsupported amount of memory slots". */
+#define MAX_MEMORY_SLOTS 256
+
+/* -m [size=]SIZE[,slots=N][,maxmem=SIZE]; a bare number is in MiB, as in QEMU. */
+int cmdline_parse_memory(struct vm_config *cfg, const char *arg, struct error *err)
+{
+	struct opts opts;
+	const char *size;
+	int ret = -1;
+
+	if (opts_parse(&opts, "-m", arg, "size", err))
+		return -1;
+	size = opts_take(&opts, "size");
+	if (size && parse_size(size, MiB, &cfg->ram_size, err)) {
+		error_prefix(err, "-m");
+		goto out;
+	}
+	/* -m maxmem=4G alone keeps the size open (QEMU). Several -m merge, as QEMU's do: each
+	 * sets what it names and keeps the rest. */
+	cfg->ram_size_given |= size != NULL;
+	if (opts_take_u64(&opts, "slots", &cfg->mem_slots, cfg->mem_slots, err) ||
+	    opts_take_size(&opts, "maxmem", &cfg->maxmem, cfg->maxmem, err) ||
+	    opts_finish(&opts, "memory", err))
+		goto out;
+	/* Tide has no DIMM slots (virtio-mem needs none), but takes QEMU's values and limit. */
+	if (cfg->mem_slots > MAX_MEMORY_SLOTS) {
+		error_set(err, "-m: slots=%llu is more than the %d memory slots a PC may have",
+			  (unsigned long long)cfg->mem_slots, MAX_MEMORY_SLOTS);
+		goto out;
+	}
+	if (cfg->ram_size == 0 || cfg->ram_size % (4 * KiB)) {
+		error_set(err, "-m: memory size must be a non-zero multiple of 4 KiB");
+		goto out;
+	}
+	if (cfg->maxmem && cfg->maxmem < cfg->ram_size) {
+		error_set(err, "-m: maxmem (%llu bytes) is below the memory size (%llu bytes)",
+			  (unsigned long long)cfg->maxmem, (unsigned long long)cfg->ram_size);
+		goto out;
+	}
+	if (cfg->maxmem % (4 * KiB)) {
+		error_set(err, "-m: maxmem must be a multiple of 4 KiB");
+		goto out;
+	}
+	ret = 0;
+out:
+	opts_free(&opts);
+	return ret;
+}
+
+/* -smp [cpus=]N; topology keys QEMU has are refused rather than silently ignored. */
+int cmdline_parse_smp(struct vm_config *cfg, const char *arg, struct error *err)
+{
+	struct opts opts;
+	uint64_t cpus;
+	int ret = -1;
+
+	if (opts_parse(&opts, "-smp", arg, "cpus", err))
+		return -1;
+	if (opts_take_u64(&opts, "cpus", &cpus, 1, err) ||
+	    opts_finish(&opts, "-smp (only cpus=N is supported)", err))
+		goto out;
+	if (cpus < 1 || cpus > arch_layout.max_vcpus) {
+		error_set(err, "-smp: %llu CPUs requested, must be 1..%d (the MP table holds %d)", (unsigned long long)cpus,
+			  (int)arch_layout.max_vcpus, (int)arch_layout.max_vcpus);
+		goto out;
+	}
+	cfg->smp = (unsigned)cpus;
+	ret = 0;
+out:
+	opts_free(&opts);
+	return ret;
+}
+
+static int push_string(char ***list, size_t *count, const char *s)
+{
+	char **grown = realloc(*list, (*count + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -1;
+	*list = grown;
+	grown[*count] = strdup(s);
+	if (!grown[*count])
+		return -1;
+	(*count)++;
+	return 0;
+}
+
+/* -cpu host|max[,+feat][,-feat][,feat=on|off]: features are checked against KVM at start. */
+int cmdline_parse_cpu(struct vm_config *cfg, const char *arg, struct error *err)
+{
+	struct cpu_config *cpu = &cfg->cpu;
+	const char *comma = strchr(arg, ',');
+	size_t model_len = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	if (model_len == 4 && strncmp(arg, "host", 4) == 0)
+		cpu->model = "host";
+	else if (model_len == 3 && strncmp(arg, "max", 3) == 0)
+		cpu->model = "max";
+	else
+		return error_set(err, "-cpu: unknown CPU model '%.*s' (tide offers host and max)",
+				 (int)model_len, arg);
+	while (comma) {
+		const char *item = comma + 1;
+		char feature[64];
+		size_t len;
+		bool on;
+
+		comma = strchr(item, ',');
+		len = comma ? (size_t)(comma - item) : strlen(item);
+		if (len == 0 || len >= sizeof(feature))
+			return error_set(err, "-cpu: bad feature '%.*s'", (int)len, item);
+		memcpy(feature, item, len);
+		feature[len] = '\0';
+		if (feature[0] == '+' || feature[0] == '-') {
+			on = feature[0] == '+';
+			memmove(feature, feature + 1, len);
+		} else {
+			char *eq = strchr(feature, '=');
+
+			if (!eq || (strcmp(eq + 1, "on") && strcmp(eq + 1, "off")))
+				return error_set(err,
+						 "-cpu: feature '%s' must be +name, -name, name=on or "
+						 "name=off",
+						 feature);
+			on = strcmp(eq + 1, "on") == 0;
+			*eq = '\0';
+		}
+		if (!feature[0])
+			return error_set(err, "-cpu: empty feature name");
+		if (on ? push_string(&cpu->feature_adds, &cpu->nr_adds, feature)
+		       : push_string(&cpu->feature_drops, &cpu->nr_drops, feature))
+			return error_set(err, "-cpu: out of memory");
+	}
+	return 0;
+}
+
+/* -machine [type=]pc|q35[,accel=kvm][,memory-backend=ID]: tide has one machine, a PC. */
+int cmdline_parse_machine(struct vm_config *cfg, const char *arg, struct error *err)
+{
+	struct opts opts;
+	const char *type, *accel, *backend;
+	int ret = -1;
+
+	if (opts_parse(&opts, "-machine", arg, "type", err))
+		return -1;
+	type = opts_take(&opts, "type");
+	accel = opts_take(&opts, "accel");
+	backend = opts_take(&opts, "memory-backend");
+	if (opts_finish(&opts, "the machine", err))
+		goto out;
+	if (type && strcmp(type, "pc") && strcmp(type, "q35")) {
+		error_set(err, "-machine: tide has one machine type, a PC without firmware "
+			       "(pc or q35 are taken as it), not '%s'",
+			  type);
+		goto out;
+	}
+	if (accel && strcmp(accel, "kvm")) {
+		error_set(err, "-machine: tide runs on KVM only (accel=kvm), not '%s'", accel);
+		goto out;
+	}
+	if (backend) {
+		free(cfg->ram_backend_id);
+		cfg->ram_backend_id = strdup(backend);
+		if (!cfg->ram_backend_id) {
+			error_set(err, "-machine: out of memory");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	opts_free(&opts);
+	return ret;
+}
+
+/* Boot RAM from -machine memory-backend=ID: -m must match it, or take its size (QEMU). */
+int cmdline_resolve_ram_backend(struct vm_config *cfg, struct error *err)
+{
+	struct memory_backend *b;
+
+	if (!cfg->ram_backend_id)
+		return 0;
+	b = memory_backend_claim(cfg, cfg->ram_backend_id, "boot RAM", err);
+	if (!b)
+		return error_prefix(err, "-machine memory-backend");
+	if (b->rom)
+		return error_set(err, "-machine memory-backend: '%s' is read-only memory (rom); "
+				      "boot RAM must be writable (rom=off gives a private copy)",
+				 cfg->ram_backend_id);
+	if (cfg->ram_size_given && cfg->ram_size != b->size)
+		return error_set(err, "-machine memory-backend: '%s' is %llu bytes but -m asks for "
+				      "%llu; they must be equal (or leave out -m)",
+				 cfg->ram_backend_id, (unsigned long long)b->size,
+				 (unsigned long long)cfg->ram_size);
+	if (cfg->maxmem && cfg->maxmem < b->size)
+		return error_set(err, "-machine memory-backend: '%s' (%llu bytes) is above maxmem",
+				 cfg->ram_backend_id, (unsigned long long)b->size);
+	cfg->ram_size = b->size;
+	cfg->ram_backend = b;
+	return 0;
+}
+
+/*
+ * The device memory area: after boot RAM's high part, aligned as the architecture asks,
+ * maxmem - ram bytes long.
+ */
+void cmdline_place_device_area(struct vm_config *cfg)
+{
+	const struct arch_layout *l = &arch_layout;
+	uint64_t high = cfg->ram_size > l->ram.low_end ? cfg->ram_size - l->ram.low_end : 0;
+	uint64_t align = l->device_memory_align;
+	uint64_t len = cfg->maxmem > cfg->ram_size ? cfg->maxmem - cfg->ram_size : 0;
+	uint64_t *start = &cfg->device_area_start;
+
+	/* Absurd sizes (-m 8E) saturate instead of wrapping: nothing fits, and the error says so. */
+	*start = high > UINT64_MAX - l->ram.high_base - align
+			 ? UINT64_MAX - align + 1
+			 : (l->ram.high_base + high + align - 1) / align * align;
+	cfg->device_area_end = len > UINT64_MAX - *start ? UINT64_MAX : *start + len;
+}
