@@ -15,12 +15,20 @@ import time
 import unittest
 
 TIDE = os.environ.get("TIDE", "")
+TIDECTL = os.environ.get("TIDECTL", "")
 TESTGUEST = os.environ.get("TIDE_TESTGUEST", "")
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # QEMU's isa-debug-exit turns a guest write of V into exit status (V << 1) | 1.
 GUEST_PASS = 1
 GUEST_FAIL = 3
+
+MiB = 1 << 20
+GiB = 1 << 30
+# A virtio-mem device's area starts at 4 GiB when boot RAM is below the PCI hole.
+REGION = 0x100000000
+# The QOM path of the virtio-mem device the tests call vm0.
+DEVICE_PATH = "/machine/peripheral/vm0"
 
 
 def require_kvm():
@@ -96,6 +104,13 @@ def scratch_mount(test, fstype, options, name):
     return mnt
 
 
+def sanitized(pid):
+    """tide built with ASan: its shadow memory and quarantine are no guest's doing, and
+    its main thread stays unfiltered for the leak check."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def sha256_of(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -129,6 +144,15 @@ def tide(args, timeout=60, stdin=subprocess.DEVNULL):
                           stderr=subprocess.PIPE, timeout=timeout, text=True,
                           errors="replace")
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+
+
+def assert_passed(test, run, names):
+    """The test guest ran exactly the scenarios names, in order, each ok, and exited with
+    GUEST_PASS."""
+    results = run.tap()
+    test.assertEqual([n for _, _, n in results], names, run)
+    test.assertTrue(all(ok for _, ok, _ in results), run)
+    test.assertEqual(run.status, GUEST_PASS, run)
 
 
 def testguest(append, extra=(), memory="256M", timeout=60):

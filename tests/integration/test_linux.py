@@ -128,7 +128,7 @@ class Linux(unittest.TestCase):
         return self.base_memtotal_kb[key]
 
     def tidectl_resize(self, console, sock, size):
-        run = subprocess.run([os.environ["TIDECTL"], "-s", sock, "resize", "vm0", size, "--wait",
+        run = subprocess.run([harness.TIDECTL, "-s", sock, "resize", "vm0", size, "--wait",
                               "--timeout", str(BOOT_TIMEOUT)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, timeout=BOOT_TIMEOUT + 60)
         if run.returncode != 0:

@@ -9,9 +9,7 @@ import subprocess
 import unittest
 
 import harness
-from harness import GUEST_PASS
-
-MiB = 1 << 20
+from harness import GUEST_PASS, MiB
 
 
 def backend_args(props, size="256M"):

@@ -8,16 +8,14 @@ without UNPLUGGED_INACCESSIBLE), count them, and its memory must stay within wha
 plugged plus a constant: before the per-block bound the same guest made tide hold 8 whole
 parts of host memory. Run for every backend, with UNPLUGGED_INACCESSIBLE on and off.
 """
-import os
 import re
 import time
 import unittest
 
 import harness
-from harness import GUEST_PASS
+from harness import GUEST_PASS, GiB, MiB, sanitized
 from qmp import QMP, socket_path
 
-MiB = 1 << 20
 PARTS = 8
 STRIDE = 64 << 10
 BLOCK = 2 * MiB
@@ -34,12 +32,6 @@ def memory_kib(pid, rss="VmHWM"):
         status = f.read()
     field = lambda name: int(re.search(rf"^{name}:\s+(\d+) kB", status, re.M).group(1))
     return field(rss) + field("HugetlbPages")
-
-
-def sanitized(pid):
-    """tide built with ASan: its shadow memory and quarantine are no guest's doing."""
-    with open(f"/proc/{pid}/maps") as f:
-        return "libasan" in f.read()
 
 
 class MemoryBound(unittest.TestCase):
@@ -205,7 +197,7 @@ class MemoryBound(unittest.TestCase):
             self.attack("memory-backend-memfd", ui=ui)
 
     def test_files_shared_and_private(self):
-        path = harness.memory_image(self, 1 << 30, "bound")
+        path = harness.memory_image(self, GiB, "bound")
         for ui in ("on", "off"):
             self.attack("memory-backend-file", f",mem-path={path},share=on", ui=ui)
             self.attack("memory-backend-file", f",mem-path={path},share=off", ui=ui)

@@ -7,7 +7,6 @@ until plugged == requested, as Linux's does, and checks the memory as it goes.
 """
 import json
 import os
-import re
 import socket
 import stat
 import subprocess
@@ -16,12 +15,7 @@ import unittest
 
 import harness
 import qmp
-from harness import GUEST_PASS
-
-GiB = 1 << 30
-MiB = 1 << 20
-TIDECTL = os.environ.get("TIDECTL", "")
-DEVICE_PATH = "/machine/peripheral/vm0"
+from harness import DEVICE_PATH, GUEST_PASS, TIDECTL, GiB, MiB
 
 
 def tide_args(sock, scenario, extra=(), wait="off", reboot=False):

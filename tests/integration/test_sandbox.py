@@ -13,11 +13,9 @@ import tempfile
 import unittest
 
 import harness
-from harness import GUEST_PASS
+from harness import DEVICE_PATH, GiB, MiB, sanitized
 from qmp import QMP, socket_path
 
-MiB = 1 << 20
-DEVICE = "/machine/peripheral/vm0"
 NOBODY = pwd.getpwnam("nobody")
 
 
@@ -64,8 +62,7 @@ class Sandbox(unittest.TestCase):
         groups) every thread must run with."""
         threads = thread_status(console.proc.pid)
         self.assertGreaterEqual(len(threads), 4, "main, I/O, console input, vCPU")
-        with open(f"/proc/{console.proc.pid}/maps") as f:
-            sanitized = "libasan" in f.read()
+        asan = sanitized(console.proc.pid)
         for tid, s in threads.items():
             seen = {k: s[k] for k in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb",
                                       "NoNewPrivs", "Seccomp")}
@@ -74,7 +71,7 @@ class Sandbox(unittest.TestCase):
                     "Seccomp": "2" if seccomp else "0"}
             if os.getuid() != 0:
                 del seen["CapBnd"], want["CapBnd"]  # only CAP_SETPCAP may empty it
-            if sanitized and tid == str(console.proc.pid):
+            if asan and tid == str(console.proc.pid):
                 # ASan builds leave main unfiltered for the leak check (docs/security.md).
                 want["Seccomp"] = "0"
             self.assertEqual(seen, want, f"thread {tid} ({s['Name']})")
@@ -89,7 +86,7 @@ class Sandbox(unittest.TestCase):
         self.assertIn("tide-console", names)
 
     def resize(self, client, console, size):
-        client.execute("qom-set", path=DEVICE, property="requested-size", value=size)
+        client.execute("qom-set", path=DEVICE_PATH, property="requested-size", value=size)
         client.wait_event("MEMORY_DEVICE_SIZE_CHANGE", 120,
                           lambda e: e["data"]["size"] == size)
         console.wait_for(rf"reached requested=0x{size:x} plugged=0x{size:x} checks=ok", 60)
@@ -133,7 +130,7 @@ class Sandbox(unittest.TestCase):
         jail = self.scratch_dir()
         image = os.path.join(self.scratch_dir(), "guest-memory")
         with open(image, "wb") as f:
-            f.truncate(1 << 30)
+            f.truncate(GiB)
         group = grp.getgrnam("nogroup")
         # An ASan build's leak check at exit reads /proc, which is not in the chroot.
         before = os.environ.get("ASAN_OPTIONS")

@@ -5,7 +5,7 @@ import signal
 import unittest
 
 import harness
-from harness import GUEST_FAIL, GUEST_PASS, testguest
+from harness import GUEST_FAIL, GUEST_PASS, GiB, MiB, assert_passed, testguest
 
 
 def memmap(run):
@@ -14,19 +14,13 @@ def memmap(run):
 
 
 class TestGuest(unittest.TestCase):
-    def assert_all_ok(self, run, names):
-        results = run.tap()
-        self.assertEqual([n for _, _, n in results], names, run)
-        self.assertTrue(all(ok for _, ok, _ in results), run)
-        self.assertEqual(run.status, GUEST_PASS, run)
-
     def test_memory_map_pattern_and_pci(self):
         run = testguest("tests=memmap,pattern,pci", memory="256M")
-        self.assert_all_ok(run, ["memmap", "pattern", "pci"])
+        assert_passed(self, run, ["memmap", "pattern", "pci"])
         ram = [(a, s) for a, s, t in memmap(run) if t == 1]
         # Low RAM below the MP table, then RAM from 1 MiB to the end of -m.
         self.assertIn((0, 0x9fc00), ram, run)
-        self.assertIn((0x100000, 256 * 2**20 - 0x100000), ram, run)
+        self.assertIn((0x100000, 256 * MiB - 0x100000), ram, run)
         self.assertTrue(any(t == 2 and a == 0x9fc00 for a, _, t in memmap(run)), run)
         self.assertRegex(run.stdout, r"# pci 00:00\.0 vendor=8086 device=[0-9a-f]{4} class=0600")
         self.assertRegex(run.stdout, r"# pattern done bytes=\d+")
@@ -34,12 +28,12 @@ class TestGuest(unittest.TestCase):
     def test_ram_above_4g(self):
         # 3.25 GiB: 3 GiB below the PCI hole, 256 MiB from 4 GiB up; the pattern covers both.
         run = testguest("tests=memmap,pattern", memory="3328M", timeout=120)
-        self.assert_all_ok(run, ["memmap", "pattern"])
+        assert_passed(self, run, ["memmap", "pattern"])
         ram = [(a, s) for a, s, t in memmap(run) if t == 1]
         self.assertIn((0x100000, 0xc0000000 - 0x100000), ram, run)
-        self.assertIn((0x100000000, 256 * 2**20), ram, run)
+        self.assertIn((0x100000000, 256 * MiB), ram, run)
         done = re.search(r"# pattern done bytes=(\d+)", run.stdout)
-        self.assertGreater(int(done.group(1)), 3 * 2**30, run)
+        self.assertGreater(int(done.group(1)), 3 * GiB, run)
 
     def test_debug_exit_status_is_value_shifted_or_one(self):
         run = testguest("tests=exit exitcode=5")
@@ -52,7 +46,7 @@ class TestGuest(unittest.TestCase):
 
     def test_two_vcpus(self):
         run = testguest("tests=memmap,pci", extra=["-smp", "2"])
-        self.assert_all_ok(run, ["memmap", "pci"])
+        assert_passed(self, run, ["memmap", "pci"])
 
     def test_reset_with_no_reboot_exits_zero(self):
         run = testguest("tests=reset")

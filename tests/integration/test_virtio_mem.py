@@ -11,11 +11,7 @@ import time
 import unittest
 
 import harness
-from harness import GUEST_PASS, testguest
-
-GiB = 1 << 30
-MiB = 1 << 20
-REGION = 0x100000000  # the device area starts at 4 GiB when boot RAM is below the PCI hole
+from harness import GUEST_PASS, MiB, REGION, assert_passed, testguest
 
 
 def vmem_args(props="requested-size=128M", backend="memory-backend-ram", size="1G",
@@ -36,17 +32,11 @@ class VirtioMem(unittest.TestCase):
         run = testguest(append, extra=vmem_args(**kw), timeout=120)
         return run
 
-    def assert_passed(self, run, names):
-        results = run.tap()
-        self.assertEqual([n for _, _, n in results], names, run)
-        self.assertTrue(all(ok for _, ok, _ in results), run)
-        self.assertEqual(run.status, GUEST_PASS, run)
-
     def test_config_space_and_pci_identity(self):
         run = self.run_guest("tests=vmem_config vmem_block=0x200000 vmem_addr=0x100000000 "
                              "vmem_region=0x40000000 vmem_requested=0x8000000 "
                              "vmem_usable=0x18000000 vmem_plugged=0")
-        self.assert_passed(run, ["vmem_config"])
+        assert_passed(self, run, ["vmem_config"])
         self.assertIn("# vmem identity vendor=1af4 device=1058 revision=1", run.stdout)
         self.assertIn("# vmem cap msix cfg=0x98 table_size=2", run.stdout)
         for cap in ("common", "notify", "isr", "device", "pci_cfg"):
@@ -55,28 +45,28 @@ class VirtioMem(unittest.TestCase):
     def test_usable_region_policy_requested_plus_256m_capped_at_region(self):
         run = self.run_guest("tests=vmem_config vmem_usable=0x40000000 vmem_requested=0x38000000",
                              props="requested-size=896M")
-        self.assert_passed(run, ["vmem_config"])
+        assert_passed(self, run, ["vmem_config"])
         run = self.run_guest("tests=vmem_config vmem_usable=0 vmem_requested=0",
                              props="requested-size=0")
-        self.assert_passed(run, ["vmem_config"])
+        assert_passed(self, run, ["vmem_config"])
 
     def test_features_offered_and_refused(self):
         run = self.run_guest("tests=vmem_features vmem_ui=auto")
-        self.assert_passed(run, ["vmem_features"])
+        assert_passed(self, run, ["vmem_features"])
         self.assertRegex(run.stdout, r"attempt no_version_1 accepted=0x[0-9a-f]+ features_ok=0")
         self.assertRegex(run.stdout, r"offered=0x110000002 ")
 
     def test_unplugged_inaccessible_on_requires_the_feature(self):
         run = self.run_guest("tests=vmem_features,vmem_plug vmem_ui=on",
                              props="requested-size=128M,unplugged-inaccessible=on")
-        self.assert_passed(run, ["vmem_features", "vmem_plug"])
+        assert_passed(self, run, ["vmem_features", "vmem_plug"])
         self.assertRegex(run.stdout, r"attempt no_ui accepted=0x100000000 features_ok=0")
         self.assertIn("did not accept UNPLUGGED_INACCESSIBLE", run.stderr)
 
     def test_unplugged_inaccessible_off_maps_only_plugged_blocks_too(self):
         run = self.run_guest("tests=vmem_features,vmem_plug vmem_ui=off",
                              props="requested-size=128M,unplugged-inaccessible=off")
-        self.assert_passed(run, ["vmem_features", "vmem_plug"])
+        assert_passed(self, run, ["vmem_features", "vmem_plug"])
         self.assertRegex(run.stdout, r"offered=0x110000000 .*unplugged_inaccessible=0")
         # A driver that may read unplugged memory reads it through MMIO exits (zeros,
         # tests/integration/test_memory_bound.py): KVM maps only what is plugged, as for
@@ -86,7 +76,7 @@ class VirtioMem(unittest.TestCase):
 
     def test_plug_write_unplug_replug_reads_zeros(self):
         run = self.run_guest("tests=vmem_plug vmem_blocks=8")
-        self.assert_passed(run, ["vmem_plug"])
+        assert_passed(self, run, ["vmem_plug"])
         self.assertIn("# vmem plug: pattern ok", run.stdout)
         self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
         # Only the memslot holding the blocks comes and goes: slot 0, twice.
@@ -99,7 +89,7 @@ class VirtioMem(unittest.TestCase):
     def test_moved_bar_takes_its_notifications_along(self):
         # The first scenario uses BAR0 where tide put it; the second moves it first.
         run = self.run_guest("tests=vmem_plug,vmem_plug vpci_bar0=0xc0000000,0xd0000000")
-        self.assert_passed(run, ["vmem_plug", "vmem_plug"])
+        assert_passed(self, run, ["vmem_plug", "vmem_plug"])
         self.assertIn("# virtio-pci: bar0 moved to 0xd0000000", run.stdout)
         # The ioeventfd followed BAR0 from its first place to the guest's choice (sizing
         # in between turns decoding off and on, which re-registers it in place).
@@ -108,7 +98,7 @@ class VirtioMem(unittest.TestCase):
 
     def test_memfd_backend_discards_by_punching_holes(self):
         run = self.run_guest("tests=vmem_plug,vmem_unplug_all", backend="memory-backend-memfd")
-        self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
+        assert_passed(self, run, ["vmem_plug", "vmem_unplug_all"])
         self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
 
     def template_file(self, size=256 * MiB):
@@ -120,7 +110,7 @@ class VirtioMem(unittest.TestCase):
                              backend="memory-backend-file", size="256M",
                              backend_props=f",mem-path={path},share=on")
         # First plugs read zeros although the file held data: tide gave it all back at start.
-        self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
+        assert_passed(self, run, ["vmem_plug", "vmem_unplug_all"])
         self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
         self.assertEqual(os.stat(path).st_blocks, 0, "unplugged memory is punched out")
 
@@ -169,7 +159,7 @@ class VirtioMem(unittest.TestCase):
         run = self.run_guest("tests=vmem_plug,vmem_unplug_all vmem_blocks=8",
                              backend="memory-backend-memfd", size="128M",
                              backend_props=",hugetlb=on,hugetlbsize=2M")
-        self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
+        assert_passed(self, run, ["vmem_plug", "vmem_unplug_all"])
         self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
         with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
             self.assertEqual(int(f.read()), free_before, "every huge page came back")
@@ -195,7 +185,7 @@ class VirtioMem(unittest.TestCase):
         run = self.run_guest("tests=vmem_plug,vmem_unplug_all vmem_blocks=8",
                              backend="memory-backend-file", size="128M",
                              backend_props=f",mem-path={path},share=on")
-        self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
+        assert_passed(self, run, ["vmem_plug", "vmem_unplug_all"])
         self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
         with open(free) as f:
             self.assertEqual(int(f.read()), free_before, "unplugged huge pages punched back")
@@ -211,7 +201,7 @@ class VirtioMem(unittest.TestCase):
 
     def test_device_prealloc_backs_plugs_and_memdev_prealloc_is_refused(self):
         run = self.run_guest("tests=vmem_plug vmem_blocks=8", props="requested-size=128M,prealloc=on")
-        self.assert_passed(run, ["vmem_plug"])
+        assert_passed(self, run, ["vmem_plug"])
         run = harness.tide(["-kernel", harness.TESTGUEST] + vmem_args(
             backend_props=",prealloc=on"), timeout=30)
         self.assertEqual(run.status, 1, run)
@@ -221,7 +211,7 @@ class VirtioMem(unittest.TestCase):
         harness.require_guest_memfd(self)
         run = self.run_guest("tests=vmem_plug,vmem_unplug_all vmem_blocks=8",
                              backend="memory-backend-guest-memfd")
-        self.assert_passed(run, ["vmem_plug", "vmem_unplug_all"])
+        assert_passed(self, run, ["vmem_plug", "vmem_unplug_all"])
         self.assertIn("# vmem plug: replug nonzero_words=0", run.stdout)
 
     def test_read_only_memory_is_refused_as_memdev(self):
@@ -234,7 +224,7 @@ class VirtioMem(unittest.TestCase):
 
     def test_every_request_rule(self):
         run = self.run_guest("tests=vmem_errors")
-        self.assert_passed(run, ["vmem_errors"])
+        assert_passed(self, run, ["vmem_errors"])
         cases = dict(re.findall(r"# vmem error-case (\S+): got (.+?) expected", run.stdout))
         for name in ("misaligned", "zero-blocks", "past-usable", "below-addr", "wrap-2^64"):
             for req in ("plug", "unplug", "state"):
@@ -247,7 +237,7 @@ class VirtioMem(unittest.TestCase):
 
     def test_unplug_all_and_device_reset(self):
         run = self.run_guest("tests=vmem_unplug_all,vmem_reset")
-        self.assert_passed(run, ["vmem_unplug_all", "vmem_reset"])
+        assert_passed(self, run, ["vmem_unplug_all", "vmem_reset"])
         self.assertIn("# vmem unplug_all: replug nonzero_words=0", run.stdout)
         self.assertRegex(run.stdout, r"# vmem reset: plugged_size before=0x800000 after=0x800000")
         self.assertIn("# vmem reset: pattern ok", run.stdout)
@@ -256,7 +246,7 @@ class VirtioMem(unittest.TestCase):
         # Plugged memory is RAM for the device too; when the guest unplugs the block that
         # holds the device's own rings and answer, the device needs a reset (tide goes on).
         run = self.run_guest("tests=vmem_rings,vmem_plug")
-        self.assert_passed(run, ["vmem_rings", "vmem_plug"])
+        assert_passed(self, run, ["vmem_rings", "vmem_plug"])
         self.assertIn("# vmem rings: in plugged memory at 0x100000000: STATE ok", run.stdout)
         self.assertIn("# vmem rings: unplugging them: DEVICE_NEEDS_RESET", run.stdout)
         self.assertIn("response buffer no longer in guest RAM (unplugged?)", run.stderr)
@@ -265,7 +255,7 @@ class VirtioMem(unittest.TestCase):
 
     def test_malformed_queues_need_reset_and_tide_keeps_running(self):
         run = self.run_guest("tests=vmem_malformed,vmem_plug")
-        self.assert_passed(run, ["vmem_malformed", "vmem_plug"])
+        assert_passed(self, run, ["vmem_malformed", "vmem_plug"])
         results = re.findall(r"# vmem malformed (\S+): result=(\S+)", run.stdout)
         self.assertEqual(len(results), 11, run)
         for name, result in results:
@@ -279,7 +269,7 @@ class VirtioMem(unittest.TestCase):
 
     def test_dynamic_memslots_off_maps_one_slot_for_the_whole_region(self):
         run = self.run_guest("tests=vmem_plug", props="requested-size=128M,dynamic-memslots=off")
-        self.assert_passed(run, ["vmem_plug"])
+        assert_passed(self, run, ["vmem_plug"])
         self.assertIn("in 1 memslots of 1024 MiB (all mapped now)", run.stderr)
         self.assertEqual(mapped_slots(run.stderr), [("mapped", 0), ("unmapped", 0)], run)
 
@@ -291,14 +281,14 @@ class VirtioMem(unittest.TestCase):
                             "-verbose", "-m", "256M,maxmem=140G",
                             "-object", "memory-backend-ram,id=mem0,size=131200M,reserve=off",
                             "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=128M"])
-        self.assert_passed(run, ["vmem_config"])
+        assert_passed(self, run, ["vmem_config"])
         self.assertIn("in 205 memslots of 640 MiB", run.stderr, run)
 
     def test_memslots_follow_plugged_blocks_across_the_region(self):
         # memslots=4: 256 MiB slots; blocks in slots 0 and 2 map exactly those two.
         run = self.run_guest("tests=vmem_unplug_all vmem_blocks=4",
                              props="requested-size=512M,memslots=4")
-        self.assert_passed(run, ["vmem_unplug_all"])
+        assert_passed(self, run, ["vmem_unplug_all"])
         self.assertIn("in 4 memslots of 256 MiB", run.stderr)
         slots = {s for what, s in mapped_slots(run.stderr) if what == "mapped"}
         ranges = re.search(r"ranges 0x([0-9a-f]+)\+0x[0-9a-f]+ 0x([0-9a-f]+)", run.stdout)
