@@ -14,6 +14,8 @@ import sys
 import time
 import unittest
 
+import qmp
+
 TIDE = os.environ.get("TIDE", "")
 TIDECTL = os.environ.get("TIDECTL", "")
 TESTGUEST = os.environ.get("TIDE_TESTGUEST", "")
@@ -241,6 +243,56 @@ class Console:
                 f.close()
             except OSError:
                 pass
+
+
+# The test guest's scenario "input" waits for a line on the serial port: placed in a
+# scenario list, it holds the guest there, so that QMP sees the machine as the scenarios
+# before it left it (TestGuestQMP).
+HOLD = "input"
+RELEASE = "go"
+
+
+class TestGuestQMP:
+    """The test guest, as testguest() runs it, with a QMP client on its socket: the test
+    queries the machine each time the guest waits at a HOLD in its scenario list
+    (wait_held), then release() lets it go on, and finish() gives its Run."""
+
+    def __init__(self, test, append, extra=(), memory="256M"):
+        self.sock = qmp.socket_path(test.id().rsplit(".", 1)[-1])
+        self.started = time.monotonic()
+        self.holds = 0
+        self.console = Console(["-nographic", "-no-reboot", "-m", memory,
+                                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                                "-kernel", TESTGUEST,
+                                "-append", f"{append} expect_input={RELEASE}",
+                                "-qmp", f"unix:{self.sock},server=on,wait=off"]
+                               + list(extra))
+        test.addCleanup(self.console.kill)
+        test.addCleanup(lambda: os.path.exists(self.sock) and os.unlink(self.sock))
+        self.qmp = qmp.QMP(self.sock)
+        test.addCleanup(self.qmp.close)
+
+    def wait_held(self, timeout=120):
+        """Returns once the guest waits at its next HOLD: what came before it has run."""
+        self.holds += 1
+        self.console.wait_for(rf"(?s)(# input: waiting.*){{{self.holds}}}", timeout)
+
+    def release(self):
+        self.console.send(RELEASE + "\n")
+
+    def vmem(self, dev_id="vm0"):
+        """x-query-virtio-mem's entry for dev_id."""
+        for d in self.qmp.execute("x-query-virtio-mem"):
+            if d["id"] == dev_id:
+                return d
+        raise KeyError(dev_id)
+
+    def finish(self, timeout=120):
+        """The finished guest's Run (its console read to the end as it goes)."""
+        self.console.wait_for(r"# tide-testguest: done ", timeout)
+        status = self.console.wait(timeout)
+        return Run(status, self.console.text(), self.console.stderr_text(),
+                   time.monotonic() - self.started)
 
 
 def main():
