@@ -12,6 +12,8 @@ import time
 import unittest
 
 import harness
+import qmp
+from harness import MiB, REGION
 
 BOOT_TIMEOUT = int(os.environ.get("TIDE_LINUX_BOOT_TIMEOUT", "600"))
 
@@ -138,19 +140,44 @@ class Linux(unittest.TestCase):
         self.assertRegex(run.stdout, r"vm0: plugged .* = requested, after [0-9.]+ s")
         return run
 
+    def assert_memslots(self, client, mapped, maps, unmaps):
+        """vm0's memslot parts now (x-query-virtio-mem): those in mapped, each one KVM
+        memslot of 128 MiB (a whole part), after maps maps and unmaps unmaps in all."""
+        x = client.execute("x-query-virtio-mem")[0]
+        self.assertEqual(x["memslot-size"], 128 * MiB, x)
+        self.assertEqual((x["mapped-memslots"], x["memslots-mapped"], x["kvm-memslots"]),
+                         (mapped, len(mapped), len(mapped)), x)
+        self.assertEqual((x["counters"]["memslot-maps"], x["counters"]["memslot-unmaps"]),
+                         (maps, unmaps), x)
+        # What is plugged is exactly those parts, from the start of the region.
+        self.assertEqual(x["plugged-ranges"],
+                         [{"addr": REGION, "size": len(mapped) * 128 * MiB}] if mapped else [],
+                         x)
+        return x
+
     @retry_on_host_segfault
     def test_virtio_mem_requested_size_at_boot_then_tidectl_resizes(self):
         kernel, smp, memory = self.guest["KERNEL_BZIMAGE"], 1, "512M,maxmem=4G"
         base_kb = self.base_memtotal(kernel, smp, memory)
         sock = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-linux-{os.getpid()}.sock")
         console = self.start(kernel, smp, memory, append=" tide.memwatch", extra=[
-            "-verbose", "-object", "memory-backend-ram,id=mem0,size=1G",
+            "-object", "memory-backend-ram,id=mem0,size=1G",
             "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=256M",
             "-qmp", f"unix:{sock},server=on,wait=off"])
         # The driver plugs in the background; /init reports each MemTotal change.
         console.wait_for(rf"MemTotal={base_kb + 256 * 1024} kB", BOOT_TIMEOUT)
+        client = qmp.QMP(sock)
+        self.addCleanup(client.close)
+        self.assertEqual(client.device("vm0")["size"], 256 * MiB)
+        # 256 MiB plugged from the start of the region: exactly the first two 128 MiB memslots,
+        # unmapped as the guest unplugs and mapped again when it plugs once more.
+        # Linux plugs whole 128 MiB memory blocks: one memslot per part, none swapped (each
+        # part mapped once per plug, as one memslot of the whole part).
+        self.assert_memslots(client, [0, 1], maps=2, unmaps=0)
         # Then a manager resizes the running guest: 256M -> 0 -> 256M -> 0.
-        for size, kb in (("0", base_kb), ("256M", base_kb + 256 * 1024), ("0", base_kb)):
+        for size, kb, mapped, maps, unmaps in (("0", base_kb, [], 2, 2),
+                                               ("256M", base_kb + 256 * 1024, [0, 1], 4, 2),
+                                               ("0", base_kb, [], 4, 4)):
             shown = console.text().count(f"MemTotal={kb} kB")
             self.tidectl_resize(console, sock, size)
             # The guest's kernel code runs emulated on kvm_pvm: onlining or offlining 256 MiB
@@ -160,20 +187,17 @@ class Linux(unittest.TestCase):
                 self.assertLess(time.monotonic(), deadline, console.text()[-2000:])
                 time.sleep(0.5)
                 console.read_available()
+            x = self.assert_memslots(client, mapped, maps, unmaps)
+        c = x["counters"]
+        self.assertGreater(c["plug-requests"], 0, x)
+        self.assertEqual({k: c[k] for k in ("bytes-plugged", "bytes-unplugged", "errors",
+                                            "nacks")},
+                         {"bytes-plugged": 512 * MiB, "bytes-unplugged": 512 * MiB,
+                          "errors": 0, "nacks": 0}, x)
+        client.close()
         console.signal()
         self.assertEqual(console.wait(timeout=60), 0)
-        log = console.stderr_after_exit()
         self.assertRegex(console.text(), r"virtio_mem virtio\d+: requested size: 0x10000000")
-        self.assertRegex(log, r"requests plug=\d+ .*plugged 536870912 B, unplugged 536870912 B;"
-                              r" errors=0 nacks=0")
-        # 256 MiB plugged from the start of the region: exactly the first two 128 MiB memslots,
-        # unmapped as the guest unplugs and mapped again when it plugs once more.
-        # Linux plugs whole 128 MiB memory blocks: one memslot per part, none swapped.
-        mapped = re.findall(r"vm0: memslot mapped: gpa (0x[0-9a-f]+) size (0x[0-9a-f]+) .*"
-                            r"\(part (\d+);", log)
-        self.assertEqual([(int(p), int(g, 16), int(n, 16)) for g, n, p in mapped],
-                         [(0, 0x100000000, 128 << 20), (1, 0x108000000, 128 << 20)] * 2, log)
-        self.assertEqual(len(re.findall(r"vm0: memslot unmapped", log)), 4, log)
 
 
 if __name__ == "__main__":
