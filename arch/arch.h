@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/board_device.h"
+#include "devices/device.h"
 #include "mm/guest_mem.h"
 #include "util/error.h"
 
@@ -45,7 +45,7 @@ struct arch_layout {
 };
 extern const struct arch_layout arch_layout;
 
-/* A device every machine of the architecture has, at a fixed place (devices/board_device.h). */
+/* A device every machine of the architecture has, at a fixed place (a TYPE_BOARD device type, devices/device.h). */
 struct arch_platform_device {
 	const char *type;
 	struct board_device_place at;

@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/device.h"
-#include "vmm/machine.h"
+#include "devices/device.h"
+#include "devices/board.h"
+#include "devices/io_bus.h"
 
 #define TYPE_NAME "isa-debug-exit"
 
@@ -58,40 +59,42 @@ static void *debug_exit_parse(struct opts *opts, struct error *err)
 
 struct debug_exit_instance {
 	struct debug_exit core;
-	struct machine *machine;
+	struct board *board;
 	uint16_t iobase;
 };
 
-static void machine_exit(void *opaque, int status)
+static void board_exit(void *opaque, int status)
 {
-	machine_request_exit(opaque, status);
+	struct board *b = opaque;
+
+	b->ops->request_exit(b, status);
 }
 
 static void debug_exit_destroy(void *opaque)
 {
 	struct debug_exit_instance *inst = opaque;
 
-	io_bus_unregister(&inst->machine->pio, inst->iobase, &inst->core);
+	io_bus_unregister(inst->board->pio, inst->iobase, &inst->core);
 	free(inst);
 }
 
-static int debug_exit_realize(struct machine *m, void *config, struct error *err)
+static int debug_exit_realize(struct board *b, void *config, struct error *err)
 {
 	const struct debug_exit_config *cfg = config;
 	struct debug_exit_instance *inst = calloc(1, sizeof(*inst));
 
 	if (!inst)
 		return error_set(err, TYPE_NAME ": out of memory");
-	inst->core = (struct debug_exit){ .request_exit = machine_exit, .opaque = m };
-	inst->machine = m;
+	inst->core = (struct debug_exit){ .request_exit = board_exit, .opaque = b };
+	inst->board = b;
 	inst->iobase = cfg->iobase;
-	if (io_bus_register(&m->pio, cfg->iobase, cfg->iosize, debug_exit_io, &inst->core,
+	if (io_bus_register(b->pio, cfg->iobase, cfg->iosize, debug_exit_io, &inst->core,
 			    TYPE_NAME, err)) {
 		free(inst);
 		return -1;
 	}
-	if (machine_add_cleanup(m, debug_exit_destroy, inst)) {
-		io_bus_unregister(&m->pio, cfg->iobase, &inst->core);
+	if (b->ops->add_cleanup(b, debug_exit_destroy, inst)) {
+		io_bus_unregister(b->pio, cfg->iobase, &inst->core);
 		free(inst);
 		return error_set(err, TYPE_NAME ": cannot register its teardown");
 	}

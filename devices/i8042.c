@@ -3,7 +3,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "vmm/machine.h"
+#include "devices/board.h"
+#include "devices/device.h"
+#include "devices/io_bus.h"
 
 #define REPLY_QUEUE 8
 
@@ -24,7 +26,7 @@ struct i8042 {
 	uint8_t queue[REPLY_QUEUE];
 	unsigned head, count;
 
-	struct machine *machine; /* set by i8042_create() for its cleanup */
+	struct board *board; /* set by i8042_realize() for its cleanup */
 };
 
 static void queue_reply(struct i8042 *kbc, uint8_t byte)
@@ -154,41 +156,43 @@ void i8042_free(struct i8042 *kbc)
 	free(kbc);
 }
 
-/* --- machine wiring --- */
+/* --- on a board --- */
 
 static void guest_reset(void *opaque)
 {
-	machine_guest_reset(opaque);
+	struct board *b = opaque;
+
+	b->ops->guest_reset(b);
 }
 
 static void i8042_destroy(void *opaque)
 {
 	struct i8042 *kbc = opaque;
 
-	io_bus_unregister(&kbc->machine->pio, I8042_CMD_PORT, kbc);
-	io_bus_unregister(&kbc->machine->pio, I8042_DATA_PORT, kbc);
+	io_bus_unregister(kbc->board->pio, I8042_CMD_PORT, kbc);
+	io_bus_unregister(kbc->board->pio, I8042_DATA_PORT, kbc);
 	i8042_free(kbc);
 }
 
-static int i8042_create(struct machine *m, const struct board_device_place *at,
-			struct error *err)
+static int i8042_realize(struct board *b, void *config, struct error *err)
 {
-	struct i8042 *kbc = i8042_new(guest_reset, m);
+	const struct board_device_place *at = config;
+	struct i8042 *kbc = i8042_new(guest_reset, b);
 
 	(void)at; /* the ports are the i8042's own */
 	if (!kbc)
 		return error_set(err, "i8042: out of memory");
-	kbc->machine = m;
-	if (io_bus_register(&m->pio, I8042_DATA_PORT, 1, i8042_data_io, kbc, "i8042", err))
+	kbc->board = b;
+	if (io_bus_register(b->pio, I8042_DATA_PORT, 1, i8042_data_io, kbc, "i8042", err))
 		goto fail;
-	if (io_bus_register(&m->pio, I8042_CMD_PORT, 1, i8042_cmd_io, kbc, "i8042", err)) {
-		io_bus_unregister(&m->pio, I8042_DATA_PORT, kbc);
+	if (io_bus_register(b->pio, I8042_CMD_PORT, 1, i8042_cmd_io, kbc, "i8042", err)) {
+		io_bus_unregister(b->pio, I8042_DATA_PORT, kbc);
 		goto fail;
 	}
-	if (machine_add_cleanup(m, i8042_destroy, kbc)) {
+	if (b->ops->add_cleanup(b, i8042_destroy, kbc)) {
 		error_set(err, "i8042: cannot register its teardown");
-		io_bus_unregister(&m->pio, I8042_CMD_PORT, kbc);
-		io_bus_unregister(&m->pio, I8042_DATA_PORT, kbc);
+		io_bus_unregister(b->pio, I8042_CMD_PORT, kbc);
+		io_bus_unregister(b->pio, I8042_DATA_PORT, kbc);
 		goto fail;
 	}
 	return 0;
@@ -197,8 +201,9 @@ fail:
 	return -1;
 }
 
-static struct board_device_type i8042_type = {
+static const struct device_type i8042_type = {
 	.name = "i8042",
-	.create = i8042_create,
+	.kind = TYPE_BOARD,
+	.realize = i8042_realize,
 };
-BOARD_DEVICE_REGISTER(i8042_type)
+DEVICE_TYPE_REGISTER(i8042_type)

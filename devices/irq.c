@@ -1,14 +1,17 @@
 #include "devices/irq.h"
 
-#include "vmm/machine.h"
+#include "devices/board.h"
 
-static void machine_line_set(void *opaque, unsigned gsi, int level)
+static void board_line_set(void *opaque, unsigned gsi, int level)
 {
-	/* machine_irq_set() reports its own failures; a device cannot do better. */
-	(void)machine_irq_set(opaque, gsi, level);
+	struct board *b = opaque;
+
+	/* The board reports its own failures; a device cannot do better. */
+
+	b->ops->irq_set(b, gsi, level);
 }
 
-struct irq_line irq_line_for_machine(struct machine *m, unsigned gsi)
+struct irq_line irq_line_for_board(struct board *b, unsigned gsi)
 {
-	return (struct irq_line){ .set = machine_line_set, .opaque = m, .gsi = gsi };
+	return (struct irq_line){ .set = board_line_set, .opaque = b, .gsi = gsi };
 }

@@ -6,7 +6,7 @@
 #ifndef TIDE_DEVICES_IRQ_H
 #define TIDE_DEVICES_IRQ_H
 
-struct machine;
+struct board;
 
 struct irq_line {
 	void (*set)(void *opaque, unsigned gsi, int level); /* NULL: line not connected */
@@ -28,6 +28,6 @@ static inline void irq_line_pulse(const struct irq_line *line)
 }
 
 /* A line driving gsi through machine_irq_set(). */
-struct irq_line irq_line_for_machine(struct machine *m, unsigned gsi);
+struct irq_line irq_line_for_board(struct board *b, unsigned gsi);
 
 #endif

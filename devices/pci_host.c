@@ -2,11 +2,12 @@
 
 #include <stdlib.h>
 
-#include "devices/board_device.h"
-#include "vmm/machine.h"
+#include "devices/device.h"
+#include "devices/board.h"
+#include "devices/io_bus.h"
 
 struct pci_host {
-	struct machine *machine;
+	struct board *board;
 	struct pci_bus *bus;
 	struct pci_device bridge;
 };
@@ -25,25 +26,27 @@ void pci_host_bridge_init(struct pci_device *dev)
 static int mmio_map(void *opaque, uint64_t addr, uint64_t size, io_handler_fn handler,
 		    void *handler_opaque, const char *name, struct error *err)
 {
-	struct machine *m = opaque;
+	struct board *b = opaque;
 
-	return io_bus_register(&m->mmio, addr, size, handler, handler_opaque, name, err);
+	return io_bus_register(b->mmio, addr, size, handler, handler_opaque, name, err);
 }
 
 static void mmio_unmap(void *opaque, uint64_t addr, uint64_t size, void *handler_opaque)
 {
-	struct machine *m = opaque;
+	struct board *b = opaque;
 
 	(void)size;
-	io_bus_unregister(&m->mmio, addr, handler_opaque);
+	io_bus_unregister(b->mmio, addr, handler_opaque);
 }
 
 static void intx_set(void *opaque, unsigned gsi, int level)
 {
-	(void)machine_irq_set(opaque, gsi, level);
+	struct board *b = opaque;
+
+	b->ops->irq_set(b, gsi, level);
 }
 
-static const struct pci_bus_ops machine_pci_ops = {
+static const struct pci_bus_ops board_pci_ops = {
 	.map_bar = mmio_map,
 	.unmap_bar = mmio_unmap,
 	.set_irq = intx_set,
@@ -52,41 +55,41 @@ static const struct pci_bus_ops machine_pci_ops = {
 static void pci_host_destroy(void *opaque)
 {
 	struct pci_host *host = opaque;
-	struct machine *m = host->machine;
+	struct board *b = host->board;
 
-	io_bus_unregister(&m->pio, PCI_CONFIG_ADDRESS_PORT, host->bus);
-	if (m->pci == host->bus)
-		m->pci = NULL;
+	io_bus_unregister(b->pio, PCI_CONFIG_ADDRESS_PORT, host->bus);
+	if (b->pci == host->bus)
+		b->pci = NULL;
 	pci_bus_free(host->bus);
 	pci_device_destroy(&host->bridge);
 	free(host);
 }
 
-static int pci_host_create(struct machine *m, const struct board_device_place *at,
-			   struct error *err)
+static int pci_host_realize(struct board *b, void *config, struct error *err)
 {
+	const struct board_device_place *at = config;
 	struct pci_host *host = calloc(1, sizeof(*host));
 
 	if (!host)
 		return error_set(err, "PCI host: out of memory");
-	host->machine = m;
+	host->board = b;
 	pci_host_bridge_init(&host->bridge);
-	host->bus = pci_bus_new(&machine_pci_ops, m, at->base, at->base + at->size);
+	host->bus = pci_bus_new(&board_pci_ops, b, at->base, at->base + at->size);
 	if (!host->bus) {
 		error_set(err, "PCI host: out of memory");
 		goto fail;
 	}
 	if (pci_bus_add(host->bus, &host->bridge, 0, err) < 0)
 		goto fail;
-	if (io_bus_register(&m->pio, PCI_CONFIG_ADDRESS_PORT, PCI_CONFIG_PORTS_LEN, pci_config_io,
+	if (io_bus_register(b->pio, PCI_CONFIG_ADDRESS_PORT, PCI_CONFIG_PORTS_LEN, pci_config_io,
 			    host->bus, "pci-config", err))
 		goto fail;
-	if (machine_add_cleanup(m, pci_host_destroy, host)) {
-		io_bus_unregister(&m->pio, PCI_CONFIG_ADDRESS_PORT, host->bus);
+	if (b->ops->add_cleanup(b, pci_host_destroy, host)) {
+		io_bus_unregister(b->pio, PCI_CONFIG_ADDRESS_PORT, host->bus);
 		error_set(err, "PCI host: cannot register its teardown");
 		goto fail;
 	}
-	m->pci = host->bus;
+	b->pci = host->bus;
 	return 0;
 fail:
 	pci_bus_free(host->bus);
@@ -95,8 +98,9 @@ fail:
 	return -1;
 }
 
-static struct board_device_type pci_host_type = {
+static const struct device_type pci_host_type = {
 	.name = "pci-host",
-	.create = pci_host_create,
+	.kind = TYPE_BOARD,
+	.realize = pci_host_realize,
 };
-BOARD_DEVICE_REGISTER(pci_host_type)
+DEVICE_TYPE_REGISTER(pci_host_type)

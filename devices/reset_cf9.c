@@ -4,7 +4,9 @@
 #include <stdlib.h>
 
 #include "devices/pci.h"
-#include "vmm/machine.h"
+#include "devices/board.h"
+#include "devices/device.h"
+#include "devices/io_bus.h"
 
 #define RCR_STORED (RESET_CF9_SYS_RST | RESET_CF9_FULL_RST)
 
@@ -14,7 +16,7 @@ struct reset_cf9 {
 	void (*reset)(void *opaque);
 	void *reset_opaque;
 
-	struct machine *machine; /* set by reset_cf9_create() */
+	struct board *board; /* set by reset_cf9_realize() */
 	bool via_pci;
 };
 
@@ -61,7 +63,7 @@ void reset_cf9_free(struct reset_cf9 *rc)
 	free(rc);
 }
 
-/* --- machine wiring --- */
+/* --- on a board --- */
 
 /* The PCI host hands over byte accesses to 0xCF8-0xCFB with offsets from 0xCF8. */
 static void legacy_port_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
@@ -79,7 +81,9 @@ static void legacy_port_io(void *opaque, uint64_t offset, uint8_t *data, unsigne
 
 static void guest_reset(void *opaque)
 {
-	machine_guest_reset(opaque);
+	struct board *b = opaque;
+
+	b->ops->guest_reset(b);
 }
 
 static void reset_cf9_destroy(void *opaque)
@@ -87,32 +91,32 @@ static void reset_cf9_destroy(void *opaque)
 	struct reset_cf9 *rc = opaque;
 
 	if (!rc->via_pci)
-		io_bus_unregister(&rc->machine->pio, RESET_CF9_PORT, rc);
-	else if (rc->machine->pci)
-		pci_bus_set_legacy_port(rc->machine->pci, NULL, NULL);
+		io_bus_unregister(rc->board->pio, RESET_CF9_PORT, rc);
+	else if (rc->board->pci)
+		pci_bus_set_legacy_port(rc->board->pci, NULL, NULL);
 	reset_cf9_free(rc);
 }
 
-static int reset_cf9_create(struct machine *m, const struct board_device_place *at,
-			    struct error *err)
+static int reset_cf9_realize(struct board *b, void *config, struct error *err)
 {
-	struct reset_cf9 *rc = reset_cf9_new(guest_reset, m);
+	const struct board_device_place *at = config;
+	struct reset_cf9 *rc = reset_cf9_new(guest_reset, b);
 
 	(void)at; /* 0xCF9, inside CONFIG_ADDRESS: see reset_cf9.h */
 	if (!rc)
 		return error_set(err, "reset control register: out of memory");
-	rc->machine = m;
-	rc->via_pci = m->pci != NULL;
+	rc->board = b;
+	rc->via_pci = b->pci != NULL;
 	if (rc->via_pci)
-		pci_bus_set_legacy_port(m->pci, legacy_port_io, rc);
-	else if (io_bus_register(&m->pio, RESET_CF9_PORT, 1, reset_cf9_io, rc, "reset-cf9", err))
+		pci_bus_set_legacy_port(b->pci, legacy_port_io, rc);
+	else if (io_bus_register(b->pio, RESET_CF9_PORT, 1, reset_cf9_io, rc, "reset-cf9", err))
 		goto fail;
-	if (machine_add_cleanup(m, reset_cf9_destroy, rc)) {
+	if (b->ops->add_cleanup(b, reset_cf9_destroy, rc)) {
 		error_set(err, "reset control register: cannot register its teardown");
 		if (rc->via_pci)
-			pci_bus_set_legacy_port(m->pci, NULL, NULL);
+			pci_bus_set_legacy_port(b->pci, NULL, NULL);
 		else
-			io_bus_unregister(&m->pio, RESET_CF9_PORT, rc);
+			io_bus_unregister(b->pio, RESET_CF9_PORT, rc);
 		goto fail;
 	}
 	return 0;
@@ -121,8 +125,9 @@ fail:
 	return -1;
 }
 
-static struct board_device_type reset_cf9_type = {
+static const struct device_type reset_cf9_type = {
 	.name = "reset-cf9",
-	.create = reset_cf9_create,
+	.kind = TYPE_BOARD,
+	.realize = reset_cf9_realize,
 };
-BOARD_DEVICE_REGISTER(reset_cf9_type)
+DEVICE_TYPE_REGISTER(reset_cf9_type)

@@ -14,9 +14,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "vmm/chardev.h"
 #include "util/log.h"
-#include "vmm/machine.h"
+#include "devices/board.h"
+#include "devices/device.h"
+#include "devices/io_bus.h"
 
 #define IIR_FIFO_BITS 0xc0 /* bits 7:6 read 11 when the FIFOs are enabled (16550A) */
 #define FCR_STORED (UART_FCR_ENABLE_FIFO | UART_FCR_DMA_SELECT | UART_FCR_TRIGGER_MASK)
@@ -37,8 +38,8 @@ struct serial {
 	uint8_t rx[SERIAL_RX_FIFO_SIZE];
 	size_t rx_head, rx_count;
 
-	/* set by serial_create() for its cleanup */
-	struct machine *machine;
+	/* set by serial_realize() for its cleanup */
+	struct board *board;
 	uint16_t base;
 };
 
@@ -296,14 +297,13 @@ void serial_free(struct serial *s)
 	free(s);
 }
 
-/* --- machine wiring --- */
+/* --- on a board --- */
 
 static void console_output(void *opaque, const uint8_t *buf, size_t len)
 {
-	struct machine *m = opaque;
+	struct board *b = opaque;
 
-	if (m->console)
-		chardev_write(m->console, buf, len);
+	b->ops->console_write(b, buf, len);
 }
 
 static size_t console_input(void *opaque, const uint8_t *buf, size_t len)
@@ -315,39 +315,38 @@ static void serial_destroy(void *opaque)
 {
 	struct serial *s = opaque;
 
-	/* chardev_set_receiver() waits for a delivery in progress, so s is unused after it. */
-	if (s->machine->console)
-		chardev_set_receiver(s->machine->console, NULL, NULL);
-	io_bus_unregister(&s->machine->pio, s->base, s);
+	/* Unsetting waits for a delivery in progress, so s is unused after it. */
+	s->board->ops->console_set_receiver(s->board, NULL, NULL);
+	io_bus_unregister(s->board->pio, s->base, s);
 	serial_free(s);
 }
 
-static int serial_create(struct machine *m, const struct board_device_place *at,
-			 struct error *err)
+static int serial_realize(struct board *b, void *config, struct error *err)
 {
+	const struct board_device_place *at = config;
 	uint16_t base = (uint16_t)at->base;
-	struct serial *s = serial_new(irq_line_for_machine(m, at->gsi), console_output, m);
+	struct serial *s = serial_new(irq_line_for_board(b, at->gsi), console_output, b);
 
 	if (!s)
 		return error_set(err, "serial at 0x%x: out of memory", base);
-	s->machine = m;
+	s->board = b;
 	s->base = base;
-	if (io_bus_register(&m->pio, base, SERIAL_NR_PORTS, serial_io, s, "serial", err)) {
+	if (io_bus_register(b->pio, base, SERIAL_NR_PORTS, serial_io, s, "serial", err)) {
 		serial_free(s);
 		return -1;
 	}
-	if (machine_add_cleanup(m, serial_destroy, s)) {
-		io_bus_unregister(&m->pio, base, s);
+	if (b->ops->add_cleanup(b, serial_destroy, s)) {
+		io_bus_unregister(b->pio, base, s);
 		serial_free(s);
 		return error_set(err, "serial at 0x%x: cannot register its teardown", base);
 	}
-	if (m->console)
-		chardev_set_receiver(m->console, console_input, s);
+	b->ops->console_set_receiver(b, console_input, s);
 	return 0;
 }
 
-static struct board_device_type serial_type = {
+static const struct device_type serial_type = {
 	.name = "isa-serial",
-	.create = serial_create,
+	.kind = TYPE_BOARD,
+	.realize = serial_realize,
 };
-BOARD_DEVICE_REGISTER(serial_type)
+DEVICE_TYPE_REGISTER(serial_type)

@@ -19,10 +19,11 @@
 #include "devices/virtio_mem_queue.h"
 #include "devices/virtio_pci.h"
 #include "mm/memslots_kvm.h"
-#include "vmm/device.h"
+#include "devices/device.h"
 #include "util/latency.h"
 #include "util/log.h"
-#include "vmm/machine.h"
+#include "devices/board.h"
+#include "devices/io_bus.h"
 #include "devices/memory_device.h"
 #include "util/util.h"
 
@@ -32,7 +33,7 @@
 
 struct virtio_mem {
 	struct virtio_pci vp;
-	struct machine *machine;
+	struct board *board;
 	struct vmem_config *cfg; /* requested_size follows resizes, so a reboot keeps it (QEMU) */
 	char name[96];
 	struct memslot_region slots;
@@ -104,8 +105,8 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 		if (result.plugged_size_changed || result.usable_size_changed)
 			virtio_pci_config_updated(&vm->vp);
 		if (result.plugged_size_changed)
-			machine_memory_device_size_changed(vm->machine, &vm->memdev,
-							   vmem_plugged_size(&vm->core));
+			vm->board->ops->memory_device_resized(vm->board, &vm->memdev,
+							      vmem_plugged_size(&vm->core));
 		done++;
 		if (type == VIRTIO_MEM_REQ_PLUG)
 			latency_record(&vm->plug_ns, monotonic_ns() - start);
@@ -269,13 +270,13 @@ static void *vmem_parse(struct opts *opts, struct error *err)
 
 static const struct device_type vmem_type;
 
-static int vmem_check(struct vm_config *cfg, struct error *err)
+static int vmem_check(const struct device_check_env *env, struct error *err)
 {
 	struct vmem_config *configs[64];
 	unsigned count = 0;
 
-	for (size_t i = 0; i < cfg->nr_devices; i++) {
-		struct device_instance *d = &cfg->devices[i];
+	for (size_t i = 0; i < env->count; i++) {
+		struct device_instance *d = &env->instances[i];
 		struct vmem_config *vc = d->config;
 
 		if (d->type != &vmem_type)
@@ -287,7 +288,7 @@ static int vmem_check(struct vm_config *cfg, struct error *err)
 		vc->has_id = d->id != NULL;
 		configs[count++] = vc;
 	}
-	return vmem_config_resolve(configs, count, cfg, err);
+	return vmem_config_resolve(configs, count, env, err);
 }
 
 static void log_summary(struct virtio_mem *vm)
@@ -316,7 +317,7 @@ static void log_summary(struct virtio_mem *vm)
 static void vmem_free(struct virtio_mem *vm)
 {
 	if (vm->region_registered)
-		io_bus_unregister(&vm->machine->mmio, vm->cfg->memaddr, vm);
+		io_bus_unregister(vm->board->mmio, vm->cfg->memaddr, vm);
 	if (vm->transport_ready) {
 		pci_bus_remove(&vm->vp.pci);
 		virtio_pci_destroy(&vm->vp);
@@ -353,17 +354,17 @@ static void vmem_destroy(void *opaque)
  */
 #define VMEM_HOLE_MEMSLOTS 1024
 
-static int setup_memslots(struct virtio_mem *vm, struct machine *m, struct error *err)
+static int setup_memslots(struct virtio_mem *vm, struct board *b, struct error *err)
 {
 	const struct vmem_config *vc = vm->cfg;
-	struct memory_backend *b = vc->backend;
+	struct memory_backend *backend = vc->backend;
 	uint64_t part_size = vc->slot_size; /* checked by vmem_config_resolve() */
 	uint32_t parts = (uint32_t)(vc->size / part_size);
 	uint32_t holes = vc->dynamic_memslots ? VMEM_HOLE_MEMSLOTS : 0;
 
-	if (machine_reserve_device_slots(m, parts, &holes, vm->name, err) ||
-	    memslot_region_init(&vm->slots, vc->memaddr, vc->size, b->hva, part_size,
-				parts + holes, &m->slot_ids, &memslot_kvm_ops, &vm->kvm_target,
+	if (b->ops->reserve_memslots(b, parts, &holes, vm->name, err) ||
+	    memslot_region_init(&vm->slots, vc->memaddr, vc->size, backend->hva, part_size,
+				parts + holes, b->slot_ids, &memslot_kvm_ops, &vm->kvm_target,
 				err))
 		return -1;
 	vm->slots.name = vm->name;
@@ -378,7 +379,7 @@ static int setup_memslots(struct virtio_mem *vm, struct machine *m, struct error
 		return memslot_map(&vm->slots, 0, vc->size, err);
 	}
 	/* Out of KVM, out of reach: every part starts unmapped and PROT_NONE. */
-	return memslot_kvm_ops.protect(NULL, b->hva, vc->size, false, err);
+	return memslot_kvm_ops.protect(NULL, backend->hva, vc->size, false, err);
 }
 
 /*
@@ -398,7 +399,7 @@ static void vmem_region_access(void *opaque, uint64_t offset, uint8_t *data, uns
 	if (!served) {
 		log_error("%s: plugged memory at 0x%" PRIx64 " is out of the host's reach",
 			  vm->name, vm->cfg->memaddr + offset);
-		machine_guest_internal_error(vm->machine);
+		vm->board->ops->guest_internal_error(vm->board);
 	}
 }
 
@@ -408,32 +409,32 @@ static bool vmem_usable(void *opaque, uint64_t offset, uint64_t len)
 	return vmem_range_plugged(&((const struct virtio_mem *)opaque)->core, offset, len);
 }
 
-static int vmem_realize(struct machine *m, void *config, struct error *err)
+static int vmem_realize(struct board *b, void *config, struct error *err)
 {
 	struct vmem_config *vc = config;
 	struct virtio_mem *vm = calloc(1, sizeof(*vm));
 	struct virtio_pci_env env = {
-		.mem = &m->mem,
-		.vm_fd = m->vm_fd,
-		.loop = m->loop,
-		.routes = &m->msi_routes,
+		.mem = b->mem,
+		.vm_fd = b->vm_fd,
+		.loop = b->loop,
+		.routes = b->msi_routes,
 	};
 
 	if (!vm)
 		return error_set(err, "out of memory");
-	vm->machine = m;
+	vm->board = b;
 	vm->cfg = vc;
 	snprintf(vm->name, sizeof(vm->name), TYPE_NAME " %s", vc->id);
-	if (m->phys_addr_limit && vc->memaddr + vc->size > m->phys_addr_limit) {
+	if (b->phys_addr_limit && vc->memaddr + vc->size > b->phys_addr_limit) {
 		error_set(err, "%s: region 0x%" PRIx64 "-0x%" PRIx64 " ends above what the vCPUs can "
 			       "address (0x%" PRIx64 "); lower maxmem or the device size",
-			  vc->id, vc->memaddr, vc->memaddr + vc->size, m->phys_addr_limit);
+			  vc->id, vc->memaddr, vc->memaddr + vc->size, b->phys_addr_limit);
 		free(vm);
 		return -1;
 	}
-	vm->kvm_target = (struct memslot_kvm_target){ m->vm_fd, vc->backend, machine_hold_vcpus,
-						      m };
-	vc->backend->vm_fd = m->vm_fd; /* a guest_memfd belongs to this VM */
+	vm->kvm_target = (struct memslot_kvm_target){ b->vm_fd, vc->backend, b->ops->hold_vcpus,
+						      b };
+	vc->backend->vm_fd = b->vm_fd; /* a guest_memfd belongs to this VM */
 	if (memory_backend_map(vc->backend, err)) {
 		free(vm);
 		return -1;
@@ -449,30 +450,30 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 		free(vm);
 		return -1;
 	}
-	if (setup_memslots(vm, m, err) ||
+	if (setup_memslots(vm, b, err) ||
 	    vmem_core_init(&vm->core, vc->memaddr, vc->size, vc->block_size, vc->requested_size,
 			   vc->dynamic_memslots ? &vm->slots : NULL, vc->backend, err))
 		goto fail;
 	vm->core_ready = true;
 	vm->core.prealloc = vc->prealloc;
 	/* Plugged memory is RAM for every device too (virtio-mem.md: "exactly like RAM"). */
-	if (guest_mem_add_hotplug(&m->mem, vc->memaddr, vc->size, vc->backend->hva,
+	if (guest_mem_add_hotplug(b->mem, vc->memaddr, vc->size, vc->backend->hva,
 				  vmem_usable, vm, err))
 		goto fail;
 	if (virtio_pci_init(&vm->vp, vm->name, &vmem_ops, vm, 1, QUEUE_SIZE, &env, err))
 		goto fail;
 	vm->transport_ready = true;
 	if (vc->dynamic_memslots &&
-	    io_bus_register(&m->mmio, vc->memaddr, vc->size, vmem_region_access, vm, vm->name, err))
+	    io_bus_register(b->mmio, vc->memaddr, vc->size, vmem_region_access, vm, vm->name, err))
 		goto fail;
 	vm->region_registered = vc->dynamic_memslots;
-	if (pci_bus_add(m->pci, &vm->vp.pci, vc->pci_slot, err) < 0)
+	if (pci_bus_add(b->pci, &vm->vp.pci, vc->pci_slot, err) < 0)
 		goto fail;
-	if (machine_add_cleanup(m, vmem_destroy, vm)) {
+	if (b->ops->add_cleanup(b, vmem_destroy, vm)) {
 		error_set(err, "cannot register the teardown");
 		goto fail;
 	}
-	if (machine_add_quiesce(m, vmem_quiesce, vm)) {
+	if (b->ops->add_quiesce(b, vmem_quiesce, vm)) {
 		error_set(err, "cannot register the teardown");
 		return -1; /* vmem_destroy is registered: the teardown frees vm */
 	}
@@ -480,7 +481,7 @@ static int vmem_realize(struct machine *m, void *config, struct error *err)
 					     .opaque = vm,
 					     .id = vc->has_id ? vc->id : NULL,
 					     .memdev = vc->memdev };
-	machine_add_memory_device(m, &vm->memdev);
+	b->ops->add_memory_device(b, &vm->memdev);
 	return 0;
 fail:
 	vmem_free(vm);

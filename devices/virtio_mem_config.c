@@ -4,8 +4,6 @@
 #include <string.h>
 
 #include "mm/memslots.h"
-#include "vmm/machine.h"
-#include "vmm/object_memory_backend.h"
 #include "util/size.h"
 #include "util/util.h"
 
@@ -113,15 +111,20 @@ static int resolve_memslots(struct vmem_config *vc, struct error *err)
 }
 
 int vmem_config_resolve(struct vmem_config **configs, unsigned count,
-			const struct vm_config *cfg, struct error *err)
+			const struct device_check_env *env, struct error *err)
 {
-	uint64_t area_start = cfg->device_area_start, area_end = cfg->device_area_end;
-	uint64_t next = area_start, slots_left = MACHINE_MAX_DEVICE_SLOTS;
+	uint64_t area_start = env->device_area_start, area_end = env->device_area_end;
+	uint64_t next = area_start;
+	struct memslot_budget budget;
+	char who[96];
+
+	memslot_budget_init(&budget, UINT32_MAX); /* KVM's own limit is checked at realize */
 
 	for (unsigned i = 0; i < count; i++) {
 		struct vmem_config *vc = configs[i];
 
-		vc->backend = memory_backend_lookup(cfg, vc->memdev);
+		vc->backend = device_instance_find(env->instances, env->count, TYPE_OBJECT,
+						   "memory-backend-", vc->memdev);
 		if (!vc->backend)
 			return error_set(err, "virtio-mem-pci: memdev '%s' is not a memory backend "
 					      "object",
@@ -168,15 +171,10 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 					 (unsigned long long)vc->size);
 		if (resolve_memslots(vc, err))
 			return -1;
-		/* KVM's own limit is known once it is open (machine_reserve_device_slots()). */
-		if (vc->size / vc->slot_size > slots_left)
-			return error_set(err, "virtio-mem-pci %s needs %llu memslots but only %llu are "
-					      "left (at most %d for all devices); use fewer or larger "
-					      "memslots (memslots=N)",
-					 vc->id[0] ? vc->id : vc->memdev,
-					 (unsigned long long)(vc->size / vc->slot_size),
-					 (unsigned long long)slots_left, MACHINE_MAX_DEVICE_SLOTS);
-		slots_left -= vc->size / vc->slot_size;
+		snprintf(who, sizeof(who), "virtio-mem-pci %s", vc->id[0] ? vc->id : vc->memdev);
+		if (memslot_budget_take(&budget, (uint32_t)(vc->size / vc->slot_size), NULL, who,
+					err))
+			return -1;
 		if (!vc->memaddr) {
 			/* Next free place, aligned for 128 MiB memslots and the block size. */
 			uint64_t align = vc->block_size > (128ULL << 20) ? vc->block_size

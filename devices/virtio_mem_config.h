@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "mm/backend.h"
-#include "vmm/config.h"
+#include "devices/device.h"
 #include "util/opts.h"
 
 struct vmem_config {
@@ -56,6 +56,6 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
  * configs[i] belongs to the i-th virtio-mem device of the command line.
  */
 int vmem_config_resolve(struct vmem_config **configs, unsigned count,
-			const struct vm_config *cfg, struct error *err);
+			const struct device_check_env *env, struct error *err);
 
 #endif

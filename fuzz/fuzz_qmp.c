@@ -67,12 +67,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
-	pthread_mutex_init(&machine.stop_lock, NULL);
-	pthread_mutex_init(&machine.pause_lock, NULL);
-	pthread_cond_init(&machine.pause_cond, NULL);
-	pthread_mutex_init(&machine.gate_lock, NULL);
-	pthread_cond_init(&machine.gate_cond, NULL);
-	machine.stop_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (run_state_init(&machine.rs, NULL))
+		abort();
 	cfg.ram_size = 256ULL << 20;
 	cfg.name = "fuzz";
 	machine.cfg = &cfg;
@@ -93,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t start = 0, pos = 0;
 
 	/* A quit or reset from the last input is over: the machine runs again. */
-	atomic_store(&machine.stop, MACHINE_RUNNING);
+	atomic_store(&machine.rs.stop, MACHINE_RUNNING);
 	if (size)
 		text++, size--;
 	while (pos < size) {

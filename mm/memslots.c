@@ -106,6 +106,40 @@ int memslot_device_budget(int kvm_nr_memslots, uint32_t boot_slots, uint32_t max
 	return 0;
 }
 
+void memslot_budget_init(struct memslot_budget *b, uint32_t kvm_left)
+{
+	b->device_left = MEMSLOT_MAX_DEVICE_SLOTS;
+	b->kvm_left = kvm_left;
+}
+
+int memslot_budget_take(struct memslot_budget *b, uint32_t parts, uint32_t *holes,
+			const char *who, struct error *err)
+{
+	uint32_t want_holes = holes ? *holes : 0;
+
+	if (parts > b->device_left)
+		return error_set(err, "%s needs %u memslots but only %u are left (at most %d for "
+				      "all devices); use fewer or larger memslots (memslots=N)",
+				 who, parts, b->device_left, MEMSLOT_MAX_DEVICE_SLOTS);
+	if (parts > b->kvm_left)
+		return error_set(err, "%s needs %u memslots but only %u are left (KVM's limit less "
+				      "boot RAM, at most %d for all devices); use fewer or larger "
+				      "memslots (memslots=N)",
+				 who, parts, b->kvm_left, MEMSLOT_MAX_DEVICE_SLOTS);
+	if (want_holes > b->kvm_left - parts) {
+		log_warn("%s: KVM has memslots for %u holes left, not %u: a guest that fragments "
+			 "its blocks more gets BUSY sooner",
+			 who, b->kvm_left - parts, want_holes);
+		want_holes = b->kvm_left - parts;
+	}
+	b->device_left -= parts;
+	if (b->kvm_left != UINT32_MAX)
+		b->kvm_left -= parts + want_holes;
+	if (holes)
+		*holes = want_holes;
+	return 0;
+}
+
 int memslot_region_init(struct memslot_region *r, uint64_t gpa, uint64_t size, void *hva,
 			uint64_t part_size, uint32_t max_slots, struct slot_id_pool *pool,
 			const struct memslot_ops *ops, void *ops_opaque, struct error *err)

@@ -92,6 +92,27 @@ int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_parts, uin
 int memslot_device_budget(int kvm_nr_memslots, uint32_t boot_slots, uint32_t max_for_devices,
 			  uint32_t *budget, struct error *err);
 
+/* Device parts all devices together may map (one memslot each), whatever KVM offers. */
+#define MEMSLOT_MAX_DEVICE_SLOTS 2048
+
+/*
+ * What devices may still take: parts (one memslot each when fully plugged; at most
+ * MEMSLOT_MAX_DEVICE_SLOTS for all devices) and holes (memslots beyond one per part,
+ * for runs of plugged blocks with unplugged ones between them), within what KVM has.
+ */
+struct memslot_budget {
+	uint32_t device_left;
+	uint32_t kvm_left; /* UINT32_MAX before KVM is asked */
+};
+
+void memslot_budget_init(struct memslot_budget *b, uint32_t kvm_left);
+/*
+ * The one check: -1 with err when too few are left for the parts; *holes (NULL: none) is
+ * lowered, with a warning, to what KVM has left beside them. who names the device.
+ */
+int memslot_budget_take(struct memslot_budget *b, uint32_t parts, uint32_t *holes,
+			const char *who, struct error *err);
+
 /* max_slots: the most memslots the region may hold at once (at least one per part). */
 int memslot_region_init(struct memslot_region *r, uint64_t gpa, uint64_t size, void *hva,
 			uint64_t part_size, uint32_t max_slots, struct slot_id_pool *pool,

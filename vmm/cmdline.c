@@ -381,13 +381,20 @@ static void set_defaults(struct vm_config *cfg)
 /* Each type with a check() runs it once, in the order its first instance appeared. */
 static int check_instances(struct vm_config *cfg, struct error *err)
 {
+	const struct device_check_env env = {
+		.instances = cfg->devices,
+		.count = cfg->nr_devices,
+		.device_area_start = cfg->device_area_start,
+		.device_area_end = cfg->device_area_end,
+	};
+
 	for (size_t i = 0; i < cfg->nr_devices; i++) {
 		const struct device_type *type = cfg->devices[i].type;
 		bool seen = false;
 
 		for (size_t j = 0; j < i; j++)
 			seen |= cfg->devices[j].type == type;
-		if (!seen && type->check && type->check(cfg, err))
+		if (!seen && type->check && type->check(&env, err))
 			return -1;
 	}
 	return 0;

@@ -8,7 +8,7 @@
 
 #include "arch/arch.h"
 #include "vmm/chardev.h"
-#include "vmm/device.h"
+#include "devices/device.h"
 #include "vmm/qmp_server.h"
 #include "vmm/sandbox.h"
 

@@ -13,7 +13,7 @@
 #include "util/size.h"
 #include "util/util.h"
 #include "vmm/config.h"
-#include "vmm/device.h"
+#include "devices/device.h"
 
 /* host-nodes=N or N-M (QEMU's list syntax for one range), policy=...: QEMU's rules. */
 static int take_numa(struct memory_backend_props *p, struct opts *opts, struct error *err)
@@ -199,22 +199,11 @@ static const struct device_type memory_backend_guest_memfd_type = {
 };
 DEVICE_TYPE_REGISTER(memory_backend_guest_memfd_type)
 
-struct memory_backend *memory_backend_lookup(const struct vm_config *cfg, const char *id)
-{
-	for (size_t i = 0; i < cfg->nr_devices; i++) {
-		const struct device_instance *d = &cfg->devices[i];
-
-		if (d->type->kind == TYPE_OBJECT && d->id && strcmp(d->id, id) == 0 &&
-		    strncmp(d->type->name, "memory-backend-", 15) == 0)
-			return d->config;
-	}
-	return NULL;
-}
-
 struct memory_backend *memory_backend_claim(const struct vm_config *cfg, const char *id,
 					    const char *who, struct error *err)
 {
-	struct memory_backend *b = memory_backend_lookup(cfg, id);
+	struct memory_backend *b = device_instance_find(cfg->devices, cfg->nr_devices,
+							TYPE_OBJECT, "memory-backend-", id);
 
 	if (!b) {
 		error_set(err, "%s: '%s' is not a memory backend object "

@@ -7,9 +7,7 @@
 struct memory_backend;
 struct vm_config;
 
-/* The -object memory backend with that id, or NULL. */
-struct memory_backend *memory_backend_lookup(const struct vm_config *cfg, const char *id);
-/* The same, taken by who (one user per backend): NULL with err saying why not. */
+/* The -object memory backend with that id, taken by who (one user per backend): NULL with err saying why not. */
 struct memory_backend *memory_backend_claim(const struct vm_config *cfg, const char *id,
 					    const char *who, struct error *err);
 

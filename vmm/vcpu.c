@@ -11,7 +11,10 @@
 
 #include "util/kvm_compat.h"
 #include "util/log.h"
-#include "vmm/machine.h"
+#include "devices/board.h"
+#include "devices/io_bus.h"
+#include "mm/guest_mem.h"
+#include "vmm/run_state.h"
 #include "vmm/sandbox.h"
 #include "util/util.h"
 
@@ -39,13 +42,14 @@ int vcpu_init_signals(struct error *err)
 	return 0;
 }
 
-int vcpu_create(struct vcpu *vcpu, struct machine *m, unsigned index, int mmap_size,
-		struct error *err)
+int vcpu_create(struct vcpu *vcpu, int vm_fd, struct board *board, struct run_state *rs,
+		unsigned index, int mmap_size, struct error *err)
 {
 	memset(vcpu, 0, sizeof(*vcpu));
-	vcpu->machine = m;
+	vcpu->board = board;
+	vcpu->rs = rs;
 	vcpu->index = index;
-	vcpu->fd = ioctl(m->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	vcpu->fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
 	if (vcpu->fd < 0)
 		return error_set(err, "KVM_CREATE_VCPU %u: %s", index, strerror(errno));
 	vcpu->run_size = (size_t)mmap_size;
@@ -65,21 +69,21 @@ static enum exit_action handle_io(struct vcpu *vcpu)
 
 	/* count > 1 is a rep ins/outs: one access per element. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
-		io_bus_dispatch(&vcpu->machine->pio, run->io.port, data, run->io.size, is_write);
+		io_bus_dispatch(vcpu->board->pio, run->io.port, data, run->io.size, is_write);
 	return EXIT_CONTINUE;
 }
 
 static enum exit_action handle_mmio(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
-	struct machine *m = vcpu->machine;
+	struct board *b = vcpu->board;
 	uint64_t gpa = run->mmio.phys_addr;
 	unsigned len = run->mmio.len;
 
 	if (len == 0 || len > sizeof(run->mmio.data))
 		return EXIT_CONTINUE;
-	if (!io_bus_dispatch(&m->mmio, gpa, run->mmio.data, len, run->mmio.is_write) &&
-	    guest_mem_in_boot_ram(&m->mem, gpa, len))
+	if (!io_bus_dispatch(b->mmio, gpa, run->mmio.data, len, run->mmio.is_write) &&
+	    guest_mem_in_boot_ram(b->mem, gpa, len))
 		/* A fault on memory KVM could not map (kvm-api.md §9: comes as an MMIO exit). */
 		log_warn("vCPU %u: access to guest RAM at 0x%" PRIx64 " could not be mapped",
 			 vcpu->index, gpa);
@@ -113,7 +117,7 @@ static enum exit_action handle_internal_error(struct vcpu *vcpu)
 	dump_registers(vcpu, LOG_ERROR);
 	log_error("vCPU %u: the VM stops (run state internal-error); system_reset starts it again",
 		  vcpu->index);
-	machine_guest_internal_error(vcpu->machine);
+	vcpu->board->ops->guest_internal_error(vcpu->board);
 	return EXIT_CONTINUE; /* parks at the top of the loop until the machine goes */
 }
 
@@ -122,7 +126,7 @@ static enum exit_action handle_fail_entry(struct vcpu *vcpu)
 	log_error("vCPU %u: KVM could not enter the guest (hardware reason 0x%llx)", vcpu->index,
 		  (unsigned long long)vcpu->run->fail_entry.hardware_entry_failure_reason);
 	dump_registers(vcpu, LOG_ERROR);
-	machine_request_exit(vcpu->machine, 1);
+	run_state_request_exit(vcpu->rs, 1);
 	return EXIT_STOP;
 }
 
@@ -131,7 +135,7 @@ static enum exit_action handle_shutdown(struct vcpu *vcpu)
 	/* A triple fault: how a PC without firmware reboots (Linux reboot=t). */
 	log_info("vCPU %u: triple fault, resetting", vcpu->index);
 	dump_registers(vcpu, LOG_DEBUG); /* where it died, for -verbose -verbose */
-	machine_guest_reset(vcpu->machine);
+	run_state_guest_reset(vcpu->rs);
 	return EXIT_STOP;
 }
 
@@ -139,15 +143,15 @@ static enum exit_action handle_system_event(struct vcpu *vcpu)
 {
 	switch (vcpu->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		machine_request_exit(vcpu->machine, 0);
+		run_state_request_exit(vcpu->rs, 0);
 		break;
 	case KVM_SYSTEM_EVENT_RESET:
-		machine_guest_reset(vcpu->machine);
+		run_state_guest_reset(vcpu->rs);
 		break;
 	default:
 		log_error("vCPU %u: guest crashed (system event %u)", vcpu->index,
 			  vcpu->run->system_event.type);
-		machine_request_exit(vcpu->machine, 1);
+		run_state_request_exit(vcpu->rs, 1);
 	}
 	return EXIT_STOP;
 }
@@ -171,7 +175,7 @@ static const exit_handler_fn exit_handlers[] = {
 
 static bool should_stop(struct vcpu *vcpu)
 {
-	return atomic_load(&vcpu->machine->stop) != MACHINE_RUNNING;
+	return run_state_stopping(vcpu->rs);
 }
 
 static void *vcpu_thread(void *arg)
@@ -191,18 +195,18 @@ static void *vcpu_thread(void *arg)
 		uint32_t reason;
 		int ret;
 
-		if (atomic_load(&vcpu->machine->pause_requested)) {
+		if (atomic_load(&vcpu->rs->pause_requested)) {
 			/* After a stop, as QEMU does: the guest's watchdogs see PVCLOCK_GUEST_STOPPED
 			 * and do not take the pause for a lockup (EINVAL: no kvmclock in use). */
-			if (machine_vcpu_park(vcpu->machine) &&
+			if (run_state_park(vcpu->rs) &&
 			    ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0) && errno != EINVAL)
 				log_debug("vCPU %u: KVM_KVMCLOCK_CTRL: %s", vcpu->index,
 					  strerror(errno));
 			continue;
 		}
-		machine_vcpu_enter_guest(vcpu->machine);
+		run_state_enter_guest(vcpu->rs);
 		ret = ioctl(vcpu->fd, KVM_RUN, 0) < 0 ? errno : 0;
-		machine_vcpu_leave_guest(vcpu->machine);
+		run_state_leave_guest(vcpu->rs);
 		if (ret) {
 			errno = ret;
 			if (errno == EINTR || errno == EAGAIN) {
@@ -220,10 +224,10 @@ static void *vcpu_thread(void *arg)
 			if (errno == EFAULT) {
 				/* Memory KVM could not reach for the guest (kvm-api.md 9.1): as QEMU,
 				 * the VM stops with an internal error; tide goes on. */
-				machine_guest_internal_error(vcpu->machine);
+				vcpu->board->ops->guest_internal_error(vcpu->board);
 				continue;
 			}
-			machine_request_exit(vcpu->machine, 1);
+			run_state_request_exit(vcpu->rs, 1);
 			break;
 		}
 		reason = vcpu->run->exit_reason;
@@ -231,7 +235,7 @@ static void *vcpu_thread(void *arg)
 		    !exit_handlers[reason]) {
 			log_error("vCPU %u: unexpected KVM exit reason %u", vcpu->index, reason);
 			dump_registers(vcpu, LOG_ERROR);
-			machine_request_exit(vcpu->machine, 1);
+			run_state_request_exit(vcpu->rs, 1);
 			break;
 		}
 		if (exit_handlers[reason](vcpu) == EXIT_STOP)

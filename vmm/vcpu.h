@@ -8,11 +8,13 @@
 
 #include "util/error.h"
 
-struct machine;
+struct board;
+struct run_state;
 struct kvm_run;
 
 struct vcpu {
-	struct machine *machine;
+	struct board *board;	/* its buses and memory */
+	struct run_state *rs;	/* stop, park and the memslot gate */
 	unsigned index;
 	int fd;
 	struct kvm_run *run;
@@ -22,8 +24,8 @@ struct vcpu {
 };
 
 /* Creates the KVM vCPU (id = index = initial APIC ID) and maps its kvm_run. */
-int vcpu_create(struct vcpu *vcpu, struct machine *m, unsigned index, int mmap_size,
-		struct error *err);
+int vcpu_create(struct vcpu *vcpu, int vm_fd, struct board *board, struct run_state *rs,
+		unsigned index, int mmap_size, struct error *err);
 int vcpu_start(struct vcpu *vcpu, struct error *err);
 /* Makes KVM_RUN return now or at its next entry; the thread then sees the stop request. */
 void vcpu_kick(struct vcpu *vcpu);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "devices/debug_exit.h"
-#include "vmm/device.h"
+#include "devices/device.h"
 #include "devices/io_bus.h"
 #include "util/util.h"
 

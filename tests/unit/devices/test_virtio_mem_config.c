@@ -115,7 +115,16 @@ static int resolve(const char *mem, const char **objects, unsigned nobj, const c
 		opts_free(&opts);
 		ptrs[i] = &vcs[i];
 	}
-	ret = vmem_config_resolve(ptrs, ndev, &cfg, err);
+	{
+		const struct device_check_env env = {
+			.instances = cfg.devices,
+			.count = cfg.nr_devices,
+			.device_area_start = cfg.device_area_start,
+			.device_area_end = cfg.device_area_end,
+		};
+
+		ret = vmem_config_resolve(ptrs, ndev, &env, err);
+	}
 	cmdline_free(&cfg);
 	return ret;
 }

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "mm/backend.h"
-#include "vmm/device.h"
+#include "devices/device.h"
 #include "util/size.h"
 
 static struct memory_backend *parse(const char *type, const char *str, struct error *err)

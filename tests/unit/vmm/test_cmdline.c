@@ -21,9 +21,9 @@ static void *probe_parse(struct opts *opts, struct error *err)
 	return c;
 }
 
-static int probe_realize(struct machine *m, void *config, struct error *err)
+static int probe_realize(struct board *b, void *config, struct error *err)
 {
-	(void)m;
+	(void)b;
 	(void)config;
 	(void)err;
 	return 0;

@@ -77,11 +77,7 @@ static void setup(void)
 {
 	m = calloc(1, sizeof(*m));
 	ck_assert_ptr_nonnull(m);
-	pthread_mutex_init(&m->stop_lock, NULL);
-	pthread_mutex_init(&m->pause_lock, NULL);
-	pthread_cond_init(&m->pause_cond, NULL);
-	m->stop_eventfd = eventfd(0, EFD_CLOEXEC);
-	ck_assert_int_ge(m->stop_eventfd, 0);
+	ck_assert_int_eq(run_state_init(&m->rs, NULL), 0);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.ram_size = 256 * MiB;
 	cfg.name = "unit";
@@ -96,7 +92,7 @@ static void setup(void)
 static void teardown(void)
 {
 	machine_set_current(NULL);
-	close(m->stop_eventfd);
+	run_state_destroy(&m->rs);
 	free(m);
 }
 
@@ -231,7 +227,7 @@ START_TEST(bad_arguments_change_nothing)
 		assert_error(cases[i].in, cases[i].cls, cases[i].desc);
 	ck_assert_uint_eq(dev0.sets, 0);
 	ck_assert_uint_eq(dev0.st.requested_size, 64 * MiB);
-	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_RUNNING);
+	ck_assert_int_eq(atomic_load(&m->rs.stop), MACHINE_RUNNING);
 	ck_assert_str_eq(machine_run_state(), "running");
 }
 END_TEST
@@ -240,12 +236,12 @@ START_TEST(stop_cont_reset_quit)
 {
 	ck_assert_str_eq(run("{\"execute\": \"stop\"}"), "{ \"return\": { } }");
 	ck_assert_str_eq(machine_run_state(), "paused");
-	ck_assert(atomic_load(&m->pause_requested));
+	ck_assert(atomic_load(&m->rs.pause_requested));
 	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"query-status\"}"), "\"paused\""));
 	ck_assert_str_eq(run("{\"execute\": \"cont\"}"), "{ \"return\": { } }");
-	ck_assert(!atomic_load(&m->pause_requested));
+	ck_assert(!atomic_load(&m->rs.pause_requested));
 	ck_assert_str_eq(run("{\"execute\": \"system_reset\"}"), "{ \"return\": { } }");
-	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_RESET);
+	ck_assert_int_eq(atomic_load(&m->rs.stop), MACHINE_RESET);
 }
 END_TEST
 
@@ -253,23 +249,23 @@ END_TEST
 START_TEST(internal_error_stops_until_a_reset)
 {
 	machine_guest_internal_error(m);
-	ck_assert(atomic_load(&m->pause_requested));
+	ck_assert(atomic_load(&m->rs.pause_requested));
 	ck_assert_str_eq(run("{\"execute\": \"query-status\"}"),
 			 "{ \"return\": { \"status\": \"internal-error\", \"singlestep\": false, "
 			 "\"running\": false } }");
 	assert_error("{\"execute\": \"cont\"}", "GenericError",
 		     "Resetting the Virtual Machine is required");
-	ck_assert(atomic_load(&m->pause_requested));
+	ck_assert(atomic_load(&m->rs.pause_requested));
 	ck_assert_str_eq(run("{\"execute\": \"system_reset\"}"), "{ \"return\": { } }");
-	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_RESET);
+	ck_assert_int_eq(atomic_load(&m->rs.stop), MACHINE_RESET);
 }
 END_TEST
 
 START_TEST(quit_ends_the_machine)
 {
 	ck_assert_str_eq(run("{\"execute\": \"quit\"}"), "{ \"return\": { } }");
-	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_EXIT);
-	ck_assert_int_eq(m->exit_status, 0);
+	ck_assert_int_eq(atomic_load(&m->rs.stop), MACHINE_EXIT);
+	ck_assert_int_eq(m->rs.exit_status, 0);
 }
 END_TEST
 
@@ -277,7 +273,7 @@ START_TEST(reset_with_no_reboot_exits)
 {
 	cfg.no_reboot = true; /* QEMU: -no-reboot turns system_reset into a shutdown */
 	run("{\"execute\": \"system_reset\"}");
-	ck_assert_int_eq(atomic_load(&m->stop), MACHINE_EXIT);
+	ck_assert_int_eq(atomic_load(&m->rs.stop), MACHINE_EXIT);
 }
 END_TEST
 

@@ -1,8 +1,10 @@
 /*
- * Registry of -device and -object types. Each type lives in its own file and
- * registers itself with DEVICE_TYPE_REGISTER(); nothing central lists them.
- * Options are parsed (and every error reported) before anything starts;
- * realize() then builds the device on each machine (re)start.
+ * Registry of device types: -device and -object types, and the board's own devices
+ * (a UART, a reset port, a PCI host bridge: those the architecture lists in
+ * arch_platform_devices()). Each type lives in its own file and registers itself with
+ * DEVICE_TYPE_REGISTER(); nothing central lists them. Options are parsed (and every
+ * error reported) before anything starts; realize() then builds the device on the
+ * board of each machine (re)start.
  */
 #ifndef TIDE_DEVICE_H
 #define TIDE_DEVICE_H
@@ -12,10 +14,33 @@
 #include "util/error.h"
 #include "util/opts.h"
 
-struct machine;
-struct vm_config;
+#include <stddef.h>
+#include <stdint.h>
 
-enum type_kind { TYPE_DEVICE, TYPE_OBJECT };
+struct board;
+
+enum type_kind {
+	TYPE_DEVICE, /* -device */
+	TYPE_OBJECT, /* -object */
+	TYPE_BOARD,  /* created on every machine; realize() gets a struct board_device_place */
+};
+
+/* Where the architecture puts a board device. */
+struct board_device_place {
+	uint64_t base; /* port or guest-physical address; 0 where the type has its own */
+	uint64_t size; /* bytes from base (a window, for a bus) */
+	unsigned gsi;  /* interrupt line; 0 where it has none */
+};
+
+struct device_instance;
+
+/* What check() sees: every -device and -object, and where device memory may go. */
+struct device_check_env {
+	struct device_instance *instances; /* in command-line order */
+	size_t count;
+	uint64_t device_area_start; /* the device memory (virtio-mem) area, [start, end) */
+	uint64_t device_area_end;
+};
 
 struct device_type {
 	const char *name;
@@ -27,16 +52,16 @@ struct device_type {
 	 * Optional: once the whole command line is parsed, checks what needs every
 	 * device and object (e.g. a memdev reference). Called once per type in use.
 	 */
-	int (*check)(struct vm_config *cfg, struct error *err);
+	int (*check)(const struct device_check_env *env, struct error *err);
 	/*
 	 * Optional: opens what it needs from the host's filesystem, once, before tide gives
 	 * up its privileges and (with -run-with chroot=) its view of the filesystem; realize()
 	 * on a later reset can then no longer open anything by path.
 	 */
 	int (*open)(void *config, struct error *err);
-	/* Optional: builds the device in the machine; may run again after a reset. (A memory
+	/* Optional: builds the device on the board; may run again after a reset. (A memory
 	 * backend has nothing to build: the device that takes it maps it.) */
-	int (*realize)(struct machine *machine, void *config, struct error *err);
+	int (*realize)(struct board *board, void *config, struct error *err);
 	void (*free_config)(void *config);
 };
 
@@ -58,5 +83,10 @@ struct device_instance {
 	void *config;
 	char *id;
 };
+
+/* The config of the instance of that kind whose type name begins with type_prefix and whose
+ * id= is id, or NULL. */
+void *device_instance_find(const struct device_instance *instances, size_t count,
+			   enum type_kind kind, const char *type_prefix, const char *id);
 
 #endif

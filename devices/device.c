@@ -1,4 +1,4 @@
-#include "vmm/device.h"
+#include "devices/device.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,4 +40,17 @@ void device_type_foreach(enum type_kind kind, void (*fn)(const struct device_typ
 	for (size_t i = 0; i < registry_count; i++)
 		if (sorted[i]->kind == kind)
 			fn(sorted[i], opaque);
+}
+
+void *device_instance_find(const struct device_instance *instances, size_t count,
+			   enum type_kind kind, const char *type_prefix, const char *id)
+{
+	for (size_t i = 0; i < count; i++) {
+		const struct device_instance *d = &instances[i];
+
+		if (d->type->kind == kind && d->id && strcmp(d->id, id) == 0 &&
+		    strncmp(d->type->name, type_prefix, strlen(type_prefix)) == 0)
+			return d->config;
+	}
+	return NULL;
 }
