@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "util/event_throttle.h"
 
 struct json_object;
 
@@ -35,12 +36,28 @@ struct memory_device_ops {
 	void (*debug_info)(void *opaque, struct json_object *obj);
 };
 
+/*
+ * A device's MEMORY_DEVICE_SIZE_CHANGE state, under QEMU's rate limit (one per second,
+ * the last size wins, the final size always arrives). The device's config owns it, so
+ * that it outlives resets; vmm/qmp_events.c sends from it, under its lock.
+ */
+struct memory_device_events {
+	struct event_throttle throttle;
+	uint64_t last_size;  /* the last size offered (sent or held back) */
+	bool has_id;
+	char id[64];
+	char qom_path[96];
+	bool pending;	     /* on qmp_events.c's list of sizes held back */
+	struct memory_device_events *next_pending;
+};
+
 struct memory_device {
 	const struct memory_device_ops *ops;
 	void *opaque;
 	const char *id;	    /* id= of the -device; NULL when it has none */
 	const char *memdev; /* the backend's id */
 	char qom_path[96];  /* /machine/peripheral/ID or /machine/peripheral-anon/device[N] */
+	struct memory_device_events *events; /* the device's (it outlives the device) */
 	struct memory_device *next;
 };
 

@@ -480,7 +480,8 @@ static int vmem_realize(struct board *b, void *config, struct error *err)
 	vm->memdev = (struct memory_device){ .ops = &vmem_memory_device_ops,
 					     .opaque = vm,
 					     .id = vc->has_id ? vc->id : NULL,
-					     .memdev = vc->memdev };
+					     .memdev = vc->memdev,
+					     .events = &vc->events };
 	b->ops->add_memory_device(b, &vm->memdev);
 	return 0;
 fail:

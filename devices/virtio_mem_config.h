@@ -11,6 +11,7 @@
 
 #include "mm/backend.h"
 #include "devices/device.h"
+#include "devices/memory_device.h"
 #include "util/opts.h"
 
 struct vmem_config {
@@ -30,6 +31,7 @@ struct vmem_config {
 	struct memory_backend *backend;
 	uint64_t size;
 	uint64_t slot_size; /* the region's memslot size (the whole region with dynamic-memslots=off) */
+	struct memory_device_events events; /* QMP's size-change events: they outlive resets */
 };
 
 /*

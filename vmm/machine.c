@@ -115,7 +115,8 @@ static void board_memory_device_resized(struct board *b, struct memory_device *m
 					uint64_t size)
 {
 	(void)b;
-	qmp_event_memory_device_size_change(md->id, md->qom_path, size);
+	if (md->events)
+		qmp_event_memory_device_size_change(md->events, size);
 }
 
 static void board_console_write(struct board *b, const uint8_t *buf, size_t len)
@@ -516,6 +517,8 @@ void machine_add_memory_device(struct machine *m, struct memory_device *md)
 		tail = &(*tail)->next;
 	md->next = NULL;
 	*tail = md;
+	if (md->events)
+		qmp_event_memory_device_added(md->events, md->id, md->qom_path);
 }
 
 
@@ -572,9 +575,6 @@ out:
 	if (signal_fd >= 0)
 		close(signal_fd);
 	machine_teardown(m);
-	/* After teardown no late request can plug anything: everything is unplugged now. */
-	if (result == MACHINE_RESET)
-		qmp_event_memory_devices_reset();
 	run_state_destroy(&m->rs);
 	free(m);
 	return result;

@@ -10,31 +10,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/memory_device.h"
 #include "util/event_loop.h"
-#include "vmm/event_throttle.h"
+#include "util/event_throttle.h"
 #include "util/log.h"
 #include "vmm/qmp.h"
 #include "vmm/qmp_server.h"
 #include "util/util.h"
-
-#define MAX_THROTTLED_DEVICES 64
-
-/* One device's MEMORY_DEVICE_SIZE_CHANGE state, by QOM path (devices are rebuilt on reset). */
-struct size_change {
-	char qom_path[96];
-	char id[64];
-	bool has_id;
-	uint64_t last_size; /* the last size offered (sent or held back) */
-	struct event_throttle throttle;
-};
 
 static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct qmp_server *events_server;
 static struct event_loop *events_loop;
 static int timer_fd = -1;
 static struct event_watch *timer_watch;
-static struct size_change size_changes[MAX_THROTTLED_DEVICES];
-static unsigned nr_size_changes;
+static struct memory_device_events *held_back; /* sizes the rate limit holds back */
 
 /* Caller holds events_lock. */
 static void send_locked(const char *name, struct json_object *data)
@@ -67,7 +56,7 @@ void qmp_event_send(const char *name, struct json_object *data)
 	pthread_mutex_unlock(&events_lock);
 }
 
-static void send_size_change_locked(const struct size_change *sc, uint64_t size)
+static void send_size_change_locked(const struct memory_device_events *sc, uint64_t size)
 {
 	struct json_object *data = json_object_new_object();
 
@@ -84,11 +73,10 @@ static void arm_timer_locked(void)
 	uint64_t due = 0;
 	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
 
-	for (unsigned i = 0; i < nr_size_changes; i++) {
-		const struct event_throttle *t = &size_changes[i].throttle;
-		uint64_t at = t->last_sent_ns + t->interval_ns;
+	for (const struct memory_device_events *e = held_back; e; e = e->next_pending) {
+		uint64_t at = e->throttle.last_sent_ns + e->throttle.interval_ns;
 
-		if (t->pending && (!due || at < due))
+		if (!due || at < due)
 			due = at;
 	}
 	if (due) {
@@ -104,72 +92,67 @@ static void arm_timer_locked(void)
 static void timer_expired(void *opaque)
 {
 	uint64_t expirations, now, size;
+	struct memory_device_events **link = &held_back;
 
 	(void)opaque;
 	if (read(timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_warn("QMP: timerfd: %s", strerror(errno));
 	pthread_mutex_lock(&events_lock);
 	now = monotonic_ns();
-	for (unsigned i = 0; i < nr_size_changes; i++)
-		if (event_throttle_flush(&size_changes[i].throttle, now, &size))
-			send_size_change_locked(&size_changes[i], size);
+	while (*link) {
+		struct memory_device_events *e = *link;
+
+		if (event_throttle_flush(&e->throttle, now, &size))
+			send_size_change_locked(e, size);
+		if (e->throttle.pending) {
+			link = &e->next_pending;
+			continue;
+		}
+		*link = e->next_pending; /* sent: off the list */
+		e->pending = false;
+	}
 	arm_timer_locked();
 	pthread_mutex_unlock(&events_lock);
 }
 
-static struct size_change *find_size_change_locked(const char *id, const char *qom_path)
-{
-	struct size_change *sc;
-
-	for (unsigned i = 0; i < nr_size_changes; i++)
-		if (!strcmp(size_changes[i].qom_path, qom_path))
-			return &size_changes[i];
-	if (nr_size_changes == MAX_THROTTLED_DEVICES)
-		return NULL;
-	sc = &size_changes[nr_size_changes++];
-	snprintf(sc->qom_path, sizeof(sc->qom_path), "%s", qom_path);
-	sc->has_id = id != NULL;
-	snprintf(sc->id, sizeof(sc->id), "%s", id ? id : "");
-	event_throttle_init(&sc->throttle, QMP_SIZE_CHANGE_INTERVAL_NS);
-	return sc;
-}
-
 /* Caller holds events_lock. */
-static void offer_size_locked(struct size_change *sc, uint64_t size)
+static void offer_size_locked(struct memory_device_events *e, uint64_t size)
 {
 	uint64_t flush_at;
 
-	sc->last_size = size;
-	if (event_throttle_offer(&sc->throttle, monotonic_ns(), size, &flush_at))
-		send_size_change_locked(sc, size);
-	else
+	if (!events_server)
+		return;
+	if (!e->throttle.interval_ns)
+		event_throttle_init(&e->throttle, QMP_SIZE_CHANGE_INTERVAL_NS);
+	e->last_size = size;
+	if (event_throttle_offer(&e->throttle, monotonic_ns(), size, &flush_at)) {
+		send_size_change_locked(e, size);
+	} else {
+		if (!e->pending) {
+			e->pending = true;
+			e->next_pending = held_back;
+			held_back = e;
+		}
 		arm_timer_locked();
+	}
 }
 
-void qmp_event_memory_device_size_change(const char *id, const char *qom_path, uint64_t size)
+void qmp_event_memory_device_size_change(struct memory_device_events *e, uint64_t size)
 {
-	struct size_change *sc;
-
 	pthread_mutex_lock(&events_lock);
-	if (!events_server)
-		goto out;
-	sc = find_size_change_locked(id, qom_path);
-	if (!sc) {
-		log_warn("QMP: more than %d memory devices; %s's size change not sent",
-			 MAX_THROTTLED_DEVICES, qom_path);
-		goto out;
-	}
-	offer_size_locked(sc, size);
-out:
+	offer_size_locked(e, size);
 	pthread_mutex_unlock(&events_lock);
 }
 
-void qmp_event_memory_devices_reset(void)
+void qmp_event_memory_device_added(struct memory_device_events *e, const char *id,
+				   const char *qom_path)
 {
 	pthread_mutex_lock(&events_lock);
-	for (unsigned i = 0; events_server && i < nr_size_changes; i++)
-		if (size_changes[i].last_size)
-			offer_size_locked(&size_changes[i], 0);
+	e->has_id = id != NULL;
+	snprintf(e->id, sizeof(e->id), "%s", id ? id : "");
+	snprintf(e->qom_path, sizeof(e->qom_path), "%s", qom_path);
+	if (e->last_size)
+		offer_size_locked(e, 0);
 	pthread_mutex_unlock(&events_lock);
 }
 
@@ -202,5 +185,5 @@ void qmp_events_stop(void)
 	if (timer_fd >= 0)
 		close(timer_fd);
 	timer_fd = -1;
-	nr_size_changes = 0;
+	held_back = NULL; /* the devices' configs, freed after this, keep their own state */
 }

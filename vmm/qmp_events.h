@@ -25,10 +25,17 @@ void qmp_events_stop(void);
 /* Sends NAME with data (taken over; NULL: no "data" member, as QEMU's STOP). */
 void qmp_event_send(const char *name, struct json_object *data);
 
-/* id may be NULL (a device without id=): the member is then left out, as QEMU does. */
-void qmp_event_memory_device_size_change(const char *id, const char *qom_path, uint64_t size);
-
-/* A system reset unplugged everything: size 0 for each device last seen with more. */
-void qmp_event_memory_devices_reset(void);
+/*
+ * A device's plugged size is now size (the event names it by e->qom_path, and by e->id
+ * where it has one: QEMU leaves the member out otherwise).
+ */
+struct memory_device_events;
+void qmp_event_memory_device_size_change(struct memory_device_events *e, uint64_t size);
+/*
+ * A device was realized with nothing plugged, under these names (id NULL: none): after a
+ * reset, which unplugged everything, size 0 goes out if it was last seen with more.
+ */
+void qmp_event_memory_device_added(struct memory_device_events *e, const char *id,
+				   const char *qom_path);
 
 #endif

@@ -2,7 +2,7 @@
  * QEMU's rule for QMP events that can come in bursts (MEMORY_DEVICE_SIZE_CHANGE):
  * at most one per interval per source, the last value wins, and the final
  * value always arrives (a held-back value is sent when the interval ends).
- * Pure bookkeeping over a clock the caller passes in; the QMP server owns the
+ * Pure bookkeeping over a clock the caller passes in; vmm/qmp_events.c owns the
  * timer that calls event_throttle_flush().
  */
 #ifndef TIDE_EVENT_THROTTLE_H

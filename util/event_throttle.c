@@ -1,4 +1,4 @@
-#include "vmm/event_throttle.h"
+#include "util/event_throttle.h"
 
 #include <string.h>
 

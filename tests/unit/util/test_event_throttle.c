@@ -1,6 +1,6 @@
 #include <check.h>
 
-#include "vmm/event_throttle.h"
+#include "util/event_throttle.h"
 
 #define MS 1000000ULL
 
