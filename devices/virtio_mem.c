@@ -2,8 +2,9 @@
  * -device virtio-mem-pci: the virtio-mem device on the virtio-pci transport.
  * A request travels: ioeventfd -> I/O thread -> virtio_pci.c (queue checks)
  * -> vmem_process_queue() here (the per-turn budget, what changed) ->
- * virtio_mem_queue.c (framing) -> virtio_mem_core.c (rules, plug bitmap) ->
- * mm/memslots.c (KVM memslots) and mm/backend*.c (discard).
+ * virtio_mem_core.c (framing, rules; virtqueue.c for the ring, mm/plug_bitmap.c)
+ * -> mm/memslots.c (KVM memslots) and mm/backend*.c (discard).
+ * docs/architecture.md follows it file by file.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,9 +17,8 @@
 #include "devices/pci.h"
 #include "devices/virtio_mem_config.h"
 #include "devices/virtio_mem_core.h"
-#include "devices/virtio_mem_queue.h"
 #include "devices/virtio_pci.h"
-#include "mm/memslots_kvm.h"
+#include "mm/memslots.h"
 #include "devices/device.h"
 #include "util/latency.h"
 #include "util/log.h"

@@ -13,6 +13,7 @@
 #include "mm/backend.h"
 #include "mm/memslots.h"
 #include "mm/plug_bitmap.h"
+#include "devices/virtqueue.h"
 #include "util/log.h"
 
 enum vmem_req_type { VMEM_REQ_PLUG, VMEM_REQ_UNPLUG, VMEM_REQ_UNPLUG_ALL, VMEM_REQ_STATE };
@@ -106,5 +107,17 @@ bool vmem_range_plugged(const struct vmem_core *c, uint64_t offset, uint64_t len
  */
 bool vmem_guest_access(struct vmem_core *c, uint64_t offset, uint8_t *data, unsigned len,
 		       bool is_write);
+
+/*
+ * One virtio-mem request off its virtqueue: the framing (24 readable bytes, 10 writable),
+ * the core's answer, the response written and the chain given back. The device
+ * (virtio_mem.c) and its fuzz target serve requests through it alike.
+ *
+ * 1 with *result and *type (the request's type) when a request was served, 0 when the
+ * queue is empty, -1 with err when the driver broke the transport's rules (a framing
+ * error is not an ERROR response: QEMU's virtio_error, the device needs a reset).
+ */
+int vmem_serve_request(struct vmem_core *c, struct virtqueue *vq, struct vmem_result *result,
+		       uint16_t *type, struct error *err);
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "fuzz/fuzz_input.h"
 #include "devices/pci.h"
-#include "devices/virtio_mem_queue.h"
+#include "devices/virtio_mem_core.h"
 #include "devices/virtio_pci.h"
 #include "util/log.h"
 

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 
 #include "fuzz/fuzz_input.h"
-#include "devices/virtio_mem_queue.h"
+#include "devices/virtio_mem_core.h"
 #include "mm/backend.h"
 #include "mm/memslots.h"
 #include "util/log.h"

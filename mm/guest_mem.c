@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 
 #include "mm/backend.h"
-#include "mm/memslots_kvm.h"
+#include "mm/memslots.h"
 #include "util/log.h"
 
 void guest_mem_split(const struct guest_ram_layout *layout, uint64_t ram_size,
