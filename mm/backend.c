@@ -1,6 +1,8 @@
 #include "mm/backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +79,33 @@ struct memory_backend *memory_backend_alloc(const struct memory_backend_props *p
 	b->host_nodes = props->host_nodes;
 	b->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	return b;
+}
+
+int memory_backend_map_fd(struct memory_backend *b, int map_flags, struct error *err)
+{
+	void *p = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
+		       map_flags | (b->reserve ? 0 : MAP_NORESERVE), b->fd, 0);
+	int map_errno = errno;
+
+	if (p != MAP_FAILED) {
+		b->hva = p;
+		return 0;
+	}
+	error_set(err, "%s: cannot map %" PRIu64 " bytes: %s", b->type_name, b->size,
+		  strerror(map_errno));
+	close(b->fd);
+	b->fd = -1;
+	errno = map_errno;
+	return -1;
+}
+
+int memory_backend_punch_hole(struct memory_backend *b, uint64_t offset, uint64_t len,
+			      struct error *err)
+{
+	if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+		      (off_t)len))
+		return error_set(err, "%s: hole punch: %s", b->type_name, strerror(errno));
+	return 0;
 }
 
 int memory_backend_open(struct memory_backend *b, struct error *err)

@@ -76,6 +76,15 @@ struct memory_backend_file_args {
 struct memory_backend *memory_backend_file_new(const struct memory_backend_props *props,
 					       const struct memory_backend_file_args *args,
 					       struct error *err);
+/*
+ * For a type's map(): mmap()s all of b->fd read-write with map_flags (MAP_SHARED or
+ * MAP_PRIVATE; MAP_NORESERVE is added with reserve=off) into b->hva. On failure the fd is
+ * closed and -1 returned with err set and errno kept, for a type that says more.
+ */
+int memory_backend_map_fd(struct memory_backend *b, int map_flags, struct error *err);
+/* For a type's discard(): punches [offset, offset+len) out of b->fd. */
+int memory_backend_punch_hole(struct memory_backend *b, uint64_t offset, uint64_t len,
+			      struct error *err);
 /* ops->open where the type has one (a file backend opens its file). */
 int memory_backend_open(struct memory_backend *b, struct error *err);
 

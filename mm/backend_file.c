@@ -86,12 +86,8 @@ static int file_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
 {
 	void *p = b->hva + offset;
 
-	if (b->share) {
-		if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
-			      (off_t)len))
-			return error_set(err, TYPE_NAME ": hole punch: %s", strerror(errno));
-		return 0;
-	}
+	if (b->share)
+		return memory_backend_punch_hole(b, offset, len, err);
 	/*
 	 * A private mapping would show the file again after MADV_DONTNEED: put anonymous
 	 * zero memory there instead (same place, same protection), and the file stays

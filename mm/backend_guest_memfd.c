@@ -23,7 +23,6 @@ static int gmem_map(struct memory_backend *b, struct error *err)
 {
 	struct kvm_create_guest_memfd create = { .size = b->size, .flags = NEEDED_FLAGS };
 	int flags;
-	void *p;
 
 	/* Asked of the VM fd: what guest_memfd offers depends on the VM type. */
 	if (ioctl(b->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD) <= 0)
@@ -43,15 +42,7 @@ static int gmem_map(struct memory_backend *b, struct error *err)
 		error_set(err, TYPE_NAME ": FD_CLOEXEC: %s", strerror(errno));
 		goto fail;
 	}
-	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | (b->reserve ? 0 : MAP_NORESERVE), b->fd, 0);
-	if (p == MAP_FAILED) {
-		error_set(err, TYPE_NAME ": cannot map %llu bytes: %s", (unsigned long long)b->size,
-			  strerror(errno));
-		goto fail;
-	}
-	b->hva = p;
-	return 0;
+	return memory_backend_map_fd(b, MAP_SHARED, err);
 fail:
 	close(b->fd);
 	b->fd = -1;
@@ -62,10 +53,7 @@ static int gmem_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
 			struct error *err)
 {
 	(void)accessible; /* the punch frees the pages and zaps the guest's mappings */
-	if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
-		      (off_t)len))
-		return error_set(err, TYPE_NAME ": hole punch: %s", strerror(errno));
-	return 0;
+	return memory_backend_punch_hole(b, offset, len, err);
 }
 
 static const struct memory_backend_ops gmem_ops = { .map = gmem_map, .discard = gmem_discard };

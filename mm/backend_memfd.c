@@ -63,7 +63,6 @@ static int memfd_map(struct memory_backend *b, struct error *err)
 	struct memfd_backend *m = (struct memfd_backend *)b;
 	int flags = b->share ? MAP_SHARED : MAP_PRIVATE;
 	unsigned mfd = MFD_CLOEXEC | (m->seal ? MFD_ALLOW_SEALING : 0);
-	void *p;
 
 	/* The page size goes in as log2 at MFD_HUGE_SHIFT, the same encoding as mmap's (26). */
 	if (m->hugetlb)
@@ -81,34 +80,24 @@ static int memfd_map(struct memory_backend *b, struct error *err)
 		error_set(err, TYPE_NAME ": cannot seal it: %s", strerror(errno));
 		goto fail;
 	}
-	if (!b->reserve)
-		flags |= MAP_NORESERVE;
-	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, flags, b->fd, 0);
-	if (p == MAP_FAILED) {
-		int map_errno = errno;
+	if (memory_backend_map_fd(b, flags, err) == 0)
+		return 0;
+	if (m->hugetlb && errno == ENOMEM) {
 		/* -1 once tide has confined itself: sysfs is no longer opened (docs/security.md). */
-		long long avail = m->hugetlb ? free_huge_pages(b->page_size) : -1;
+		long long avail = free_huge_pages(b->page_size);
 
-		errno = map_errno;
-		if (m->hugetlb && errno == ENOMEM && avail >= 0)
-			error_set(err, TYPE_NAME ": %llu bytes need %llu huge pages of %llu KiB; the "
-					   "host has %lld free (raise /proc/sys/vm/nr_hugepages)",
-				  (unsigned long long)b->size,
-				  (unsigned long long)(b->size / b->page_size),
-				  (unsigned long long)(b->page_size / 1024), avail);
-		else if (m->hugetlb && errno == ENOMEM)
-			error_set(err, TYPE_NAME ": %llu bytes need %llu huge pages of %llu KiB, more "
-					   "than the host has free (raise /proc/sys/vm/nr_hugepages)",
-				  (unsigned long long)b->size,
-				  (unsigned long long)(b->size / b->page_size),
-				  (unsigned long long)(b->page_size / 1024));
+		if (avail >= 0)
+			error_set(err, TYPE_NAME ": %" PRIu64 " bytes need %" PRIu64 " huge pages of "
+					   "%" PRIu64 " KiB; the host has %lld free (raise "
+					   "/proc/sys/vm/nr_hugepages)",
+				  b->size, b->size / b->page_size, b->page_size / 1024, avail);
 		else
-			error_set(err, TYPE_NAME ": cannot map %llu bytes: %s",
-				  (unsigned long long)b->size, strerror(errno));
-		goto fail;
+			error_set(err, TYPE_NAME ": %" PRIu64 " bytes need %" PRIu64 " huge pages of "
+					   "%" PRIu64 " KiB, more than the host has free (raise "
+					   "/proc/sys/vm/nr_hugepages)",
+				  b->size, b->size / b->page_size, b->page_size / 1024);
 	}
-	b->hva = p;
-	return 0;
+	return -1;
 fail:
 	close(b->fd);
 	b->fd = -1;
@@ -125,9 +114,8 @@ static int memfd_discard(struct memory_backend *b, uint64_t offset, uint64_t len
 	 * memfd is ours and then only holds zeros, so the punch goes first: if it fails,
 	 * the guest's private pages are still there and the unplug can be undone (BUSY).
 	 */
-	if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
-		      (off_t)len))
-		return error_set(err, TYPE_NAME ": hole punch: %s", strerror(errno));
+	if (memory_backend_punch_hole(b, offset, len, err))
+		return -1;
 	if (!b->share && madvise(b->hva + offset, len, MADV_DONTNEED))
 		return error_set(err, TYPE_NAME ": discard: %s", strerror(errno));
 	return 0;

@@ -26,6 +26,13 @@ static struct machine *acquire_machine(struct qmp_error *err)
 	return m;
 }
 
+/* The same once args has only the allowed members (NULL with err when not). */
+static struct machine *acquire_machine_for(struct json_object *args, const char *const *allowed,
+					   struct qmp_error *err)
+{
+	return qmp_args_only(args, allowed, err) ? NULL : acquire_machine(err);
+}
+
 static int cmd_query_status(void *ctx, struct json_object *args, struct json_object **ret,
 			    struct qmp_error *err)
 {
@@ -83,27 +90,38 @@ static struct json_object *device_info(const struct memory_device *md)
 	return data;
 }
 
-static int cmd_query_memory_devices(void *ctx, struct json_object *args, struct json_object **ret,
-				    struct qmp_error *err)
+/* A command that lists every memory device of the running machine, an entry each. */
+static int list_memory_devices(struct json_object *args, struct json_object **ret,
+			       struct qmp_error *err,
+			       struct json_object *(*entry)(struct memory_device *md))
 {
 	struct machine *m;
 
-	(void)ctx;
-	if (qmp_args_only(args, no_args, err))
-		return -1;
-	m = acquire_machine(err);
+	m = acquire_machine_for(args, no_args, err);
 	if (!m)
 		return -1;
 	*ret = json_object_new_array();
-	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
-		struct json_object *entry = json_object_new_object();
-
-		json_object_object_add(entry, "type", json_object_new_string(md->ops->type));
-		json_object_object_add(entry, "data", device_info(md));
-		json_object_array_add(*ret, entry);
-	}
+	for (struct memory_device *md = m->memory_devices; md; md = md->next)
+		json_object_array_add(*ret, entry(md));
 	machine_release_current();
 	return 0;
+}
+
+/* QEMU's MemoryDeviceInfo: {"type": "virtio-mem", "data": VirtioMEMDeviceInfo}. */
+static struct json_object *memory_device_entry(struct memory_device *md)
+{
+	struct json_object *entry = json_object_new_object();
+
+	json_object_object_add(entry, "type", json_object_new_string(md->ops->type));
+	json_object_object_add(entry, "data", device_info(md));
+	return entry;
+}
+
+static int cmd_query_memory_devices(void *ctx, struct json_object *args, struct json_object **ret,
+				    struct qmp_error *err)
+{
+	(void)ctx;
+	return list_memory_devices(args, ret, err, memory_device_entry);
 }
 
 static int cmd_query_memory_size_summary(void *ctx, struct json_object *args,
@@ -113,9 +131,7 @@ static int cmd_query_memory_size_summary(void *ctx, struct json_object *args,
 	uint64_t plugged = 0;
 	struct machine *m;
 
-	if (qmp_args_only(args, no_args, err))
-		return -1;
-	m = acquire_machine(err);
+	m = acquire_machine_for(args, no_args, err);
 	if (!m)
 		return -1;
 	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
@@ -342,27 +358,21 @@ ACTION_COMMAND(cmd_quit, machine_quit_current_from_qmp)
 
 /* ---- tide's own ---- */
 
+/* VirtioMEMDeviceInfo with the QOM path, the plug bitmap summary, memslots and counters. */
+static struct json_object *virtio_mem_debug_entry(struct memory_device *md)
+{
+	struct json_object *d = device_info(md);
+
+	json_object_object_add(d, "qom-path", json_object_new_string(md->qom_path));
+	md->ops->debug_info(md->opaque, d);
+	return d;
+}
+
 static int cmd_x_query_virtio_mem(void *ctx, struct json_object *args, struct json_object **ret,
 				  struct qmp_error *err)
 {
-	struct machine *m;
-
 	(void)ctx;
-	if (qmp_args_only(args, no_args, err))
-		return -1;
-	m = acquire_machine(err);
-	if (!m)
-		return -1;
-	*ret = json_object_new_array();
-	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
-		struct json_object *d = device_info(md);
-
-		json_object_object_add(d, "qom-path", json_object_new_string(md->qom_path));
-		md->ops->debug_info(md->opaque, d);
-		json_object_array_add(*ret, d);
-	}
-	machine_release_current();
-	return 0;
+	return list_memory_devices(args, ret, err, virtio_mem_debug_entry);
 }
 
 static const struct qmp_command commands[] = {

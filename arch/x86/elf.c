@@ -31,6 +31,24 @@ static int check_table(const char *what, uint64_t off, unsigned num, unsigned en
 	return 0;
 }
 
+/* The header's table fields, widened; both tables must lie inside the file. */
+static int take_tables(struct elf_file *f, uint64_t phoff, unsigned phnum, unsigned phentsize,
+		       uint64_t shoff, unsigned shnum, unsigned shentsize, unsigned phdr_size,
+		       unsigned shdr_size, struct error *err)
+{
+	f->phoff = phoff;
+	f->phnum = phnum;
+	f->phentsize = phentsize;
+	f->shoff = shoff;
+	f->shnum = shoff ? shnum : 0;
+	f->shentsize = shentsize;
+	if (check_table("program header", f->phoff, f->phnum, f->phentsize, phdr_size, f->len,
+			err))
+		return -1;
+	return check_table("section header", f->shoff, f->shnum, f->shentsize, shdr_size, f->len,
+			   err);
+}
+
 static int open64(struct elf_file *f, struct error *err)
 {
 	Elf64_Ehdr eh;
@@ -41,17 +59,8 @@ static int open64(struct elf_file *f, struct error *err)
 	memcpy(&eh, f->data, sizeof(eh));
 	if (eh.e_machine != EM_X86_64)
 		return error_set(err, "ELF64 file is for machine %u, not x86-64", eh.e_machine);
-	f->phoff = eh.e_phoff;
-	f->phnum = eh.e_phnum;
-	f->phentsize = eh.e_phentsize;
-	f->shoff = eh.e_shoff;
-	f->shnum = eh.e_shoff ? eh.e_shnum : 0;
-	f->shentsize = eh.e_shentsize;
-	if (check_table("program header", f->phoff, f->phnum, f->phentsize, sizeof(Elf64_Phdr),
-			f->len, err))
-		return -1;
-	return check_table("section header", f->shoff, f->shnum, f->shentsize, sizeof(Elf64_Shdr),
-			   f->len, err);
+	return take_tables(f, eh.e_phoff, eh.e_phnum, eh.e_phentsize, eh.e_shoff, eh.e_shnum,
+			   eh.e_shentsize, sizeof(Elf64_Phdr), sizeof(Elf64_Shdr), err);
 }
 
 static int open32(struct elf_file *f, struct error *err)
@@ -64,17 +73,8 @@ static int open32(struct elf_file *f, struct error *err)
 	memcpy(&eh, f->data, sizeof(eh));
 	if (eh.e_machine != EM_386 && eh.e_machine != EM_X86_64)
 		return error_set(err, "ELF32 file is for machine %u, not x86", eh.e_machine);
-	f->phoff = eh.e_phoff;
-	f->phnum = eh.e_phnum;
-	f->phentsize = eh.e_phentsize;
-	f->shoff = eh.e_shoff;
-	f->shnum = eh.e_shoff ? eh.e_shnum : 0;
-	f->shentsize = eh.e_shentsize;
-	if (check_table("program header", f->phoff, f->phnum, f->phentsize, sizeof(Elf32_Phdr),
-			f->len, err))
-		return -1;
-	return check_table("section header", f->shoff, f->shnum, f->shentsize, sizeof(Elf32_Shdr),
-			   f->len, err);
+	return take_tables(f, eh.e_phoff, eh.e_phnum, eh.e_phentsize, eh.e_shoff, eh.e_shnum,
+			   eh.e_shentsize, sizeof(Elf32_Phdr), sizeof(Elf32_Shdr), err);
 }
 
 int elf_open(struct elf_file *f, const void *image, size_t len, struct error *err)
