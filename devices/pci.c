@@ -1,18 +1,20 @@
+/*
+ * The bus: slots, config transactions (configuration mechanism #1 and
+ * pci_bus_config_*), INTx sharing and BARs. The config space rules of one
+ * function are pci_config.c's.
+ */
 #include "devices/pci.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/pci_internal.h"
 #include "util/log.h"
 #include "util/util.h"
 
 #define BAR_MIN_ALIGN 4096 /* keep every BAR on its own pages */
 #define BAR_FLAG_BITS 0xfu  /* memory/IO, type and prefetch bits: read-only */
-#define COMMAND_WRITABLE (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE)
-#define STATUS_W1C                                                                              \
-	(PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT | PCI_STATUS_REC_TARGET_ABORT |        \
-	 PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY)
 
 struct pci_bus {
 	pthread_mutex_t lock; /* config transactions, devices[], BAR mappings */
@@ -29,106 +31,7 @@ struct pci_bus {
 	unsigned intx_count[PCI_INTX_GSI_COUNT];
 };
 
-/* --- raw config bytes (callers hold dev->lock or own the device exclusively) --- */
-
-static uint32_t get_le(const uint8_t *bytes, unsigned offset, unsigned len)
-{
-	uint32_t v = 0;
-
-	for (unsigned i = 0; i < len; i++)
-		v |= (uint32_t)bytes[offset + i] << (8 * i);
-	return v;
-}
-
-static void put_le(uint8_t *bytes, unsigned offset, unsigned len, uint32_t v)
-{
-	for (unsigned i = 0; i < len; i++)
-		bytes[offset + i] = (uint8_t)(v >> (8 * i));
-}
-
-static bool valid_access(unsigned offset, unsigned len)
-{
-	return (len == 1 || len == 2 || len == 4) && offset < PCI_CONFIG_SIZE &&
-	       len <= PCI_CONFIG_SIZE - offset;
-}
-
-static bool overlaps(unsigned offset, unsigned len, unsigned start, unsigned size)
-{
-	return offset < start + size && start < offset + len;
-}
-
-uint32_t pci_config_get(struct pci_device *dev, unsigned offset, unsigned len)
-{
-	uint32_t v;
-
-	if (!valid_access(offset, len))
-		return 0xffffffffu;
-	pthread_mutex_lock(&dev->lock);
-	v = get_le(dev->config, offset, len);
-	pthread_mutex_unlock(&dev->lock);
-	return v;
-}
-
-void pci_config_set(struct pci_device *dev, unsigned offset, unsigned len, uint32_t value)
-{
-	if (!valid_access(offset, len))
-		return;
-	pthread_mutex_lock(&dev->lock);
-	put_le(dev->config, offset, len, value);
-	pthread_mutex_unlock(&dev->lock);
-}
-
-void pci_config_set_wmask(struct pci_device *dev, unsigned offset, unsigned len, uint32_t mask)
-{
-	if (!valid_access(offset, len))
-		return;
-	pthread_mutex_lock(&dev->lock);
-	put_le(dev->wmask, offset, len, mask);
-	pthread_mutex_unlock(&dev->lock);
-}
-
-/* --- device setup --- */
-
-void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor,
-		     uint16_t device, uint32_t class_code, uint8_t revision)
-{
-	memset(dev, 0, sizeof(*dev));
-	pthread_mutex_init(&dev->lock, NULL);
-	dev->name = name;
-	put_le(dev->config, PCI_VENDOR_ID, 2, vendor);
-	put_le(dev->config, PCI_DEVICE_ID, 2, device);
-	dev->config[PCI_REVISION_ID] = revision;
-	put_le(dev->config, PCI_CLASS_PROG, 3, class_code);
-	dev->config[PCI_HEADER_TYPE] = PCI_HEADER_TYPE_NORMAL;
-
-	put_le(dev->wmask, PCI_COMMAND, 2, COMMAND_WRITABLE);
-	put_le(dev->w1cmask, PCI_STATUS, 2, STATUS_W1C);
-	dev->wmask[PCI_CACHE_LINE_SIZE] = 0xff;
-	dev->wmask[PCI_LATENCY_TIMER] = 0xff;
-	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
-	dev->cap_next = PCI_CAP_START;
-}
-
-void pci_device_destroy(struct pci_device *dev)
-{
-	pthread_mutex_destroy(&dev->lock);
-}
-
-void pci_set_subsystem(struct pci_device *dev, uint16_t vendor, uint16_t id)
-{
-	pci_config_set(dev, PCI_SUBSYSTEM_VENDOR_ID, 2, vendor);
-	pci_config_set(dev, PCI_SUBSYSTEM_ID, 2, id);
-}
-
-void pci_use_intx(struct pci_device *dev)
-{
-	pci_config_set(dev, PCI_INTERRUPT_PIN, 1, 1);
-}
-
-unsigned pci_intx_gsi(unsigned slot, unsigned pin)
-{
-	return PCI_INTX_GSI_BASE + (slot + pin - 1) % PCI_INTX_GSI_COUNT;
-}
+/* --- BARs: declaration and sizing; the bus assigns and maps them --- */
 
 int pci_declare_bar(struct pci_device *dev, unsigned bar, uint64_t size, bool is_64bit,
 		    io_handler_fn handler, void *opaque, struct error *err)
@@ -154,11 +57,11 @@ int pci_declare_bar(struct pci_device *dev, unsigned bar, uint64_t size, bool is
 	dev->bars[bar] = (struct pci_bar){ .size = size, .is_64bit = is_64bit,
 					   .handler = handler, .opaque = opaque };
 	pthread_mutex_lock(&dev->lock);
-	put_le(dev->config, reg, 4, is_64bit ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0);
-	put_le(dev->wmask, reg, 4, (uint32_t)mask & ~BAR_FLAG_BITS);
+	pci_le_put(dev->config, reg, 4, is_64bit ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0);
+	pci_le_put(dev->wmask, reg, 4, (uint32_t)mask & ~BAR_FLAG_BITS);
 	if (is_64bit) {
-		put_le(dev->config, reg + 4, 4, 0);
-		put_le(dev->wmask, reg + 4, 4, (uint32_t)(mask >> 32));
+		pci_le_put(dev->config, reg + 4, 4, 0);
+		pci_le_put(dev->wmask, reg + 4, 4, (uint32_t)(mask >> 32));
 	}
 	pthread_mutex_unlock(&dev->lock);
 	return 0;
@@ -168,10 +71,10 @@ int pci_declare_bar(struct pci_device *dev, unsigned bar, uint64_t size, bool is
 static uint64_t bar_address_locked(struct pci_device *dev, unsigned bar)
 {
 	unsigned reg = PCI_BASE_ADDRESS_0 + 4 * bar;
-	uint64_t addr = get_le(dev->config, reg, 4) & ~BAR_FLAG_BITS;
+	uint64_t addr = pci_le_get(dev->config, reg, 4) & ~BAR_FLAG_BITS;
 
 	if (dev->bars[bar].is_64bit)
-		addr |= (uint64_t)get_le(dev->config, reg + 4, 4) << 32;
+		addr |= (uint64_t)pci_le_get(dev->config, reg + 4, 4) << 32;
 	return addr;
 }
 
@@ -187,30 +90,12 @@ uint64_t pci_bar_address(struct pci_device *dev, unsigned bar)
 	return addr;
 }
 
-int pci_add_capability(struct pci_device *dev, uint8_t cap_id, unsigned size)
-{
-	unsigned offset;
-
-	pthread_mutex_lock(&dev->lock);
-	offset = (dev->cap_next + 3) & ~3u; /* capabilities are dword aligned */
-	if (size < 2 || offset >= PCI_CONFIG_SIZE || size > PCI_CONFIG_SIZE - offset) {
-		pthread_mutex_unlock(&dev->lock);
-		return -1;
-	}
-	memset(&dev->config[offset], 0, size);
-	dev->config[offset] = cap_id;
-	if (dev->cap_last)
-		dev->config[dev->cap_last + 1] = (uint8_t)offset;
-	else
-		dev->config[PCI_CAPABILITY_LIST] = (uint8_t)offset;
-	dev->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
-	dev->cap_last = offset;
-	dev->cap_next = offset + size;
-	pthread_mutex_unlock(&dev->lock);
-	return (int)offset;
-}
-
 /* --- INTx --- */
+
+unsigned pci_intx_gsi(unsigned slot, unsigned pin)
+{
+	return PCI_INTX_GSI_BASE + (slot + pin - 1) % PCI_INTX_GSI_COUNT;
+}
 
 static void intx_account(struct pci_bus *bus, unsigned gsi, bool assert)
 {
@@ -231,7 +116,7 @@ static void intx_account(struct pci_bus *bus, unsigned gsi, bool assert)
 static void intx_refresh_locked(struct pci_device *dev)
 {
 	unsigned pin = dev->config[PCI_INTERRUPT_PIN];
-	bool disabled = get_le(dev->config, PCI_COMMAND, 2) & PCI_COMMAND_INTX_DISABLE;
+	bool disabled = pci_le_get(dev->config, PCI_COMMAND, 2) & PCI_COMMAND_INTX_DISABLE;
 	bool asserted = dev->intx_level && !disabled && pin;
 
 	if (asserted == dev->intx_asserted)
@@ -283,7 +168,7 @@ static bool bar_wanted(struct pci_device *dev, unsigned i, uint64_t *addr)
 	bool enabled;
 
 	pthread_mutex_lock(&dev->lock);
-	enabled = get_le(dev->config, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY;
+	enabled = pci_le_get(dev->config, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY;
 	*addr = bar_address_locked(dev, i);
 	pthread_mutex_unlock(&dev->lock);
 	if (!enabled)
@@ -350,6 +235,11 @@ static void update_mappings(struct pci_bus *bus)
 
 /* --- config transactions (bus lock held) --- */
 
+static bool overlaps(unsigned offset, unsigned len, unsigned start, unsigned size)
+{
+	return offset < start + size && start < offset + len;
+}
+
 static struct pci_device *find_locked(struct pci_bus *bus, uint8_t bus_nr, uint8_t devfn)
 {
 	struct pci_device *dev = bus_nr == 0 ? bus->devices[devfn >> 3] : NULL;
@@ -363,11 +253,9 @@ static uint32_t config_read_locked(struct pci_bus *bus, uint8_t bus_nr, uint8_t 
 	struct pci_device *dev = find_locked(bus, bus_nr, devfn);
 	uint32_t v;
 
-	if (!dev || !valid_access(offset, len))
+	if (!dev || !pci_config_access_valid(offset, len))
 		return len >= 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
-	pthread_mutex_lock(&dev->lock);
-	v = get_le(dev->config, offset, len);
-	pthread_mutex_unlock(&dev->lock);
+	v = pci_config_get(dev, offset, len);
 	if (dev->config_read)
 		dev->config_read(dev, offset, len, &v);
 	return v;
@@ -379,18 +267,12 @@ static void config_write_locked(struct pci_bus *bus, uint8_t bus_nr, uint8_t dev
 	struct pci_device *dev = find_locked(bus, bus_nr, devfn);
 	uint32_t old_command, command;
 
-	if (!dev || !valid_access(offset, len))
+	if (!dev || !pci_config_access_valid(offset, len))
 		return;
 	pthread_mutex_lock(&dev->lock);
-	old_command = get_le(dev->config, PCI_COMMAND, 2);
-	for (unsigned i = 0; i < len; i++) {
-		unsigned o = offset + i;
-		uint8_t b = (uint8_t)(value >> (8 * i));
-
-		dev->config[o] = (dev->config[o] & ~dev->wmask[o]) | (b & dev->wmask[o]);
-		dev->config[o] &= ~(b & dev->w1cmask[o]);
-	}
-	command = get_le(dev->config, PCI_COMMAND, 2);
+	old_command = pci_le_get(dev->config, PCI_COMMAND, 2);
+	pci_config_guest_write_locked(dev, offset, len, value);
+	command = pci_le_get(dev->config, PCI_COMMAND, 2);
 	if ((old_command ^ command) & PCI_COMMAND_INTX_DISABLE)
 		intx_refresh_locked(dev);
 	pthread_mutex_unlock(&dev->lock);
@@ -521,10 +403,10 @@ static int assign_bars(struct pci_bus *bus, struct pci_device *dev, struct error
 
 		if (!dev->bars[i].size)
 			continue;
-		put_le(dev->config, reg, 4,
-		       (uint32_t)addrs[i] | (get_le(dev->config, reg, 4) & BAR_FLAG_BITS));
+		pci_le_put(dev->config, reg, 4,
+			   (uint32_t)addrs[i] | (pci_le_get(dev->config, reg, 4) & BAR_FLAG_BITS));
 		if (dev->bars[i].is_64bit)
-			put_le(dev->config, reg + 4, 4, (uint32_t)(addrs[i] >> 32));
+			pci_le_put(dev->config, reg + 4, 4, (uint32_t)(addrs[i] >> 32));
 	}
 	pthread_mutex_unlock(&dev->lock);
 	bus->mmio_next = next;
