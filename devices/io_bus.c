@@ -1,5 +1,6 @@
 #include "devices/io_bus.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,18 +44,19 @@ int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_
 	int ret = 0;
 
 	if (len == 0 || base + (len - 1) < base)
-		return error_set(err, "%s range for %s at 0x%llx is empty or wraps", bus->name, name,
-				 (unsigned long long)base);
+		return error_set(err, "%s range for %s at 0x%" PRIx64 " is empty or wraps",
+				 bus->name, name, base);
 	pthread_rwlock_wrlock(&bus->lock);
 	pos = first_ending_after(bus, base);
 	if (pos < bus->count && bus->ranges[pos].base <= base + (len - 1)) {
 		const struct io_range *other = &bus->ranges[pos];
 
-		ret = error_set(err, "%s range 0x%llx-0x%llx of %s overlaps %s at 0x%llx-0x%llx",
-				bus->name, (unsigned long long)base,
-				(unsigned long long)(base + len - 1), name, other->name,
-				(unsigned long long)other->base,
-				(unsigned long long)(other->base + other->len - 1));
+		ret = error_set(err, "%s range 0x%" PRIx64 "-0x%" PRIx64 " of %s overlaps %s at "
+				     "0x%" PRIx64 "-0x%" PRIx64,
+				bus->name, base,
+				(base + len - 1), name, other->name,
+				other->base,
+				(other->base + other->len - 1));
 		goto out;
 	}
 	if (bus->count == bus->capacity) {

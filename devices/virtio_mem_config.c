@@ -1,5 +1,6 @@
 #include "devices/virtio_mem_config.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,22 +55,24 @@ int vmem_config_parse(struct vmem_config *vc, struct opts *opts, struct error *e
 	/* Unset (0) until the backend is known: its page size may raise the default. */
 	block = vc->block_size ? vc->block_size : thp;
 	if (!is_power_of_2(block) || block < thp)
-		return error_set(err, "%s: block-size %llu must be a power of two of at least %llu "
+		return error_set(err, "%s: block-size %" PRIu64 " must be a power of two of at "
+				      "least %" PRIu64 " "
 				      "(the THP size)",
-				 o, (unsigned long long)block, (unsigned long long)thp);
+				 o, block, thp);
 	if (vc->requested_size % block)
-		return error_set(err, "%s: requested-size %llu is not a multiple of block-size %llu",
-				 o, (unsigned long long)vc->requested_size, (unsigned long long)block);
+		return error_set(err, "%s: requested-size %" PRIu64 " is not a multiple of "
+				      "block-size %" PRIu64,
+				 o, vc->requested_size, block);
 	if (vc->memaddr % block || vc->memaddr % (128ULL << 20))
-		return error_set(err, "%s: memaddr 0x%llx must be aligned to 128 MiB and to "
+		return error_set(err, "%s: memaddr 0x%" PRIx64 " must be aligned to 128 MiB and to "
 				      "block-size",
-				 o, (unsigned long long)vc->memaddr);
+				 o, vc->memaddr);
 	if (opts_take(opts, "memslots") && (vc->memslots < 1 || vc->memslots > 1024))
-		return error_set(err, "%s: memslots=%llu is outside 1..1024", o,
-				 (unsigned long long)vc->memslots);
+		return error_set(err, "%s: memslots=%" PRIu64 " is outside 1..1024", o,
+				 vc->memslots);
 	if (vc->node != 0)
-		return error_set(err, "%s: node=%llu: tide has one NUMA node (0)", o,
-				 (unsigned long long)vc->node);
+		return error_set(err, "%s: node=%" PRIu64 ": tide has one NUMA node (0)", o,
+				 vc->node);
 	return 0;
 }
 
@@ -82,13 +85,15 @@ int vmem_check_block_size(uint64_t block_size, uint64_t thp_size, const struct m
 			  const char *memdev, struct error *err)
 {
 	if (!is_power_of_2(block_size) || block_size < thp_size)
-		return error_set(err, "virtio-mem-pci: block-size %llu must be a power of two of at "
-				      "least %llu (the THP size)",
-				 (unsigned long long)block_size, (unsigned long long)thp_size);
+		return error_set(err, "virtio-mem-pci: block-size %" PRIu64 " must be a power of "
+				      "two of at "
+				      "least %" PRIu64 " (the THP size)",
+				 block_size, thp_size);
 	if (block_size < b->page_size)
-		return error_set(err, "virtio-mem-pci: block-size %llu is below the %llu-byte pages "
+		return error_set(err, "virtio-mem-pci: block-size %" PRIu64 " is below the "
+				      "%" PRIu64 "-byte pages "
 				      "of memdev '%s'",
-				 (unsigned long long)block_size, (unsigned long long)b->page_size,
+				 block_size, b->page_size,
 				 memdev);
 	return 0;
 }
@@ -98,9 +103,10 @@ static int resolve_memslots(struct vmem_config *vc, struct error *err)
 {
 	if (!vc->dynamic_memslots) {
 		if (vc->memslots)
-			return error_set(err, "virtio-mem-pci: memdev '%s': memslots=%llu needs "
+			return error_set(err, "virtio-mem-pci: memdev '%s': memslots=%" PRIu64 " "
+					      "needs "
 					      "dynamic-memslots=on (off maps the region as one memslot)",
-					 vc->memdev, (unsigned long long)vc->memslots);
+					 vc->memdev, vc->memslots);
 		vc->slot_size = vc->size;
 		return 0;
 	}
@@ -153,22 +159,26 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 					  err))
 			return -1;
 		if (vc->requested_size % vc->block_size || vc->memaddr % vc->block_size)
-			return error_set(err, "virtio-mem-pci: requested-size %llu and memaddr 0x%llx "
-					      "must be multiples of block-size %llu (memdev '%s')",
-					 (unsigned long long)vc->requested_size,
-					 (unsigned long long)vc->memaddr,
-					 (unsigned long long)vc->block_size, vc->memdev);
+			return error_set(err, "virtio-mem-pci: requested-size %" PRIu64 " and "
+					      "memaddr 0x%" PRIx64 " "
+					      "must be multiples of block-size %" PRIu64 " "
+					      "(memdev '%s')",
+					 vc->requested_size,
+					 vc->memaddr,
+					 vc->block_size, vc->memdev);
 		vc->size = vc->backend->size;
 		if (vc->size % vc->block_size)
-			return error_set(err, "virtio-mem-pci: memdev '%s' size %llu is not a "
-					      "multiple of block-size %llu",
-					 vc->memdev, (unsigned long long)vc->size,
-					 (unsigned long long)vc->block_size);
+			return error_set(err, "virtio-mem-pci: memdev '%s' size %" PRIu64 " is "
+					      "not a "
+					      "multiple of block-size %" PRIu64,
+					 vc->memdev, vc->size,
+					 vc->block_size);
 		if (vc->requested_size > vc->size)
-			return error_set(err, "virtio-mem-pci: requested-size %llu is above the size "
-					      "of memdev '%s' (%llu)",
-					 (unsigned long long)vc->requested_size, vc->memdev,
-					 (unsigned long long)vc->size);
+			return error_set(err, "virtio-mem-pci: requested-size %" PRIu64 " is "
+					      "above the size "
+					      "of memdev '%s' (%" PRIu64 ")",
+					 vc->requested_size, vc->memdev,
+					 vc->size);
 		if (resolve_memslots(vc, err))
 			return -1;
 		snprintf(who, sizeof(who), "virtio-mem-pci %s", vc->id[0] ? vc->id : vc->memdev);
@@ -184,20 +194,23 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 		}
 		if (vc->memaddr < area_start || vc->memaddr > area_end ||
 		    vc->size > area_end - vc->memaddr)
-			return error_set(err, "virtio-mem-pci: memdev '%s' (%llu bytes at 0x%llx) "
-					      "does not fit in the device memory area 0x%llx-0x%llx "
+			return error_set(err, "virtio-mem-pci: memdev '%s' (%" PRIu64 " bytes at "
+					      "0x%" PRIx64 ") "
+					      "does not fit in the device memory area "
+					      "0x%" PRIx64 "-0x%" PRIx64 " "
 					      "(raise -m maxmem)",
-					 vc->memdev, (unsigned long long)vc->size,
-					 (unsigned long long)vc->memaddr,
-					 (unsigned long long)area_start,
-					 (unsigned long long)area_end);
+					 vc->memdev, vc->size,
+					 vc->memaddr,
+					 area_start,
+					 area_end);
 		for (unsigned j = 0; j < i; j++) {
 			const struct vmem_config *o = configs[j];
 
 			if (vc->memaddr < o->memaddr + o->size && o->memaddr < vc->memaddr + vc->size)
-				return error_set(err, "virtio-mem-pci: memaddr 0x%llx overlaps memdev "
+				return error_set(err, "virtio-mem-pci: memaddr 0x%" PRIx64 " "
+						      "overlaps memdev "
 						      "'%s'",
-						 (unsigned long long)vc->memaddr, o->memdev);
+						 vc->memaddr, o->memdev);
 		}
 		if (vc->memaddr + vc->size > next)
 			next = vc->memaddr + vc->size;

@@ -5,6 +5,7 @@
  */
 #include "devices/virtio_pci.h"
 
+#include <inttypes.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <linux/virtio_config.h>
@@ -328,8 +329,8 @@ static void bar_map_hook(struct pci_device *dev, unsigned bar, uint64_t addr, bo
 					 strerror(errno));
 			} else {
 				q->ioeventfd_addr = req.addr;
-				log_info("%s: queue %u notifications at 0x%llx", vp->name, i,
-					 (unsigned long long)req.addr);
+				log_info("%s: queue %u notifications at 0x%" PRIx64, vp->name, i,
+					 (uint64_t)req.addr);
 			}
 		}
 	}

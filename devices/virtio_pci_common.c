@@ -6,6 +6,7 @@
  */
 #include "devices/virtio_pci.h"
 
+#include <inttypes.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
@@ -51,8 +52,8 @@ static void device_reset(struct virtio_pci *vp)
 static bool features_acceptable(struct virtio_pci *vp)
 {
 	if (vp->accepted & ~vp->offered) {
-		log_info("%s: driver accepted features 0x%llx that were not offered", vp->name,
-			 (unsigned long long)(vp->accepted & ~vp->offered));
+		log_info("%s: driver accepted features 0x%" PRIx64 " that were not offered",
+			 vp->name, vp->accepted & ~vp->offered);
 		return false;
 	}
 	if (!(vp->accepted & VIRTIO_FEATURE(VIRTIO_F_VERSION_1))) {

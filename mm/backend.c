@@ -204,8 +204,8 @@ int memory_backend_populate(struct memory_backend *b, uint64_t offset, uint64_t 
 			error = parts[i].error;
 	}
 	if (error)
-		return error_set(err, "%s: cannot preallocate %llu bytes: %s", b->type_name,
-				 (unsigned long long)len, strerror(error));
+		return error_set(err, "%s: cannot preallocate %" PRIu64 " bytes: %s", b->type_name,
+				 len, strerror(error));
 	return 0;
 }
 
@@ -261,9 +261,10 @@ int memory_backend_discard(struct memory_backend *b, uint64_t offset, uint64_t l
 			   bool accessible, struct error *err)
 {
 	if (!b->hva || len == 0 || offset > b->size || len > b->size - offset)
-		return error_set(err, "discard 0x%llx+0x%llx is outside the %llu-byte backend",
-				 (unsigned long long)offset, (unsigned long long)len,
-				 (unsigned long long)b->size);
+		return error_set(err, "discard 0x%" PRIx64 "+0x%" PRIx64 " is outside the "
+				      "%" PRIu64 "-byte backend",
+				 offset, len,
+				 b->size);
 	if (b->rom)
 		return error_set(err, "%s: read-only memory is never discarded", b->type_name);
 	return b->ops->discard(b, offset, len, accessible, err);

@@ -8,6 +8,7 @@
  * replaced by anonymous zero memory so that the file is never touched. A file on
  * hugetlbfs is mapped shared only, in the mount's huge pages.
  */
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,8 +57,8 @@ static int file_map(struct memory_backend *b, struct error *err)
 	p = mmap(NULL, f->reservation_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		 -1, 0);
 	if (p == MAP_FAILED) {
-		error_set(err, TYPE_NAME ": cannot reserve %llu bytes: %s",
-			  (unsigned long long)f->reservation_len, strerror(errno));
+		error_set(err, TYPE_NAME ": cannot reserve %" PRIu64 " bytes: %s",
+			  f->reservation_len, strerror(errno));
 		goto fail;
 	}
 	base = p;
@@ -105,8 +106,8 @@ static int file_discard(struct memory_backend *b, uint64_t offset, uint64_t len,
 	struct error settings;
 
 	if (memory_backend_apply_settings(b, offset, len, &settings))
-		log_warn("%s (discarded range 0x%llx+0x%llx)", settings.msg,
-			 (unsigned long long)offset, (unsigned long long)len);
+		log_warn("%s (discarded range 0x%" PRIx64 "+0x%" PRIx64 ")", settings.msg,
+			 offset, len);
 	return 0;
 }
 
@@ -187,9 +188,10 @@ static int take_huge_pages(struct file_backend *f, const struct statfs *fs, stru
 					      "files shared only: use share=on",
 				 f->path);
 	if (f->b.size % page)
-		return error_set(err, TYPE_NAME ": size %llu is not a multiple of the %llu KiB huge "
+		return error_set(err, TYPE_NAME ": size %" PRIu64 " is not a multiple of the "
+						"%" PRIu64 " KiB huge "
 					      "pages of mem-path '%s'",
-				 (unsigned long long)f->b.size, (unsigned long long)(page >> 10),
+				 f->b.size, (page >> 10),
 				 f->path);
 	f->b.page_size = page;
 	if (f->align < page)
@@ -215,10 +217,11 @@ static int check_file(struct file_backend *f, struct error *err)
 	    take_huge_pages(f, &fs, err))
 		return -1;
 	if ((uint64_t)st.st_size < f->b.size)
-		return error_set(err, TYPE_NAME ": mem-path '%s' holds %llu bytes, less than "
-					      "size=%llu",
-				 f->path, (unsigned long long)st.st_size,
-				 (unsigned long long)f->b.size);
+		return error_set(err, TYPE_NAME ": mem-path '%s' holds %" PRIu64 " bytes, less "
+						"than "
+					      "size=%" PRIu64,
+				 f->path, st.st_size,
+				 f->b.size);
 	if (access(f->path, f->readonly ? R_OK : R_OK | W_OK) < 0)
 		return error_set(err, TYPE_NAME ": mem-path '%s': %s%s", f->path, strerror(errno),
 				 f->readonly ? "" : " (readonly=on opens it read-only)");

@@ -5,6 +5,7 @@
  * A guest_memfd belongs to one VM: each machine (re)start creates a new one.
  * Discard = hole punch.
  */
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -36,8 +37,8 @@ static int gmem_map(struct memory_backend *b, struct error *err)
 				 flags < 0 ? 0 : flags);
 	b->fd = ioctl(b->vm_fd, KVM_CREATE_GUEST_MEMFD, &create);
 	if (b->fd < 0)
-		return error_set(err, TYPE_NAME ": KVM_CREATE_GUEST_MEMFD of %llu bytes: %s",
-				 (unsigned long long)b->size, strerror(errno));
+		return error_set(err, TYPE_NAME ": KVM_CREATE_GUEST_MEMFD of %" PRIu64 " bytes: %s",
+				 b->size, strerror(errno));
 	if (fcntl(b->fd, F_SETFD, FD_CLOEXEC) < 0) {
 		error_set(err, TYPE_NAME ": FD_CLOEXEC: %s", strerror(errno));
 		goto fail;

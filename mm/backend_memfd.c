@@ -47,8 +47,9 @@ static long long free_huge_pages(uint64_t page_size)
 	long long n = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/free_hugepages",
-		 (unsigned long long)(page_size / 1024));
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/free_hugepages",
+		 page_size / 1024);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
@@ -71,8 +72,8 @@ static int memfd_map(struct memory_backend *b, struct error *err)
 	if (b->fd < 0)
 		return error_set(err, TYPE_NAME ": memfd_create: %s", strerror(errno));
 	if (ftruncate(b->fd, (off_t)b->size)) {
-		error_set(err, TYPE_NAME ": cannot size it to %llu bytes: %s",
-			  (unsigned long long)b->size, strerror(errno));
+		error_set(err, TYPE_NAME ": cannot size it to %" PRIu64 " bytes: %s",
+			  b->size, strerror(errno));
 		goto fail;
 	}
 	/* Its size never changes again (QEMU's seal=on): nobody can shrink it under the guest. */

@@ -1,4 +1,5 @@
 /* memory-backend-ram: anonymous memory; discard = MADV_DONTNEED. */
+#include <inttypes.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,8 +15,8 @@ static int ram_map(struct memory_backend *b, struct error *err)
 		flags |= MAP_NORESERVE;
 	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
-		return error_set(err, "memory-backend-ram: cannot map %llu bytes: %s%s",
-				 (unsigned long long)b->size, strerror(errno),
+		return error_set(err, "memory-backend-ram: cannot map %" PRIu64 " bytes: %s%s",
+				 b->size, strerror(errno),
 				 b->reserve ? " (reserve=off maps more than the host can commit)" : "");
 	b->hva = p;
 	return 0;

@@ -1,5 +1,6 @@
 #include "mm/guest_mem.h"
 
+#include <inttypes.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <string.h>
@@ -24,14 +25,15 @@ static int add_region(struct guest_mem *mem, struct mem_region region, struct er
 	if (mem->count == GUEST_MEM_MAX_REGIONS)
 		return error_set(err, "too many guest memory regions");
 	if (size == 0 || gpa + size < gpa)
-		return error_set(err, "guest memory region at 0x%llx is empty or wraps",
-				 (unsigned long long)gpa);
+		return error_set(err, "guest memory region at 0x%" PRIx64 " is empty or wraps",
+				 gpa);
 	for (unsigned i = 0; i < mem->count; i++) {
 		const struct mem_region *r = &mem->regions[i];
 
 		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
-			return error_set(err, "guest memory region at 0x%llx overlaps one at 0x%llx",
-					 (unsigned long long)gpa, (unsigned long long)r->gpa);
+			return error_set(err, "guest memory region at 0x%" PRIx64 " overlaps one "
+					      "at 0x%" PRIx64,
+					 gpa, r->gpa);
 	}
 	mem->regions[mem->count++] = region;
 	return 0;
@@ -92,7 +94,7 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 	void *dst = guest_mem_ptr(mem, gpa, len);
 
 	if (!dst)
-		return error_set(err, "guest range 0x%llx+0x%zx is not RAM", (unsigned long long)gpa,
+		return error_set(err, "guest range 0x%" PRIx64 "+0x%zx is not RAM", gpa,
 				 len);
 	memcpy(dst, src, len);
 	return 0;
@@ -110,8 +112,8 @@ static int map_ram_region(struct guest_mem *mem, int vm_fd, struct slot_id_pool 
 		hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (hva == MAP_FAILED)
-			return error_set(err, "cannot map %llu bytes of guest RAM: %s",
-					 (unsigned long long)size, strerror(errno));
+			return error_set(err, "cannot map %" PRIu64 " bytes of guest RAM: %s",
+					 size, strerror(errno));
 		if (madvise(hva, size, MADV_HUGEPAGE) && errno != EINVAL)
 			log_debug("madvise(MADV_HUGEPAGE) on guest RAM: %s", strerror(errno));
 	}
@@ -123,7 +125,7 @@ static int map_ram_region(struct guest_mem *mem, int vm_fd, struct slot_id_pool 
 	/* The VM goes away with its memslots: the ids are not given back one by one. */
 	if (slot_id_alloc(slot_ids, &slot, err) ||
 	    kvm_set_memslot(vm_fd, slot, gpa, size, hva, own ? NULL : mem->backend, err))
-		return error_prefix(err, "boot RAM at 0x%llx", (unsigned long long)gpa);
+		return error_prefix(err, "boot RAM at 0x%" PRIx64, gpa);
 	return 0;
 }
 

@@ -69,11 +69,12 @@ int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_parts, uin
 	uint64_t s = block_size > MEMSLOT_MIN_SIZE ? block_size : MEMSLOT_MIN_SIZE;
 
 	if (!is_power_of_2(block_size))
-		return error_set(err, "block size %llu is not a power of two",
-				 (unsigned long long)block_size);
+		return error_set(err, "block size %" PRIu64 " is not a power of two",
+				 block_size);
 	if (size == 0 || size % s)
-		return error_set(err, "size %llu is not a multiple of the %llu-byte memslot granule",
-				 (unsigned long long)size, (unsigned long long)s);
+		return error_set(err, "size %" PRIu64 " is not a multiple of the %" PRIu64 "-byte "
+				      "memslot granule",
+				 size, s);
 	if (nr_parts) {
 		if (nr_parts > max_parts)
 			return error_set(err, "memslots=%u is above the limit of %u", nr_parts,
@@ -81,9 +82,10 @@ int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_parts, uin
 		/* The slots must tile the region in equal granule multiples. */
 		if (size % nr_parts || (size / nr_parts) % s)
 			return error_set(err,
-					 "memslots=%u does not split %llu bytes into equal slots "
-					 "of a multiple of %llu bytes",
-					 nr_parts, (unsigned long long)size, (unsigned long long)s);
+					 "memslots=%u does not split %" PRIu64 " bytes into equal "
+					 "slots "
+					 "of a multiple of %" PRIu64 " bytes",
+					 nr_parts, size, s);
 		*part_size = size / nr_parts;
 		return 0;
 	}
@@ -340,8 +342,8 @@ int kvm_set_memslot(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size, void 
 
 		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION2, &region) < 0)
 			return error_set(err, "KVM_SET_USER_MEMORY_REGION2 (guest_memfd) slot %u gpa "
-					      "0x%llx size 0x%llx: %s",
-					 slot, (unsigned long long)gpa, (unsigned long long)size,
+					      "0x%" PRIx64 " size 0x%" PRIx64 ": %s",
+					 slot, gpa, size,
 					 strerror(errno));
 		return 0;
 	}
@@ -353,8 +355,9 @@ int kvm_set_memslot(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size, void 
 	};
 
 	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return error_set(err, "KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size 0x%llx: %s",
-				 slot, (unsigned long long)gpa, (unsigned long long)size,
+		return error_set(err, "KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%" PRIx64 " size "
+				      "0x%" PRIx64 ": %s",
+				 slot, gpa, size,
 				 strerror(errno));
 	return 0;
 }
@@ -372,7 +375,7 @@ static int kvm_protect(void *opaque, void *hva, uint64_t size, bool accessible, 
 {
 	(void)opaque;
 	if (mprotect(hva, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE))
-		return error_set(err, "mprotect %p+0x%llx: %s", hva, (unsigned long long)size,
+		return error_set(err, "mprotect %p+0x%" PRIx64 ": %s", hva, size,
 				 strerror(errno));
 	return 0;
 }

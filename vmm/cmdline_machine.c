@@ -1,5 +1,6 @@
 #include "vmm/cmdline_machine.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +37,9 @@ int cmdline_parse_memory(struct vm_config *cfg, const char *arg, struct error *e
 		goto out;
 	/* Tide has no DIMM slots (virtio-mem needs none), but takes QEMU's values and limit. */
 	if (cfg->mem_slots > MAX_MEMORY_SLOTS) {
-		error_set(err, "-m: slots=%llu is more than the %d memory slots a PC may have",
-			  (unsigned long long)cfg->mem_slots, MAX_MEMORY_SLOTS);
+		error_set(err, "-m: slots=%" PRIu64 " is more than the %d memory slots a PC may "
+			       "have",
+			  cfg->mem_slots, MAX_MEMORY_SLOTS);
 		goto out;
 	}
 	if (cfg->ram_size == 0 || cfg->ram_size % (4 * KiB)) {
@@ -45,8 +47,9 @@ int cmdline_parse_memory(struct vm_config *cfg, const char *arg, struct error *e
 		goto out;
 	}
 	if (cfg->maxmem && cfg->maxmem < cfg->ram_size) {
-		error_set(err, "-m: maxmem (%llu bytes) is below the memory size (%llu bytes)",
-			  (unsigned long long)cfg->maxmem, (unsigned long long)cfg->ram_size);
+		error_set(err, "-m: maxmem (%" PRIu64 " bytes) is below the memory size "
+			       "(%" PRIu64 " bytes)",
+			  cfg->maxmem, cfg->ram_size);
 		goto out;
 	}
 	if (cfg->maxmem % (4 * KiB)) {
@@ -72,8 +75,9 @@ int cmdline_parse_smp(struct vm_config *cfg, const char *arg, struct error *err)
 	    opts_finish(&opts, "-smp (only cpus=N is supported)", err))
 		goto out;
 	if (cpus < 1 || cpus > arch_layout.max_vcpus) {
-		error_set(err, "-smp: %llu CPUs requested, must be 1..%d (the MP table holds %d)", (unsigned long long)cpus,
-			  (int)arch_layout.max_vcpus, (int)arch_layout.max_vcpus);
+		error_set(err, "-smp: %" PRIu64 " CPUs requested, must be 1..%d (the MP table "
+			       "holds %d)",
+			  cpus, (int)arch_layout.max_vcpus, (int)arch_layout.max_vcpus);
 		goto out;
 	}
 	cfg->smp = (unsigned)cpus;
@@ -199,13 +203,15 @@ int cmdline_resolve_ram_backend(struct vm_config *cfg, struct error *err)
 				      "boot RAM must be writable (rom=off gives a private copy)",
 				 cfg->ram_backend_id);
 	if (cfg->ram_size_given && cfg->ram_size != b->size)
-		return error_set(err, "-machine memory-backend: '%s' is %llu bytes but -m asks for "
-				      "%llu; they must be equal (or leave out -m)",
-				 cfg->ram_backend_id, (unsigned long long)b->size,
-				 (unsigned long long)cfg->ram_size);
+		return error_set(err, "-machine memory-backend: '%s' is %" PRIu64 " bytes but -m "
+				      "asks for "
+				      "%" PRIu64 "; they must be equal (or leave out -m)",
+				 cfg->ram_backend_id, b->size,
+				 cfg->ram_size);
 	if (cfg->maxmem && cfg->maxmem < b->size)
-		return error_set(err, "-machine memory-backend: '%s' (%llu bytes) is above maxmem",
-				 cfg->ram_backend_id, (unsigned long long)b->size);
+		return error_set(err, "-machine memory-backend: '%s' (%" PRIu64 " bytes) is above "
+				      "maxmem",
+				 cfg->ram_backend_id, b->size);
 	cfg->ram_size = b->size;
 	cfg->ram_backend = b;
 	return 0;

@@ -123,8 +123,9 @@ static enum exit_action handle_internal_error(struct vcpu *vcpu)
 
 static enum exit_action handle_fail_entry(struct vcpu *vcpu)
 {
-	log_error("vCPU %u: KVM could not enter the guest (hardware reason 0x%llx)", vcpu->index,
-		  (unsigned long long)vcpu->run->fail_entry.hardware_entry_failure_reason);
+	log_error("vCPU %u: KVM could not enter the guest (hardware reason "
+		  "0x%" PRIx64 ")", vcpu->index,
+		  (uint64_t)vcpu->run->fail_entry.hardware_entry_failure_reason);
 	dump_registers(vcpu, LOG_ERROR);
 	run_state_request_exit(vcpu->rs, 1);
 	return EXIT_STOP;

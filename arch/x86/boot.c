@@ -1,5 +1,6 @@
 #include "arch/x86/boot.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "arch/x86/e820.h"
@@ -47,8 +48,9 @@ int boot_write_cmdline(struct guest_mem *mem, const char *cmdline, uint64_t max_
 		return error_set(err, "kernel command line is %zu bytes, tide allows at most %llu",
 				 len, LAYOUT_CMDLINE_MAX - 1);
 	if (len > max_len)
-		return error_set(err, "kernel command line is %zu bytes, the kernel accepts at most %llu",
-				 len, (unsigned long long)max_len);
+		return error_set(err, "kernel command line is %zu bytes, the kernel accepts at "
+				      "most %" PRIu64,
+				 len, max_len);
 	if (guest_mem_write(mem, LAYOUT_CMDLINE, cmdline, len + 1, err))
 		return error_prefix(err, "kernel command line");
 	return 0;

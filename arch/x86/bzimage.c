@@ -1,5 +1,6 @@
 #include "arch/x86/bzimage.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "arch/x86/e820.h"
@@ -98,22 +99,24 @@ static int parse_layout(const uint8_t *p, size_t len, struct bzimage_info *info,
 		setup_sects = 4; /* boot.rst: 0 means 4 */
 	info->setup_size = ((uint64_t)setup_sects + 1) * 512;
 	if (info->setup_size >= len)
-		return error_set(err, "bzImage setup_sects %u puts the kernel at offset 0x%llx, "
+		return error_set(err, "bzImage setup_sects %u puts the kernel at offset "
+				      "0x%" PRIx64 ", "
 				 "past the end of the %zu-byte file",
-				 setup_sects, (unsigned long long)info->setup_size, len);
+				 setup_sects, info->setup_size, len);
 	if (syssize == 0)
 		return error_set(err, "bzImage header gives a kernel size (syssize) of 0");
 	info->kernel_size = syssize * 16;
 	if (info->kernel_size > len - info->setup_size)
-		return error_set(err, "bzImage is truncated: the header says %llu kernel bytes "
-				 "after offset 0x%llx, the file has %llu",
-				 (unsigned long long)info->kernel_size,
-				 (unsigned long long)info->setup_size,
-				 (unsigned long long)(len - info->setup_size));
+		return error_set(err, "bzImage is truncated: the header says %" PRIu64 " kernel "
+				      "bytes "
+				 "after offset 0x%" PRIx64 ", the file has %" PRIu64,
+				 info->kernel_size,
+				 info->setup_size,
+				 (len - info->setup_size));
 	if (info->kernel_size <= ENTRY_64_OFFSET)
-		return error_set(err, "bzImage kernel is only %llu bytes, "
+		return error_set(err, "bzImage kernel is only %" PRIu64 " bytes, "
 				 "too small for the 64-bit entry at 0x%x",
-				 (unsigned long long)info->kernel_size, ENTRY_64_OFFSET);
+				 info->kernel_size, ENTRY_64_OFFSET);
 	/* The setup header is inside the setup sectors (>= 1 KiB), so it is in the file. */
 	info->header_end = header_end < HDR_COPY_LIMIT ? header_end : HDR_COPY_LIMIT;
 	return 0;
@@ -131,16 +134,17 @@ static int parse_placement(const uint8_t *p, struct bzimage_info *info, struct e
 	if (info->init_size == 0)
 		return error_set(err, "bzImage header gives an init_size of 0");
 	if (info->pref_address >= LAYOUT_4G)
-		return error_set(err, "bzImage pref_address 0x%llx is above 4 GiB",
-				 (unsigned long long)info->pref_address);
+		return error_set(err, "bzImage pref_address 0x%" PRIx64 " is above 4 GiB",
+				 info->pref_address);
 	if (info->relocatable) {
 		uint32_t a = info->kernel_alignment;
 
 		if (!is_power_of_2(a))
 			return error_set(err, "bzImage kernel_alignment 0x%x is not a power of two", a);
 	} else if (info->pref_address < LAYOUT_HIGH_MEMORY) {
-		return error_set(err, "non-relocatable bzImage wants to run at 0x%llx, below 1 MiB",
-				 (unsigned long long)info->pref_address);
+		return error_set(err, "non-relocatable bzImage wants to run at 0x%" PRIx64 ", "
+				      "below 1 MiB",
+				 info->pref_address);
 	}
 	return 0;
 }
@@ -207,8 +211,8 @@ static int place_initrd(struct guest_mem *mem, const struct bzimage_info *info, 
 		hi = low_end;
 	if (boot_place_high(kernel_end, hi, initrd_len, NULL, 0, &start))
 		return error_set(err, "initrd (%zu bytes) does not fit between "
-				 "the kernel end 0x%llx and 0x%llx",
-				 initrd_len, (unsigned long long)kernel_end, (unsigned long long)hi);
+				 "the kernel end 0x%" PRIx64 " and 0x%" PRIx64,
+				 initrd_len, kernel_end, hi);
 	if (guest_mem_write(mem, start, initrd, initrd_len, err))
 		return error_prefix(err, "initrd");
 	put32(zp, HDR_RAMDISK_IMAGE, (uint32_t)start);
@@ -230,10 +234,11 @@ int bzimage_load(struct guest_mem *mem, const void *image, size_t len, const voi
 		return -1;
 	kernel_end = bzimage_kernel_end(&info, load);
 	if (kernel_end > low_end)
-		return error_set(err, "kernel needs RAM up to 0x%llx (image %llu bytes, init_size %u), "
-				 "low RAM ends at 0x%llx",
-				 (unsigned long long)kernel_end, (unsigned long long)info.kernel_size,
-				 info.init_size, (unsigned long long)low_end);
+		return error_set(err, "kernel needs RAM up to 0x%" PRIx64 " (image %" PRIu64 " "
+				      "bytes, init_size %u), "
+				 "low RAM ends at 0x%" PRIx64,
+				 kernel_end, info.kernel_size,
+				 info.init_size, low_end);
 	zp = guest_mem_ptr(mem, LAYOUT_ZERO_PAGE, BOOT_PARAMS_SIZE);
 	if (!zp)
 		return error_set(err, "zero page at 0x%llx is not RAM", LAYOUT_ZERO_PAGE);

@@ -1,5 +1,6 @@
 #include "arch/x86/e820.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "arch/arch.h"
@@ -12,8 +13,8 @@ int e820_add(struct e820_table *t, uint64_t addr, uint64_t size, uint32_t type,
 	if (t->nr >= E820_MAX_ENTRIES)
 		return error_set(err, "e820 table is full (%d entries)", E820_MAX_ENTRIES);
 	if (size == 0 || addr + size < addr)
-		return error_set(err, "e820 range 0x%llx+0x%llx is empty or wraps",
-				 (unsigned long long)addr, (unsigned long long)size);
+		return error_set(err, "e820 range 0x%" PRIx64 "+0x%" PRIx64 " is empty or wraps",
+				 addr, size);
 	t->entries[t->nr++] = (struct e820_entry){ .addr = addr, .size = size, .type = type };
 	return 0;
 }
@@ -24,12 +25,14 @@ int e820_build(struct e820_table *t, uint64_t ram_size, struct error *err)
 
 	memset(t, 0, sizeof(*t));
 	if (ram_size < E820_MIN_RAM)
-		return error_set(err, "%llu bytes of RAM is too little to boot: at least %llu MiB needed",
-				 (unsigned long long)ram_size, E820_MIN_RAM >> 20);
+		return error_set(err, "%" PRIu64 " bytes of RAM is too little to boot: at least "
+				      "%" PRIu64 " MiB needed",
+				 ram_size, (uint64_t)(E820_MIN_RAM >> 20));
 	guest_mem_split(&arch_layout.ram, ram_size, &low, &high);
 	if (high > UINT64_MAX - LAYOUT_4G)
-		return error_set(err, "%llu bytes of RAM do not fit the guest-physical address space",
-				 (unsigned long long)ram_size);
+		return error_set(err, "%" PRIu64 " bytes of RAM do not fit the guest-physical "
+				      "address space",
+				 ram_size);
 
 	if (e820_add(t, 0, LAYOUT_MPTABLE, E820_RAM, err) ||
 	    e820_add(t, LAYOUT_MPTABLE, LAYOUT_EBDA_END - LAYOUT_MPTABLE, E820_RESERVED, err) ||

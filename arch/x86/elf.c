@@ -1,6 +1,7 @@
 #include "arch/x86/elf.h"
 #include "util/util.h"
 
+#include <inttypes.h>
 #include <elf.h>
 #include <string.h>
 
@@ -25,9 +26,9 @@ static int check_table(const char *what, uint64_t off, unsigned num, unsigned en
 		return error_set(err, "ELF %s entries are %u bytes, expected %u", what, entsize,
 				 want_entsize);
 	if (!in_file(off, (uint64_t)num * entsize, len))
-		return error_set(err, "ELF %s table (%u entries at offset 0x%llx) "
+		return error_set(err, "ELF %s table (%u entries at offset 0x%" PRIx64 ") "
 				 "lies outside the %zu-byte file",
-				 what, num, (unsigned long long)off, len);
+				 what, num, off, len);
 	return 0;
 }
 
@@ -124,17 +125,17 @@ int elf_segment(const struct elf_file *f, unsigned i, struct elf_segment *seg, s
 					     p.p_align };
 	}
 	if (!in_file(seg->offset, seg->filesz, f->len))
-		return error_set(err, "ELF segment %u (offset 0x%llx, %llu bytes) "
+		return error_set(err, "ELF segment %u (offset 0x%" PRIx64 ", %" PRIu64 " bytes) "
 				 "lies outside the %zu-byte file",
-				 i, (unsigned long long)seg->offset, (unsigned long long)seg->filesz,
+				 i, seg->offset, seg->filesz,
 				 f->len);
 	if (seg->type == PT_LOAD && seg->filesz > seg->memsz)
-		return error_set(err, "ELF segment %u has more file bytes (%llu) "
-				 "than memory bytes (%llu)",
-				 i, (unsigned long long)seg->filesz, (unsigned long long)seg->memsz);
+		return error_set(err, "ELF segment %u has more file bytes (%" PRIu64 ") "
+				 "than memory bytes (%" PRIu64 ")",
+				 i, seg->filesz, seg->memsz);
 	if (seg->memsz > UINT64_MAX - seg->paddr)
-		return error_set(err, "ELF segment %u at 0x%llx wraps the address space", i,
-				 (unsigned long long)seg->paddr);
+		return error_set(err, "ELF segment %u at 0x%" PRIx64 " wraps the address space", i,
+				 seg->paddr);
 	return 0;
 }
 
@@ -161,9 +162,9 @@ static int scan_notes(const struct elf_file *f, uint64_t off, uint64_t size, uin
 		desc_off = ALIGN_UP((uint64_t)name_off + nh.n_namesz, align);
 		end = ALIGN_UP((uint64_t)desc_off + nh.n_descsz, align);
 		if (desc_off + nh.n_descsz > size)
-			return error_set(err, "ELF note at offset 0x%llx runs past "
+			return error_set(err, "ELF note at offset 0x%" PRIx64 " runs past "
 					 "the end of its note area",
-					 (unsigned long long)(off + pos));
+					 (off + pos));
 		if (nh.n_type == type && nh.n_namesz == want_namesz &&
 		    memcmp(f->data + off + name_off, name, want_namesz) == 0) {
 			*desc = f->data + off + desc_off;
@@ -219,9 +220,10 @@ static int find_in_sections(const struct elf_file *f, const char *name, uint32_t
 		if (sh_type != SHT_NOTE)
 			continue;
 		if (!in_file(off, size, f->len))
-			return error_set(err, "ELF note section %u (offset 0x%llx, %llu bytes) "
+			return error_set(err, "ELF note section %u (offset 0x%" PRIx64 ", "
+					      "%" PRIu64 " bytes) "
 					 "lies outside the %zu-byte file",
-					 i, (unsigned long long)off, (unsigned long long)size, f->len);
+					 i, off, size, f->len);
 		found = scan_notes(f, off, size, align == 8 ? 8 : 4, name, type, desc, desc_len, err);
 		if (found)
 			return found;

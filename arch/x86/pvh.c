@@ -1,5 +1,6 @@
 #include "arch/x86/pvh.h"
 
+#include <inttypes.h>
 #include <elf.h>
 #include <string.h>
 
@@ -34,8 +35,8 @@ static int entry_from_file(const struct elf_file *f, uint64_t *entry, struct err
 		return error_set(err, "PVH entry note has a %u-byte value, expected 4 or 8", desc_len);
 	}
 	if (*entry >= LAYOUT_4G)
-		return error_set(err, "PVH entry 0x%llx is not a 32-bit address",
-				 (unsigned long long)*entry);
+		return error_set(err, "PVH entry 0x%" PRIx64 " is not a 32-bit address",
+				 *entry);
 	return 0;
 }
 
@@ -61,13 +62,13 @@ static int check_segments(const struct elf_file *f, const struct guest_mem *mem,
 		if (seg.type != PT_LOAD || seg.memsz == 0)
 			continue;
 		if (seg.paddr < LAYOUT_HIGH_MEMORY)
-			return error_set(err, "ELF segment %u at 0x%llx overlaps "
+			return error_set(err, "ELF segment %u at 0x%" PRIx64 " overlaps "
 				 "the boot area below 1 MiB",
-					 i, (unsigned long long)seg.paddr);
+					 i, seg.paddr);
 		if (!guest_mem_ptr(mem, seg.paddr, seg.memsz))
-			return error_set(err, "ELF segment %u [0x%llx, 0x%llx) is not inside guest RAM", i,
-					 (unsigned long long)seg.paddr,
-					 (unsigned long long)(seg.paddr + seg.memsz));
+			return error_set(err, "ELF segment %u [0x%" PRIx64 ", 0x%" PRIx64 ") is "
+					      "not inside guest RAM",
+					 i, seg.paddr, seg.paddr + seg.memsz);
 		if (*nr_busy == PVH_MAX_SEGMENTS)
 			return error_set(err, "ELF kernel has more than %d loadable segments",
 					 PVH_MAX_SEGMENTS);
@@ -134,8 +135,8 @@ static int place_initrd(struct guest_mem *mem, const void *initrd, size_t initrd
 		return -1;
 	if (boot_place_high(LAYOUT_HIGH_MEMORY, low_end, initrd_len, busy, nr_busy, &mod.paddr))
 		return error_set(err, "initrd (%zu bytes) does not fit in low RAM "
-				 "(below 0x%llx) next to the kernel",
-				 initrd_len, (unsigned long long)low_end);
+				 "(below 0x%" PRIx64 ") next to the kernel",
+				 initrd_len, low_end);
 	if (guest_mem_write(mem, mod.paddr, initrd, initrd_len, err) ||
 	    guest_mem_write(mem, PVH_MODLIST_GPA, &mod, sizeof(mod), err))
 		return error_prefix(err, "initrd");
@@ -163,8 +164,9 @@ int pvh_load(struct guest_mem *mem, const void *image, size_t len, const void *i
 	    check_segments(&f, mem, busy, &nr_busy, err))
 		return -1;
 	if (!inside_segments(entry, busy, nr_busy))
-		return error_set(err, "PVH entry 0x%llx is outside the kernel's loadable segments",
-				 (unsigned long long)entry);
+		return error_set(err, "PVH entry 0x%" PRIx64 " is outside the kernel's loadable "
+				      "segments",
+				 entry);
 	page = guest_mem_ptr(mem, LAYOUT_ZERO_PAGE, 0x1000);
 	if (!page)
 		return error_set(err, "start_info page at 0x%llx is not RAM", LAYOUT_ZERO_PAGE);
