@@ -68,6 +68,7 @@ static bool vmem_features_ok(void *opaque, uint64_t accepted)
 		log_info("%s: driver did not accept UNPLUGGED_INACCESSIBLE "
 			 "(unplugged-inaccessible=on): refusing FEATURES_OK",
 			 vm->name);
+		vm->core.counters.features_refused++;
 		return false;
 	}
 	vm->core.unplugged_readable = !inaccessible;
@@ -213,6 +214,7 @@ static void vmem_debug_info(void *opaque, struct json_object *obj)
 	json_object_object_add(obj, "mapped-memslots", slots);
 	json_object_object_add(obj, "dynamic-memslots",
 			       json_object_new_boolean(vm->cfg->dynamic_memslots));
+	add_u64(obj, "queue-notify-address", virtio_pci_queue_notify_address(&vm->vp, 0));
 	add_u64(counters, "plug-requests", n->plug_requests);
 	add_u64(counters, "unplug-requests", n->unplug_requests);
 	add_u64(counters, "unplug-all-requests", n->unplug_all_requests);
@@ -228,6 +230,7 @@ static void vmem_debug_info(void *opaque, struct json_object *obj)
 	add_u64(counters, "busy-memslot-budget", n->busy_memslot_budget);
 	add_u64(counters, "unplugged-reads", n->unplugged_reads);
 	add_u64(counters, "unplugged-writes", n->unplugged_writes);
+	add_u64(counters, "features-refused", n->features_refused);
 	add_u64(counters, "log-lines-suppressed", c->log_limit.total_suppressed);
 	virtio_pci_unlock(&vm->vp);
 	json_object_object_add(obj, "counters", counters);

@@ -36,6 +36,7 @@ struct vmem_counters {
 	uint64_t busy_memslot_budget; /* BUSY because the plugged runs needed too many memslots */
 	/* vCPU accesses to unplugged blocks (MMIO exits): reads answered, writes dropped. */
 	uint64_t unplugged_reads, unplugged_writes;
+	uint64_t features_refused; /* FEATURES_OK refused: no UNPLUGGED_INACCESSIBLE with =on */
 };
 
 struct vmem_core {

@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <linux/kvm.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
@@ -298,6 +299,11 @@ static void config_write_hook(struct pci_device *dev, unsigned offset, unsigned 
 				virtio_pci_kick_queue_locked(vp, &vp->queues[i]);
 		virtio_pci_unlock(vp);
 	}
+}
+
+uint64_t virtio_pci_queue_notify_address(struct virtio_pci *vp, unsigned i)
+{
+	return i < vp->nr_queues ? atomic_load(&vp->queues[i].ioeventfd_addr) : 0;
 }
 
 /* Moves each queue's ioeventfd with BAR0 (called under the bus lock). */

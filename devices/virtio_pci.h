@@ -16,6 +16,7 @@
 #define TIDE_VIRTIO_PCI_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -71,7 +72,8 @@ struct virtio_pci_queue {
 	struct virtqueue vq;
 	int notify_fd;		   /* eventfd: ioeventfd target, watched by the I/O thread */
 	struct event_watch *watch;
-	uint64_t ioeventfd_addr;   /* 0 when not registered with KVM */
+	/* 0 when not registered with KVM; written under the bus lock, read by QMP under none. */
+	_Atomic uint64_t ioeventfd_addr;
 };
 
 /* What the transport needs from the machine; unit tests pass vm_fd -1 and no loop. */
@@ -114,6 +116,9 @@ int virtio_pci_init(struct virtio_pci *vp, const char *name, const struct virtio
 void virtio_pci_stop_queues(struct virtio_pci *vp);
 /* The device must be off the bus (pci_bus_remove). */
 void virtio_pci_destroy(struct virtio_pci *vp);
+
+/* Where the guest's notifications of queue i reach an ioeventfd (0: none, they trap). */
+uint64_t virtio_pci_queue_notify_address(struct virtio_pci *vp, unsigned i);
 
 void virtio_pci_lock(struct virtio_pci *vp);
 void virtio_pci_unlock(struct virtio_pci *vp);
