@@ -8,8 +8,10 @@
   devices/ no arch/ header; outside arch/, only arch/arch.h of arch/.
 - No non-test .c file is over 600 lines.
 
-Prints each violation on a line and exits 1 if there is any. Usage: check-structure.py [--report]
-(--report prints and exits 0: for a tree on its way there).
+Prints each violation on a line and exits 1 if there is any.
+Usage: check-structure.py [--report] [--root DIR]
+(--report prints and exits 0: for a tree on its way there; --root checks another tree,
+as tests/scripts/test_check_structure.py does).
 """
 import os
 import re
@@ -31,12 +33,12 @@ ALLOWED = {
 }
 
 
-def sources():
+def sources(root):
     for layer in LAYERS:
-        for dirpath, _, names in os.walk(os.path.join(ROOT, layer)):
+        for dirpath, _, names in os.walk(os.path.join(root, layer)):
             for name in sorted(names):
                 if name.endswith((".c", ".h")):
-                    yield os.path.relpath(os.path.join(dirpath, name), ROOT)
+                    yield os.path.relpath(os.path.join(dirpath, name), root)
 
 
 def module(path):
@@ -78,11 +80,13 @@ def find_cycles(graph):
 
 
 def main():
-    report_only = "--report" in sys.argv[1:]
+    args = sys.argv[1:]
+    report_only = "--report" in args
+    root = args[args.index("--root") + 1] if "--root" in args else ROOT
     problems = []
     graph = {}
-    for path in sources():
-        with open(os.path.join(ROOT, path), encoding="utf-8", errors="replace") as f:
+    for path in sources(root):
+        with open(os.path.join(root, path), encoding="utf-8", errors="replace") as f:
             text = f.read()
         layer = path.split("/")[0]
         for inc in INCLUDE.findall(text):
