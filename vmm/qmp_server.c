@@ -151,7 +151,7 @@ void qmp_server_wake(void *server)
 void qmp_server_broadcast(struct qmp_server *s, const char *line)
 {
 	struct pending_line *l = malloc(sizeof(*l));
-	
+
 	if (!l || !(l->line = strdup(line))) {
 		log_warn("QMP: out of memory for an event; dropped");
 		free(l);
