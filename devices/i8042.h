@@ -49,5 +49,5 @@ void i8042_free(struct i8042 *kbc);
 void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 void i8042_cmd_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 
-/* Registers ports 0x60 and 0x64 on m->pio; a reset calls machine_guest_reset(m). */
+/* The board device "i8042" takes ports 0x60 and 0x64; a reset is the board's guest_reset. */
 #endif

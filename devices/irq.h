@@ -1,7 +1,7 @@
 /*
  * An interrupt line as a device sees it: a callback that drives one GSI.
  * Device cores take a struct irq_line so unit tests can count edges without
- * KVM; irq_line_for_machine() wires one to the machine's irqchip.
+ * KVM; irq_line_for_board() wires one to the board's irqchip.
  */
 #ifndef TIDE_DEVICES_IRQ_H
 #define TIDE_DEVICES_IRQ_H
@@ -27,7 +27,7 @@ static inline void irq_line_pulse(const struct irq_line *line)
 	irq_line_set(line, 0);
 }
 
-/* A line driving gsi through machine_irq_set(). */
+/* A line driving gsi through the board's irq_set. */
 struct irq_line irq_line_for_board(struct board *b, unsigned gsi);
 
 #endif

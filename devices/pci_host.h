@@ -19,8 +19,9 @@
 void pci_host_bridge_init(struct pci_device *dev);
 
 /*
- * Creates m->pci: BARs in [LAYOUT_MMIO32_START, LAYOUT_MMIO32_END) mapped on
- * m->mmio, INTx through machine_irq_set(), the config ports on m->pio and the
- * host bridge at 00:00.0. Torn down by a machine cleanup (which clears m->pci).
+ * The board device "pci-host" creates the board's PCI bus: BARs in the window the
+ * architecture gives, mapped on the MMIO bus, INTx through the board's irq_set, the
+ * config ports on the port bus and the host bridge at 00:00.0. Torn down by a board
+ * cleanup (which clears the board's pci).
  */
 #endif

@@ -24,7 +24,7 @@ void reset_cf9_free(struct reset_cf9 *rc);
 void reset_cf9_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 
 /*
- * The board device "reset-cf9": port 0xCF9; a reset calls machine_guest_reset(). 0xCF9
+ * The board device "reset-cf9": port 0xCF9; a reset is the board's guest_reset. 0xCF9
  * sits inside CONFIG_ADDRESS, so on a machine with a PCI host bridge (created first) it
  * is served through pci_bus_set_legacy_port(); otherwise it is registered on the port bus.
  */

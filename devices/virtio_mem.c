@@ -145,7 +145,7 @@ static int set_requested_size(struct virtio_mem *vm, uint64_t size, struct error
 	return 0;
 }
 
-/* ---- what QMP sees (vmm/memory_device.h) ---- */
+/* ---- what QMP sees (devices/memory_device.h) ---- */
 
 static void vmem_status(void *opaque, struct memory_device_status *out)
 {

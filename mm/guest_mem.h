@@ -16,7 +16,7 @@
 /*
  * Whether [offset, offset+len) of a hotplugged region is usable (plugged) now. Asked on
  * the I/O thread only, which is where hotplugged memory changes; at teardown every
- * device's queues stop (machine_add_quiesce) before any device's memory goes.
+ * device's queues stop (the board's add_quiesce) before any device's memory goes.
  */
 typedef bool (*mem_region_usable_fn)(void *opaque, uint64_t offset, uint64_t len);
 
