@@ -66,7 +66,6 @@ struct arch_vm;
 
 /* What the architecture found out while creating the VM, for the machine to act on. */
 struct arch_vm_facts {
-	bool emulating_host;	  /* kvm_pvm: guest kernel code runs in KVM's emulator */
 	uint64_t phys_addr_limit; /* first guest-physical address the vCPUs cannot reach */
 };
 

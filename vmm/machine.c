@@ -3,15 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -308,7 +303,6 @@ static int machine_build(struct machine *m, struct error *err)
 	m->arch = arch_vm_create(m->kvm_fd, m->vm_fd, &m->cfg->cpu, &facts, err);
 	if (!m->arch)
 		return -1;
-	m->emulating_host = facts.emulating_host;
 	m->board.phys_addr_limit = facts.phys_addr_limit;
 	if (init_memslot_ids(m, err) ||
 	    guest_mem_create_ram(&m->mem, m->vm_fd, &m->slot_ids, &arch_layout.ram, m->cfg->ram_size,

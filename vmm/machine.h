@@ -31,7 +31,6 @@ struct machine {
 
 	int kvm_fd;
 	int vm_fd;
-	bool emulating_host; /* kvm_pvm: guest kernel code runs in KVM's emulator */
 	struct arch_vm *arch; /* the architecture's own state (arch/arch.h) */
 
 	struct board board; /* what devices see of this machine */

@@ -126,7 +126,7 @@ static struct kvm_cpuid2 *copy_cpuid(const struct kvm_cpuid2 *src)
 
 /* KVM's supported CPUID, then the -cpu overrides, then what the emulator cannot run. */
 static int prepare_cpuid(int kvm_fd, const struct cpu_config *cpu, struct arch_vm *x,
-			 struct arch_vm_facts *facts, struct error *err)
+			 struct error *err)
 {
 	struct kvm_cpuid2 *supported;
 	unsigned hidden;
@@ -143,8 +143,7 @@ static int prepare_cpuid(int kvm_fd, const struct cpu_config *cpu, struct arch_v
 	supported = copy_cpuid(x->cpuid);
 	if (!supported)
 		return error_set(err, "out of memory for CPUID");
-	facts->emulating_host = host_kvm_is_emulating();
-	if (facts->emulating_host) {
+	if (host_kvm_is_emulating()) {
 		hidden = cpuid_hide_for_emulator(x->cpuid);
 		log_info("KVM here runs guest kernel code in its instruction emulator (kvm_pvm): "
 			 "hiding %u CPUID features it cannot execute (XSAVE and dependants, "
@@ -222,7 +221,7 @@ struct arch_vm *arch_vm_create(int kvm_fd, int vm_fd, const struct cpu_config *c
 		error_set(err, "KVM_CREATE_PIT2: %s", strerror(errno));
 		goto fail;
 	}
-	if (prepare_cpuid(kvm_fd, cpu, x, facts, err))
+	if (prepare_cpuid(kvm_fd, cpu, x, err))
 		goto fail;
 	/* Guest-physical addresses the vCPUs can reach: CPUID 0x80000008 EAX[7:0]. */
 	const struct kvm_cpuid_entry2 *sizes = cpuid_find(x->cpuid, 0x80000008, 0);
