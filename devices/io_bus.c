@@ -53,10 +53,8 @@ int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_
 
 		ret = error_set(err, "%s range 0x%" PRIx64 "-0x%" PRIx64 " of %s overlaps %s at "
 				     "0x%" PRIx64 "-0x%" PRIx64,
-				bus->name, base,
-				(base + len - 1), name, other->name,
-				other->base,
-				(other->base + other->len - 1));
+				bus->name, base, base + len - 1, name, other->name, other->base,
+				other->base + other->len - 1);
 		goto out;
 	}
 	if (bus->count == bus->capacity) {

@@ -86,8 +86,7 @@ int vmem_check_block_size(uint64_t block_size, uint64_t thp_size, const struct m
 {
 	if (!is_power_of_2(block_size) || block_size < thp_size)
 		return error_set(err, "virtio-mem-pci: block-size %" PRIu64 " must be a power of "
-				      "two of at "
-				      "least %" PRIu64 " (the THP size)",
+				      "two of at least %" PRIu64 " (the THP size)",
 				 block_size, thp_size);
 	if (block_size < b->page_size)
 		return error_set(err, "virtio-mem-pci: block-size %" PRIu64 " is below the "
@@ -104,8 +103,8 @@ static int resolve_memslots(struct vmem_config *vc, struct error *err)
 	if (!vc->dynamic_memslots) {
 		if (vc->memslots)
 			return error_set(err, "virtio-mem-pci: memdev '%s': memslots=%" PRIu64 " "
-					      "needs "
-					      "dynamic-memslots=on (off maps the region as one memslot)",
+					      "needs dynamic-memslots=on (off maps the region as one "
+					      "memslot)",
 					 vc->memdev, vc->memslots);
 		vc->slot_size = vc->size;
 		return 0;
@@ -160,19 +159,15 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 			return -1;
 		if (vc->requested_size % vc->block_size || vc->memaddr % vc->block_size)
 			return error_set(err, "virtio-mem-pci: requested-size %" PRIu64 " and "
-					      "memaddr 0x%" PRIx64 " "
-					      "must be multiples of block-size %" PRIu64 " "
-					      "(memdev '%s')",
-					 vc->requested_size,
-					 vc->memaddr,
-					 vc->block_size, vc->memdev);
+					      "memaddr 0x%" PRIx64 " must be multiples of block-size "
+					      "%" PRIu64 " (memdev '%s')",
+					 vc->requested_size, vc->memaddr, vc->block_size,
+					 vc->memdev);
 		vc->size = vc->backend->size;
 		if (vc->size % vc->block_size)
 			return error_set(err, "virtio-mem-pci: memdev '%s' size %" PRIu64 " is "
-					      "not a "
-					      "multiple of block-size %" PRIu64,
-					 vc->memdev, vc->size,
-					 vc->block_size);
+					      "not a multiple of block-size %" PRIu64,
+					 vc->memdev, vc->size, vc->block_size);
 		if (vc->requested_size > vc->size)
 			return error_set(err, "virtio-mem-pci: requested-size %" PRIu64 " is "
 					      "above the size "
@@ -199,10 +194,7 @@ int vmem_config_resolve(struct vmem_config **configs, unsigned count,
 					      "does not fit in the device memory area "
 					      "0x%" PRIx64 "-0x%" PRIx64 " "
 					      "(raise -m maxmem)",
-					 vc->memdev, vc->size,
-					 vc->memaddr,
-					 area_start,
-					 area_end);
+					 vc->memdev, vc->size, vc->memaddr, area_start, area_end);
 		for (unsigned j = 0; j < i; j++) {
 			const struct vmem_config *o = configs[j];
 

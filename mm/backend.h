@@ -60,9 +60,9 @@ void memory_backend_props_default(struct memory_backend_props *props, bool share
  */
 struct memory_backend *memory_backend_ram_new(const struct memory_backend_props *props,
 					      struct error *err);
-/* hugetlbsize 0: the host's default huge page size. */
+/* hugetlbsize: with hugetlb only; NULL for the host's default huge page size. */
 struct memory_backend *memory_backend_memfd_new(const struct memory_backend_props *props,
-						bool hugetlb, uint64_t hugetlbsize, bool seal,
+						bool hugetlb, const uint64_t *hugetlbsize, bool seal,
 						struct error *err);
 struct memory_backend *memory_backend_guest_memfd_new(const struct memory_backend_props *props,
 						      struct error *err);

@@ -218,10 +218,8 @@ static int check_file(struct file_backend *f, struct error *err)
 		return -1;
 	if ((uint64_t)st.st_size < f->b.size)
 		return error_set(err, TYPE_NAME ": mem-path '%s' holds %" PRIu64 " bytes, less "
-						"than "
-					      "size=%" PRIu64,
-				 f->path, st.st_size,
-				 f->b.size);
+					      "than size=%" PRIu64,
+				 f->path, (uint64_t)st.st_size, f->b.size);
 	if (access(f->path, f->readonly ? R_OK : R_OK | W_OK) < 0)
 		return error_set(err, TYPE_NAME ": mem-path '%s': %s%s", f->path, strerror(errno),
 				 f->readonly ? "" : " (readonly=on opens it read-only)");
@@ -233,8 +231,13 @@ struct memory_backend *memory_backend_file_new(const struct memory_backend_props
 					       struct error *err)
 {
 	struct file_backend *f;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	bool rom;
 
+	if (args->align && (args->align < page || !is_power_of_2(args->align))) {
+		error_set(err, TYPE_NAME ": align must be a power of two of at least %" PRIu64, page);
+		return NULL;
+	}
 	if (file_backend_check_modes(props->share, args->readonly, args->rom, &rom, err))
 		return NULL;
 	f = (struct file_backend *)memory_backend_alloc(props, &file_ops, TYPE_NAME, sizeof(*f),

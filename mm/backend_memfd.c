@@ -124,11 +124,12 @@ static int memfd_discard(struct memory_backend *b, uint64_t offset, uint64_t len
 
 static const struct memory_backend_ops memfd_ops = { .map = memfd_map, .discard = memfd_discard };
 
-/* hugetlb=on: pages of hugetlbsize (0: the host's default), which the host must have. */
-static int take_huge_pages(struct memfd_backend *m, uint64_t page, struct error *err)
+/* hugetlb=on: pages of hugetlbsize (NULL: the host's default), which the host must have. */
+static int take_huge_pages(struct memfd_backend *m, const uint64_t *hugetlbsize,
+			   struct error *err)
 {
-	if (!page)
-		page = default_huge_page_size();
+	uint64_t page = hugetlbsize ? *hugetlbsize : default_huge_page_size();
+
 	if (!page)
 		return error_set(err, TYPE_NAME " hugetlb=on: this host offers no huge pages");
 	if (page < 4096 || !is_power_of_2(page))
@@ -148,7 +149,7 @@ static int take_huge_pages(struct memfd_backend *m, uint64_t page, struct error 
 }
 
 struct memory_backend *memory_backend_memfd_new(const struct memory_backend_props *props,
-						bool hugetlb, uint64_t hugetlbsize, bool seal,
+						bool hugetlb, const uint64_t *hugetlbsize, bool seal,
 						struct error *err)
 {
 	struct memfd_backend *m;

@@ -83,8 +83,7 @@ int memslot_pick_size(uint64_t size, uint64_t block_size, uint32_t nr_parts, uin
 		if (size % nr_parts || (size / nr_parts) % s)
 			return error_set(err,
 					 "memslots=%u does not split %" PRIu64 " bytes into equal "
-					 "slots "
-					 "of a multiple of %" PRIu64 " bytes",
+					 "slots of a multiple of %" PRIu64 " bytes",
 					 nr_parts, size, s);
 		*part_size = size / nr_parts;
 		return 0;

@@ -204,10 +204,8 @@ int cmdline_resolve_ram_backend(struct vm_config *cfg, struct error *err)
 				 cfg->ram_backend_id);
 	if (cfg->ram_size_given && cfg->ram_size != b->size)
 		return error_set(err, "-machine memory-backend: '%s' is %" PRIu64 " bytes but -m "
-				      "asks for "
-				      "%" PRIu64 "; they must be equal (or leave out -m)",
-				 cfg->ram_backend_id, b->size,
-				 cfg->ram_size);
+				      "asks for %" PRIu64 "; they must be equal (or leave out -m)",
+				 cfg->ram_backend_id, b->size, cfg->ram_size);
 	if (cfg->maxmem && cfg->maxmem < b->size)
 		return error_set(err, "-machine memory-backend: '%s' (%" PRIu64 " bytes) is above "
 				      "maxmem",

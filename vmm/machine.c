@@ -1,7 +1,6 @@
 #include "vmm/machine.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "util/log.h"
 #include "vmm/sandbox.h"
 #include "devices/memory_device.h"
+#include "vmm/host_kvm.h"
 #include "vmm/qmp_events.h"
 #include "vmm/vcpu.h"
 
@@ -168,37 +168,11 @@ static void kick_vcpus(void *machine)
 		vcpu_kick(&m->vcpus[i]);
 }
 
-/* /dev/kvm, opened once: every machine (one per reset) creates its VM from it. */
-static int host_kvm_fd = -1;
-
-int machine_open_kvm(struct error *err)
-{
-	int version, fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return error_set(err, "cannot open /dev/kvm: %s", strerror(errno));
-	version = ioctl(fd, KVM_GET_API_VERSION, 0);
-	if (version != KVM_API_VERSION) {
-		close(fd);
-		return error_set(err, "/dev/kvm speaks KVM API %d, tide needs %d", version,
-				 KVM_API_VERSION);
-	}
-	host_kvm_fd = fd;
-	return 0;
-}
-
-void machine_close_kvm(void)
-{
-	if (host_kvm_fd >= 0)
-		close(host_kvm_fd);
-	host_kvm_fd = -1;
-}
-
 static int create_vm(struct machine *m, struct error *err)
 {
-	if (host_kvm_fd < 0)
+	m->kvm_fd = host_kvm();
+	if (m->kvm_fd < 0)
 		return error_set(err, "/dev/kvm is not open");
-	m->kvm_fd = host_kvm_fd;
 	m->vm_fd = ioctl(m->kvm_fd, KVM_CREATE_VM, 0UL);
 	if (m->vm_fd < 0)
 		return error_set(err, "KVM_CREATE_VM: %s", strerror(errno));
@@ -215,12 +189,12 @@ static int create_board_devices(struct machine *m, struct error *err)
 	for (size_t i = 0; i < count; i++) {
 		const struct device_type *type = device_type_find(devices[i].type, TYPE_BOARD);
 
-		if (!type)
-			return error_set(err, "no board device type '%s'", devices[i].type);
 		struct board_device_place at = devices[i].at;
 
-		if (type->realize(&m->board, &at, err))
-			return error_prefix(err, "%s", type->name);
+		if (!type)
+			return error_set(err, "no board device type '%s'", devices[i].type);
+		if (type->realize(&m->board, &at, err)) /* its errors name it */
+			return -1;
 	}
 	return 0;
 }
@@ -516,12 +490,32 @@ void machine_add_memory_device(struct machine *m, struct memory_device *md)
 }
 
 
+/* The size-change state of each memory device: it outlives the devices (their configs own it). */
+static struct memory_device_events **memory_device_events_of(struct machine *m, size_t *count)
+{
+	struct memory_device_events **list;
+	size_t n = 0;
+
+	for (struct memory_device *md = m->memory_devices; md; md = md->next)
+		n++;
+	list = calloc(n ? n : 1, sizeof(*list));
+	*count = 0;
+	if (!list)
+		return NULL; /* the size-0 events are lost, nothing else */
+	for (struct memory_device *md = m->memory_devices; md; md = md->next)
+		if (md->events)
+			list[(*count)++] = md->events;
+	return list;
+}
+
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
 			      struct event_loop *loop, int *exit_status, struct error *err)
 {
 	struct machine *m = calloc(1, sizeof(*m));
 	enum machine_stop result = MACHINE_EXIT;
 	int signal_fd = -1;
+	struct memory_device_events **resized_by_reset = NULL; /* kept by the devices' configs */
+	size_t nr_resized = 0;
 
 	*exit_status = 1;
 	if (!m) {
@@ -568,7 +562,13 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 out:
 	if (signal_fd >= 0)
 		close(signal_fd);
+	if (result == MACHINE_RESET)
+		resized_by_reset = memory_device_events_of(m, &nr_resized);
 	machine_teardown(m);
+	/* After teardown no late request can plug anything: everything is unplugged now. */
+	for (size_t i = 0; i < nr_resized; i++)
+		qmp_event_memory_device_unplugged(resized_by_reset[i]);
+	free(resized_by_reset);
 	run_state_destroy(&m->rs);
 	free(m);
 	return result;

@@ -104,13 +104,6 @@ void machine_set_current(struct machine *m);
 /* main: no machine follows; held commands run (and find none). */
 void machine_no_more(void);
 
-/*
- * /dev/kvm is opened once, before tide gives up its privileges, and stays open for every
- * machine (a reset builds a new VM from it).
- */
-int machine_open_kvm(struct error *err);
-void machine_close_kvm(void);
-
 /* Builds the VM from cfg, runs it until a stop request, tears it down. Returns the stop kind. */
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
 			      struct event_loop *loop, int *exit_status, struct error *err);

@@ -12,6 +12,7 @@
 #include "vmm/cmdline.h"
 #include "util/event_loop.h"
 #include "util/log.h"
+#include "vmm/host_kvm.h"
 #include "vmm/machine.h"
 #include "vmm/qmp_commands.h"
 #include "vmm/qmp_events.h"
@@ -61,7 +62,7 @@ static int open_host_resources(const struct vm_config *cfg, struct error *err)
 {
 	arch_probe_host();
 	(void)host_thp_size(); /* read once, kept */
-	if (machine_open_kvm(err))
+	if (host_kvm_open(err))
 		return -1;
 	for (size_t i = 0; i < cfg->nr_devices; i++) {
 		const struct device_instance *d = &cfg->devices[i];
@@ -174,7 +175,7 @@ int main(int argc, char **argv)
 	stop_qmp(qmp);
 	event_loop_free(loop);
 	chardev_close(console);
-	machine_close_kvm();
+	host_kvm_close();
 	arch_free_boot_files(&cfg.boot);
 	cmdline_free(&cfg);
 	return status;
@@ -185,7 +186,7 @@ fail:
 	event_loop_free(loop);
 	if (console)
 		chardev_close(console);
-	machine_close_kvm();
+	host_kvm_close();
 	arch_free_boot_files(&cfg.boot);
 	cmdline_free(&cfg);
 	return 1;

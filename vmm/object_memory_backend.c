@@ -107,14 +107,25 @@ static void *memfd_parse(struct opts *opts, struct error *err)
 {
 	struct memory_backend_props p;
 	bool hugetlb, seal;
-	uint64_t hugetlbsize;
+	const char *hugetlbsize;
+	uint64_t page;
 
 	if (take_common(&p, opts, "memory-backend-memfd", true, err) ||
 	    opts_take_bool(opts, "hugetlb", &hugetlb, false, err) ||
-	    opts_take_bool(opts, "seal", &seal, true, err) ||
-	    opts_take_size(opts, "hugetlbsize", &hugetlbsize, 0, err))
+	    opts_take_bool(opts, "seal", &seal, true, err))
 		return NULL;
-	return named(memory_backend_memfd_new(&p, hugetlb, hugetlbsize, seal, err), opts, err);
+	/* Refused without hugetlb=on whatever its value, as QEMU does, before it is read. */
+	hugetlbsize = opts_take(opts, "hugetlbsize");
+	if (hugetlbsize && !hugetlb) {
+		error_set(err, "%s: memory-backend-memfd hugetlbsize needs hugetlb=on", opts->option);
+		return NULL;
+	}
+	if (hugetlbsize && parse_size(hugetlbsize, 1, &page, err)) {
+		error_prefix(err, "%s: property 'hugetlbsize'", opts->option);
+		return NULL;
+	}
+	return named(memory_backend_memfd_new(&p, hugetlb, hugetlbsize ? &page : NULL, seal, err),
+		     opts, err);
 }
 
 static void *guest_memfd_parse(struct opts *opts, struct error *err)

@@ -151,6 +151,12 @@ void qmp_event_memory_device_added(struct memory_device_events *e, const char *i
 	e->has_id = id != NULL;
 	snprintf(e->id, sizeof(e->id), "%s", id ? id : "");
 	snprintf(e->qom_path, sizeof(e->qom_path), "%s", qom_path);
+	pthread_mutex_unlock(&events_lock);
+}
+
+void qmp_event_memory_device_unplugged(struct memory_device_events *e)
+{
+	pthread_mutex_lock(&events_lock);
 	if (e->last_size)
 		offer_size_locked(e, 0);
 	pthread_mutex_unlock(&events_lock);
@@ -185,5 +191,14 @@ void qmp_events_stop(void)
 	if (timer_fd >= 0)
 		close(timer_fd);
 	timer_fd = -1;
-	held_back = NULL; /* the devices' configs, freed after this, keep their own state */
+	pthread_mutex_lock(&events_lock);
+	/* The devices' configs, freed after this, keep their own state; none stays queued. */
+	while (held_back) {
+		struct memory_device_events *e = held_back;
+
+		held_back = e->next_pending;
+		e->pending = false;
+		e->next_pending = NULL;
+	}
+	pthread_mutex_unlock(&events_lock);
 }

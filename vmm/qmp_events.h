@@ -31,11 +31,11 @@ void qmp_event_send(const char *name, struct json_object *data);
  */
 struct memory_device_events;
 void qmp_event_memory_device_size_change(struct memory_device_events *e, uint64_t size);
-/*
- * A device was realized with nothing plugged, under these names (id NULL: none): after a
- * reset, which unplugged everything, size 0 goes out if it was last seen with more.
- */
+/* A device was realized: its events name it so (id NULL: none, as QEMU leaves it out). */
 void qmp_event_memory_device_added(struct memory_device_events *e, const char *id,
 				   const char *qom_path);
+/* A reset tore the device down, which unplugged everything: size 0 if it was last seen with
+ * more. */
+void qmp_event_memory_device_unplugged(struct memory_device_events *e);
 
 #endif

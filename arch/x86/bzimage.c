@@ -108,11 +108,8 @@ static int parse_layout(const uint8_t *p, size_t len, struct bzimage_info *info,
 	info->kernel_size = syssize * 16;
 	if (info->kernel_size > len - info->setup_size)
 		return error_set(err, "bzImage is truncated: the header says %" PRIu64 " kernel "
-				      "bytes "
-				 "after offset 0x%" PRIx64 ", the file has %" PRIu64,
-				 info->kernel_size,
-				 info->setup_size,
-				 (len - info->setup_size));
+				      "bytes after offset 0x%" PRIx64 ", the file has %" PRIu64,
+				 info->kernel_size, info->setup_size, len - info->setup_size);
 	if (info->kernel_size <= ENTRY_64_OFFSET)
 		return error_set(err, "bzImage kernel is only %" PRIu64 " bytes, "
 				 "too small for the 64-bit entry at 0x%x",

@@ -422,6 +422,16 @@ START_TEST(memfd_seal_and_hugetlb_properties)
 	memory_backend_free(b);
 	ck_assert_ptr_null(parse("memory-backend-memfd", "id=m,size=4M,hugetlbsize=2M", &err));
 	ck_assert_str_eq(err.msg, "-object: memory-backend-memfd hugetlbsize needs hugetlb=on");
+	/* Whatever its value: refused before it is read. */
+	ck_assert_ptr_null(parse("memory-backend-memfd", "id=m,size=4M,hugetlbsize=0", &err));
+	ck_assert_str_eq(err.msg, "-object: memory-backend-memfd hugetlbsize needs hugetlb=on");
+	ck_assert_ptr_null(parse("memory-backend-memfd", "id=m,size=4M,hugetlbsize=junk", &err));
+	ck_assert_str_eq(err.msg, "-object: memory-backend-memfd hugetlbsize needs hugetlb=on");
+	/* An explicit 0 is no page size, not the host's default. */
+	ck_assert_ptr_null(parse("memory-backend-memfd", "id=m,size=4M,hugetlb=on,hugetlbsize=0",
+				 &err));
+	ck_assert_str_eq(err.msg,
+			 "-object: memory-backend-memfd hugetlb=on: this host offers no huge pages");
 	ck_assert_ptr_null(parse("memory-backend-memfd", "id=m,size=3M,hugetlb=on,hugetlbsize=2M",
 				 &err));
 	ck_assert_str_eq(err.msg, "-object: memory-backend-memfd size 3145728 is not a multiple of "
