@@ -45,8 +45,6 @@ struct board_ops {
 	 */
 	int (*reserve_memslots)(struct board *b, uint32_t parts, uint32_t *holes, const char *who,
 				struct error *err);
-	/* Holds every vCPU outside KVM_RUN until released (a memslot_kvm_target callback). */
-	void (*hold_vcpus)(void *board, bool hold);
 	/* QMP's query-memory-devices lists it from now on. */
 	void (*add_memory_device)(struct board *b, struct memory_device *md);
 	/* Its plugged size changed: QMP's MEMORY_DEVICE_SIZE_CHANGE (rate-limited). */
@@ -67,6 +65,12 @@ struct board {
 	struct msi_routes *msi_routes;
 	struct event_loop *loop; /* the I/O thread */
 	struct pci_bus *pci;	 /* set by the PCI host bridge; NULL without one */
+	/*
+	 * Holds every vCPU outside KVM_RUN until released (a memslot_kvm_target callback, so
+	 * a memslot swap goes straight to the machine's run state).
+	 */
+	void (*hold_vcpus)(void *opaque, bool hold);
+	void *hold_opaque;
 };
 
 #endif

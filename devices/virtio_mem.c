@@ -435,8 +435,8 @@ static int vmem_realize(struct board *b, void *config, struct error *err)
 		free(vm);
 		return -1;
 	}
-	vm->kvm_target = (struct memslot_kvm_target){ b->vm_fd, vc->backend, b->ops->hold_vcpus,
-						      b };
+	vm->kvm_target = (struct memslot_kvm_target){ b->vm_fd, vc->backend, b->hold_vcpus,
+						      b->hold_opaque };
 	vc->backend->vm_fd = b->vm_fd; /* a guest_memfd belongs to this VM */
 	if (memory_backend_map(vc->backend, err)) {
 		free(vm);

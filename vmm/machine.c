@@ -96,11 +96,6 @@ static int board_reserve_memslots(struct board *b, uint32_t parts, uint32_t *hol
 	return memslot_budget_take(&machine_of(b)->slot_budget, parts, holes, who, err);
 }
 
-static void board_hold_vcpus(void *board, bool hold)
-{
-	run_state_hold_vcpus(&machine_of(board)->rs, hold);
-}
-
 static void board_add_memory_device(struct board *b, struct memory_device *md)
 {
 	machine_add_memory_device(machine_of(b), md);
@@ -139,7 +134,6 @@ static const struct board_ops machine_board_ops = {
 	.add_cleanup = board_add_cleanup,
 	.add_quiesce = board_add_quiesce,
 	.reserve_memslots = board_reserve_memslots,
-	.hold_vcpus = board_hold_vcpus,
 	.add_memory_device = board_add_memory_device,
 	.memory_device_resized = board_memory_device_resized,
 	.console_write = board_console_write,
@@ -157,6 +151,8 @@ static void board_init(struct machine *m)
 		.mmio = &m->mmio,
 		.msi_routes = &m->msi_routes,
 		.loop = m->loop,
+		.hold_vcpus = run_state_hold_vcpus,
+		.hold_opaque = &m->rs,
 	};
 }
 

@@ -174,8 +174,10 @@ bool run_state_park(struct run_state *rs)
 	return held && atomic_load(&rs->stop) == MACHINE_RUNNING;
 }
 
-void run_state_hold_vcpus(struct run_state *rs, bool hold)
+void run_state_hold_vcpus(void *run_state, bool hold)
 {
+	struct run_state *rs = run_state;
+
 	pthread_mutex_lock(&rs->gate_lock);
 	if (!hold) {
 		if (--rs->gate_holders == 0)

@@ -90,9 +90,10 @@ void run_state_send_stop_if_due(void);
 /*
  * Holds every vCPU outside KVM_RUN (hold true) until released (hold false): a device
  * that replaces a memslot covering memory the guest uses does it meanwhile. Returns
- * once no vCPU is in the guest.
+ * once no vCPU is in the guest. A memslot_kvm_target callback: run_state is the struct
+ * run_state.
  */
-void run_state_hold_vcpus(struct run_state *rs, bool hold);
+void run_state_hold_vcpus(void *run_state, bool hold);
 /* vCPU threads around KVM_RUN: enter waits while a holder holds. */
 void run_state_enter_guest(struct run_state *rs);
 void run_state_leave_guest(struct run_state *rs);
