@@ -1,7 +1,7 @@
 /*
  * The one interface between an architecture and the rest of tide. Everything outside
  * arch/ includes this header and no other from arch/; each architecture implements it
- * in arch/<name>/ (x86 today). What it owns: the guest-physical layout, reading and
+ * in arch/<name>/ (x86 and arm64). What it owns: the guest-physical layout, reading and
  * loading the kernel, the VM's interrupt controller and CPU model, each vCPU's set-up,
  * the default GSI routes, and which platform devices a machine has and where.
  */
@@ -42,6 +42,9 @@ struct arch_layout {
 	uint64_t mmio32_end;
 	uint64_t device_memory_align; /* the device memory (virtio-mem) area starts aligned so */
 	unsigned max_vcpus;	      /* -smp's limit (x86: one MP table entry each) */
+	const char *const *machine_types; /* -machine type= names it answers to, NULL-ended */
+	const char *machine_description;  /* what they name, for -machine's error */
+	bool has_device_tree;		  /* -machine dumpdtb= has something to write */
 };
 extern const struct arch_layout arch_layout;
 
@@ -64,6 +67,9 @@ void arch_free_boot_files(struct boot_files *files);
 /* One VM's architecture state (CPUID, the boot entry). */
 struct arch_vm;
 
+/* KVM_CREATE_VM's type argument (arm64: the guest-physical address size), or -1 with err. */
+int arch_kvm_vm_type(int kvm_fd, struct error *err);
+
 /* What the architecture found out while creating the VM, for the machine to act on. */
 struct arch_vm_facts {
 	uint64_t phys_addr_limit; /* first guest-physical address the vCPUs cannot reach */
@@ -72,14 +78,29 @@ struct arch_vm_facts {
 /* Interrupt controller and timers, the CPU model (cpu), before any memory or device. */
 struct arch_vm *arch_vm_create(int kvm_fd, int vm_fd, const struct cpu_config *cpu,
 			       struct arch_vm_facts *facts, struct error *err);
-/* Boot tables, kernel, initrd and command line into guest memory. kernel_name: for errors. */
+/* What the kernel boots with beside its files. */
+struct arch_boot_config {
+	const char *kernel_name; /* -kernel, for errors */
+	const char *append;	 /* command line */
+	unsigned nr_vcpus;
+	uint64_t device_area_start; /* the device memory (virtio-mem) area, [start, end) */
+	uint64_t device_area_end;
+	int dumpdtb_fd; /* -machine dumpdtb=FILE, open: the device tree is written there too; -1 */
+};
+/* Boot tables, kernel, initrd and command line into guest memory. */
 int arch_vm_load_kernel(struct arch_vm *a, struct guest_mem *mem, const struct boot_files *boot,
-			const char *kernel_name, const char *append, unsigned nr_vcpus,
-			struct error *err);
+			const struct arch_boot_config *cfg, struct error *err);
 /* CPUID with this vCPU's topology, local interrupt pins, and the boot registers on vCPU 0. */
 int arch_vcpu_setup(struct arch_vm *a, int vcpu_fd, unsigned index, unsigned nr_vcpus,
 		    struct guest_mem *mem, struct error *err);
+/* Once every vCPU is set up: what needs them all (arm64: the GIC's initialisation). */
+int arch_vcpus_ready(struct arch_vm *a, struct error *err);
+/* The registers that say where a vCPU is, in one line for an error log ("" if unreadable). */
+void arch_vcpu_describe(int vcpu_fd, char *buf, size_t len);
 void arch_vm_destroy(struct arch_vm *a);
+
+/* KVM_IRQ_LINE's irq field for a board interrupt line (x86: the GSI; arm64: an SPI). */
+uint32_t arch_irq_line(unsigned gsi);
 
 /*
  * GSI routing: KVM_SET_GSI_ROUTING replaces the whole table, so devices/msi_routes.c

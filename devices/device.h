@@ -30,6 +30,9 @@ struct board_device_place {
 	uint64_t base; /* port or guest-physical address; 0 where the type has its own */
 	uint64_t size; /* bytes from base (a window, for a bus) */
 	unsigned gsi;  /* interrupt line; 0 where it has none */
+	uint64_t window_base; /* a second range (the ECAM host's BAR window); 0 where none */
+	uint64_t window_size;
+	bool mmio;	      /* base is on the MMIO bus rather than a port (a UART) */
 };
 
 struct device_instance;

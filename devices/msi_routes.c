@@ -20,6 +20,8 @@ int msi_routes_init(struct msi_routes *r, int vm_fd, const struct kvm_irq_routin
 	r->first_gsi = first_gsi;
 	memcpy(r->fixed, fixed, nr_fixed * sizeof(*fixed));
 	r->nr_fixed = nr_fixed;
+	/* Asked once the irqchip exists: arm64 answers 1 when the VM has an ITS. */
+	r->needs_devid = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) > 0;
 	pthread_mutex_init(&r->lock, NULL);
 	return 0;
 }
@@ -72,9 +74,11 @@ static int commit(struct msi_routes *r, struct error *err)
 		table->entries[n++] = (struct kvm_irq_routing_entry){
 			.gsi = r->first_gsi + i,
 			.type = KVM_IRQ_ROUTING_MSI,
+			.flags = r->needs_devid ? KVM_MSI_VALID_DEVID : 0,
 			.u.msi = { .address_lo = (uint32_t)route->addr,
 				   .address_hi = (uint32_t)(route->addr >> 32),
-				   .data = route->data },
+				   .data = route->data,
+				   .devid = r->needs_devid ? route->devid : 0 },
 		};
 	}
 	table->nr = n;
@@ -102,7 +106,7 @@ void msi_route_free(struct msi_routes *r, unsigned gsi)
 }
 
 int msi_route_set(struct msi_routes *r, unsigned gsi, uint64_t addr, uint32_t data,
-		  struct error *err)
+		  uint32_t devid, struct error *err)
 {
 	struct msi_route *route = route_of(r, gsi);
 	struct msi_route old;
@@ -115,6 +119,7 @@ int msi_route_set(struct msi_routes *r, unsigned gsi, uint64_t addr, uint32_t da
 	route->valid = true;
 	route->addr = addr;
 	route->data = data;
+	route->devid = devid;
 	ret = commit(r, err);
 	if (ret)
 		*route = old;

@@ -22,6 +22,7 @@ struct msi_route {
 	bool valid; /* has a message; until then the GSI has no entry and fires nowhere */
 	uint64_t addr;
 	uint32_t data;
+	uint32_t devid; /* the requester id (bus << 8 | devfn), for an irqchip that asks (ITS) */
 };
 
 struct msi_routes {
@@ -29,6 +30,7 @@ struct msi_routes {
 	unsigned first_gsi; /* above the irqchip's pins */
 	struct kvm_irq_routing_entry fixed[MSI_ROUTES_MAX_FIXED];
 	unsigned nr_fixed;
+	bool needs_devid; /* KVM_CAP_MSI_DEVID: the irqchip (arm64's ITS) tells devices apart */
 	pthread_mutex_t lock;
 	struct msi_route routes[MSI_ROUTES_MAX];
 };
@@ -40,8 +42,8 @@ void msi_routes_destroy(struct msi_routes *r);
 /* Reserves a GSI for an MSI route (no entry in KVM until msi_route_set()). */
 int msi_route_alloc(struct msi_routes *r, unsigned *gsi, struct error *err);
 void msi_route_free(struct msi_routes *r, unsigned gsi);
-/* Points the GSI at an MSI message (one KVM_SET_GSI_ROUTING). */
+/* Points the GSI at an MSI message from device devid (one KVM_SET_GSI_ROUTING). */
 int msi_route_set(struct msi_routes *r, unsigned gsi, uint64_t addr, uint32_t data,
-		  struct error *err);
+		  uint32_t devid, struct error *err);
 
 #endif

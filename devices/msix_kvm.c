@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "devices/pci.h"
 #include "util/log.h"
 
 static int irqfd_assign(struct msix_kvm *k, unsigned v, bool assign, struct error *err)
@@ -22,11 +23,12 @@ static int irqfd_assign(struct msix_kvm *k, unsigned v, bool assign, struct erro
 	return 0;
 }
 
-int msix_kvm_init(struct msix_kvm *k, struct msi_routes *routes, int vm_fd, unsigned nr_vectors,
-		  struct error *err)
+int msix_kvm_init(struct msix_kvm *k, struct msi_routes *routes, int vm_fd,
+		  const struct pci_device *dev, unsigned nr_vectors, struct error *err)
 {
 	memset(k, 0, sizeof(*k));
 	k->routes = routes;
+	k->dev = dev;
 	k->vm_fd = vm_fd;
 	for (unsigned v = 0; v < MSIX_MAX_VECTORS; v++)
 		k->irqfd[v] = -1;
@@ -74,7 +76,9 @@ static int kvm_route(void *opaque, unsigned v, uint64_t addr, uint32_t data)
 
 	if (v >= k->nr_vectors)
 		return -1;
-	if (msi_route_set(k->routes, k->gsi[v], addr, data, &err)) {
+	/* Bus 0, where every device sits: the requester id is its devfn. */
+	if (msi_route_set(k->routes, k->gsi[v], addr, data, PCI_DEVFN(k->dev->slot, k->dev->fn),
+			  &err)) {
 		log_warn("MSI-X vector %u: %s", v, err.msg);
 		return -1;
 	}

@@ -10,6 +10,8 @@
  */
 #include "devices/serial.h"
 
+#include <inttypes.h>
+
 #include <linux/serial_reg.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -40,7 +42,8 @@ struct serial {
 
 	/* set by serial_realize() for its cleanup */
 	struct board *board;
-	uint16_t base;
+	struct io_bus *bus; /* ports on a PC, MMIO on arm64 */
+	uint64_t base;
 };
 
 static bool dlab(const struct serial *s)
@@ -317,28 +320,30 @@ static void serial_destroy(void *opaque)
 
 	/* Unsetting waits for a delivery in progress, so s is unused after it. */
 	s->board->ops->console_set_receiver(s->board, NULL, NULL);
-	io_bus_unregister(s->board->pio, s->base, s);
+	io_bus_unregister(s->bus, s->base, s);
 	serial_free(s);
 }
 
+/* At the place's port, or at its MMIO address (one byte per register, as reg-shift 0). */
 static int serial_realize(struct board *b, void *config, struct error *err)
 {
 	const struct board_device_place *at = config;
-	uint16_t base = (uint16_t)at->base;
 	struct serial *s = serial_new(irq_line_for_board(b, at->gsi), console_output, b);
 
 	if (!s)
-		return error_set(err, "serial at 0x%x: out of memory", base);
+		return error_set(err, "serial at 0x%" PRIx64 ": out of memory", at->base);
 	s->board = b;
-	s->base = base;
-	if (io_bus_register(b->pio, base, SERIAL_NR_PORTS, serial_io, s, "serial", err)) {
+	s->bus = at->mmio ? b->mmio : b->pio;
+	s->base = at->base;
+	if (io_bus_register(s->bus, s->base, SERIAL_NR_PORTS, serial_io, s, "serial", err)) {
 		serial_free(s);
 		return -1;
 	}
 	if (b->ops->add_cleanup(b, serial_destroy, s)) {
-		io_bus_unregister(b->pio, base, s);
+		io_bus_unregister(s->bus, s->base, s);
 		serial_free(s);
-		return error_set(err, "serial at 0x%x: cannot register its teardown", base);
+		return error_set(err, "serial at 0x%" PRIx64 ": cannot register its teardown",
+				 at->base);
 	}
 	b->ops->console_set_receiver(b, console_input, s);
 	return 0;

@@ -393,7 +393,8 @@ static int setup_msix(struct virtio_pci *vp, struct error *err)
 	void *opaque = vp->env.msix_opaque;
 
 	if (vp->env.vm_fd >= 0) {
-		if (msix_kvm_init(&vp->msix_kvm, vp->env.routes, vp->env.vm_fd, MSIX_VECTORS, err))
+		if (msix_kvm_init(&vp->msix_kvm, vp->env.routes, vp->env.vm_fd, &vp->pci, MSIX_VECTORS,
+				  err))
 			return -1;
 		ops = &msix_kvm_ops;
 		opaque = &vp->msix_kvm;

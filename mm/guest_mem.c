@@ -14,7 +14,9 @@
 void guest_mem_split(const struct guest_ram_layout *layout, uint64_t ram_size,
 		     uint64_t *low_size, uint64_t *high_size)
 {
-	*low_size = ram_size < layout->low_end ? ram_size : layout->low_end;
+	uint64_t low_max = layout->low_end - layout->base;
+
+	*low_size = ram_size < low_max ? ram_size : low_max;
 	*high_size = ram_size - *low_size;
 }
 
@@ -144,7 +146,7 @@ int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, struct slot_id_pool *
 		mem->backend = backend;
 		base = backend->hva;
 	}
-	if (map_ram_region(mem, vm_fd, slot_ids, 0, mem->low_size, base, err))
+	if (map_ram_region(mem, vm_fd, slot_ids, layout->base, mem->low_size, base, err))
 		return -1;
 	if (mem->high_size && map_ram_region(mem, vm_fd, slot_ids, layout->high_base, mem->high_size,
 					     base ? base + mem->low_size : NULL, err))

@@ -32,21 +32,22 @@ struct guest_mem {
 	struct mem_region regions[GUEST_MEM_MAX_REGIONS];
 	unsigned count;
 	uint64_t ram_size;  /* boot RAM in bytes (-m) */
-	uint64_t low_size;  /* part below the PCI hole */
+	uint64_t low_size;  /* part from the layout's base (x86: below the PCI hole) */
 	uint64_t high_size; /* part from 4 GiB up */
 	struct memory_backend *backend; /* boot RAM's backend (-machine memory-backend), or NULL */
 };
 
 /*
- * Where boot RAM goes (the architecture's choice): from 0 up to low_end, the rest from
- * high_base up (x86: around the 32-bit PCI hole).
+ * Where boot RAM goes (the architecture's choice): from base up to low_end, the rest from
+ * high_base up (x86: from 0, around the 32-bit PCI hole; arm64: from 2 GiB, in one piece).
  */
 struct guest_ram_layout {
+	uint64_t base;
 	uint64_t low_end;
 	uint64_t high_base;
 };
 
-/* Low/high split of boot RAM: low = min(ram, low_end), high = the rest. */
+/* Low/high split of boot RAM: low = min(ram, low_end - base), high = the rest. */
 void guest_mem_split(const struct guest_ram_layout *layout, uint64_t ram_size,
 		     uint64_t *low_size, uint64_t *high_size);
 

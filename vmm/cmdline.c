@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "util/opts.h"
@@ -373,6 +374,7 @@ static void set_defaults(struct vm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->ram_size = DEFAULT_RAM_SIZE;
 	cfg->smp = 1;
+	cfg->dumpdtb_fd = -1;
 	cfg->serial = CHARDEV_STDIO;
 	cfg->cpu.model = "host";
 	sandbox_config_defaults(&cfg->sandbox);
@@ -461,6 +463,10 @@ void cmdline_free(struct vm_config *cfg)
 	free(cfg->name);
 	free(cfg->qmp.path);
 	free(cfg->ram_backend_id);
+	if (cfg->dumpdtb && cfg->dumpdtb_fd >= 0) /* opened only for a dumpdtb= */
+		close(cfg->dumpdtb_fd);
+	free(cfg->dumpdtb);
 	sandbox_config_free(&cfg->sandbox);
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->dumpdtb_fd = -1;
 }

@@ -150,11 +150,34 @@ int cmdline_parse_cpu(struct vm_config *cfg, const char *arg, struct error *err)
 	return 0;
 }
 
-/* -machine [type=]pc|q35[,accel=kvm][,memory-backend=ID]: tide has one machine, a PC. */
+static bool is_machine_type(const char *type)
+{
+	for (const char *const *t = arch_layout.machine_types; *t; t++)
+		if (!strcmp(type, *t))
+			return true;
+	return false;
+}
+
+/* A copy of the value into *dst (replacing an earlier one). */
+static int keep_string(char **dst, const char *value, struct error *err)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return error_set(err, "-machine: out of memory");
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/*
+ * -machine [type=]NAME[,accel=kvm][,memory-backend=ID][,dumpdtb=FILE]: tide has one machine
+ * per architecture (x86: a PC, which answers to pc and q35; arm64: virt).
+ */
 int cmdline_parse_machine(struct vm_config *cfg, const char *arg, struct error *err)
 {
 	struct opts opts;
-	const char *type, *accel, *backend;
+	const char *type, *accel, *backend, *dumpdtb;
 	int ret = -1;
 
 	if (opts_parse(&opts, "-machine", arg, "type", err))
@@ -162,26 +185,29 @@ int cmdline_parse_machine(struct vm_config *cfg, const char *arg, struct error *
 	type = opts_take(&opts, "type");
 	accel = opts_take(&opts, "accel");
 	backend = opts_take(&opts, "memory-backend");
+	dumpdtb = opts_take(&opts, "dumpdtb");
 	if (opts_finish(&opts, "the machine", err))
 		goto out;
-	if (type && strcmp(type, "pc") && strcmp(type, "q35")) {
-		error_set(err, "-machine: tide has one machine type, a PC without firmware "
-			       "(pc or q35 are taken as it), not '%s'",
-			  type);
+	if (type && !is_machine_type(type)) {
+		error_set(err, "-machine: tide has one machine type, %s, not '%s'",
+			  arch_layout.machine_description, type);
 		goto out;
 	}
 	if (accel && strcmp(accel, "kvm")) {
 		error_set(err, "-machine: tide runs on KVM only (accel=kvm), not '%s'", accel);
 		goto out;
 	}
-	if (backend) {
-		free(cfg->ram_backend_id);
-		cfg->ram_backend_id = strdup(backend);
-		if (!cfg->ram_backend_id) {
-			error_set(err, "-machine: out of memory");
-			goto out;
-		}
+	if (dumpdtb && !arch_layout.has_device_tree) {
+		error_set(err, "-machine dumpdtb: this machine boots without a device tree");
+		goto out;
 	}
+	if (dumpdtb && !*dumpdtb) {
+		error_set(err, "-machine dumpdtb: needs a file name");
+		goto out;
+	}
+	if ((backend && keep_string(&cfg->ram_backend_id, backend, err)) ||
+	    (dumpdtb && keep_string(&cfg->dumpdtb, dumpdtb, err)))
+		goto out;
 	ret = 0;
 out:
 	opts_free(&opts);
@@ -216,20 +242,27 @@ int cmdline_resolve_ram_backend(struct vm_config *cfg, struct error *err)
 }
 
 /*
- * The device memory area: after boot RAM's high part, aligned as the architecture asks,
- * maxmem - ram bytes long.
+ * The device memory area: after boot RAM, aligned as the architecture asks, maxmem - ram
+ * bytes long.
  */
 void cmdline_place_device_area(struct vm_config *cfg)
 {
 	const struct arch_layout *l = &arch_layout;
-	uint64_t high = cfg->ram_size > l->ram.low_end ? cfg->ram_size - l->ram.low_end : 0;
+	uint64_t ram_end;
 	uint64_t align = l->device_memory_align;
 	uint64_t len = cfg->maxmem > cfg->ram_size ? cfg->maxmem - cfg->ram_size : 0;
 	uint64_t *start = &cfg->device_area_start;
 
-	/* Absurd sizes (-m 8E) saturate instead of wrapping: nothing fits, and the error says so. */
-	*start = high > UINT64_MAX - l->ram.high_base - align
-			 ? UINT64_MAX - align + 1
-			 : (l->ram.high_base + high + align - 1) / align * align;
+	/* RAM in one piece ends at base + ram; around a hole, at high_base + its high part
+	 * (x86: at 4 GiB or above, whatever the size). */
+	bool in_one_piece = l->ram.high_base == l->ram.low_end;
+	uint64_t from = in_one_piece ? l->ram.base : l->ram.high_base;
+	uint64_t low, high, above;
+
+	guest_mem_split(&l->ram, cfg->ram_size, &low, &high);
+	above = in_one_piece ? cfg->ram_size : high;
+	ram_end = above > UINT64_MAX - from ? UINT64_MAX : from + above;
+	*start = ram_end > UINT64_MAX - align ? UINT64_MAX - align + 1
+					      : (ram_end + align - 1) / align * align;
 	cfg->device_area_end = len > UINT64_MAX - *start ? UINT64_MAX : *start + len;
 }

@@ -34,6 +34,8 @@ struct vm_config {
 	bool has_qmp;
 	struct qmp_server_config qmp;
 	bool no_reboot;
+	char *dumpdtb;	 /* -machine dumpdtb=FILE (arm64): write the device tree, then exit (owned) */
+	int dumpdtb_fd; /* opened before tide confines itself; -1: none */
 	bool nographic;
 	struct cpu_config cpu;
 	struct boot_files boot;

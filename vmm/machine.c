@@ -59,7 +59,7 @@ static struct machine *machine_of(struct board *b)
 
 static void board_irq_set(struct board *b, unsigned gsi, int level)
 {
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+	struct kvm_irq_level irq = { .irq = arch_irq_line(gsi), .level = level };
 
 	if (ioctl(machine_of(b)->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		log_warn("KVM_IRQ_LINE gsi %u level %d: %s", gsi, level, strerror(errno));
@@ -169,7 +169,11 @@ static int create_vm(struct machine *m, struct error *err)
 	m->kvm_fd = host_kvm();
 	if (m->kvm_fd < 0)
 		return error_set(err, "/dev/kvm is not open");
-	m->vm_fd = ioctl(m->kvm_fd, KVM_CREATE_VM, 0UL);
+	int type = arch_kvm_vm_type(m->kvm_fd, err);
+
+	if (type < 0)
+		return -1;
+	m->vm_fd = ioctl(m->kvm_fd, KVM_CREATE_VM, (unsigned long)type);
 	if (m->vm_fd < 0)
 		return error_set(err, "KVM_CREATE_VM: %s", strerror(errno));
 	m->rs.vm_fd = m->board.vm_fd = m->vm_fd;
@@ -266,12 +270,23 @@ static int machine_build(struct machine *m, struct error *err)
 {
 	struct arch_vm_facts facts = { 0 };
 
+	const struct arch_boot_config boot = {
+		.kernel_name = m->cfg->kernel,
+		.append = m->cfg->append,
+		.nr_vcpus = m->cfg->smp,
+		.device_area_start = m->cfg->device_area_start,
+		.device_area_end = m->cfg->device_area_end,
+		.dumpdtb_fd = m->cfg->dumpdtb_fd,
+	};
+
 	if (create_vm(m, err))
 		return -1;
-	if (init_gsi_routes(m, err))
-		return -1;
+	/* The irqchip first: the GSI routes point into it (and on arm64 its ITS decides
+	 * whether MSIs carry a device id). */
 	m->arch = arch_vm_create(m->kvm_fd, m->vm_fd, &m->cfg->cpu, &facts, err);
 	if (!m->arch)
+		return -1;
+	if (init_gsi_routes(m, err))
 		return -1;
 	m->board.phys_addr_limit = facts.phys_addr_limit;
 	if (init_memslot_ids(m, err) ||
@@ -281,10 +296,11 @@ static int machine_build(struct machine *m, struct error *err)
 		return -1;
 	if (create_board_devices(m, err) || realize_devices(m, err))
 		return -1;
-	if (arch_vm_load_kernel(m->arch, &m->mem, &m->cfg->boot, m->cfg->kernel, m->cfg->append,
-				m->cfg->smp, err))
+	if (arch_vm_load_kernel(m->arch, &m->mem, &m->cfg->boot, &boot, err))
 		return -1;
-	return create_vcpus(m, err);
+	if (create_vcpus(m, err))
+		return -1;
+	return arch_vcpus_ready(m->arch, err);
 }
 
 static void machine_teardown(struct machine *m)
@@ -534,6 +550,10 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	signal_fd = run_state_signals_fd(err);
 	if (signal_fd < 0 || machine_build(m, err))
 		goto out;
+	if (cfg->dumpdtb) { /* as QEMU: the device tree is written, and nothing runs */
+		*exit_status = 0;
+		goto out;
+	}
 	/* A machine built while stopped (system_reset after stop) starts stopped. */
 	pthread_mutex_lock(&current_lock);
 	atomic_store(&m->rs.pause_requested, vm_paused);

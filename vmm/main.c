@@ -1,5 +1,6 @@
 /* tide: parse the command line, then run the machine until it exits (rebuilding it on reset). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,12 +59,18 @@ static int block_stop_signals(struct error *err)
  * What needs the host's filesystem is opened once, before tide confines itself: /dev/kvm
  * and the files of -object backends (a reset builds a new VM from them).
  */
-static int open_host_resources(const struct vm_config *cfg, struct error *err)
+static int open_host_resources(struct vm_config *cfg, struct error *err)
 {
 	arch_probe_host();
 	(void)host_thp_size(); /* read once, kept */
 	if (host_kvm_open(err))
 		return -1;
+	if (cfg->dumpdtb) {
+		cfg->dumpdtb_fd = open(cfg->dumpdtb, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (cfg->dumpdtb_fd < 0)
+			return error_set(err, "-machine dumpdtb=%s: %s", cfg->dumpdtb,
+					 strerror(errno));
+	}
 	for (size_t i = 0; i < cfg->nr_devices; i++) {
 		const struct device_instance *d = &cfg->devices[i];
 

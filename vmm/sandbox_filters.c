@@ -18,6 +18,7 @@
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -46,6 +47,17 @@ struct allowed_call {
 	}
 #define OWN_PROCESS(call) { .nr = SCMP_SYS(call), .name = #call, .arg = 0, .own_process = true }
 #define IOCTLS(list, names) CALL_IF(ioctl, 1, list, names, 0xffffffffUL)
+/* Calls that newer architectures (arm64) only have in their *at / p* form: glibc's poll(),
+ * unlink() and getpgrp() make those there. */
+#ifdef __NR_poll
+#define CALL_POLL CALL(poll)
+#define CALL_UNLINK CALL(unlink)
+#define CALL_GETPGRP CALL(getpgrp)
+#else
+#define CALL_POLL CALL(ppoll)
+#define CALL_UNLINK CALL(unlinkat)
+#define CALL_GETPGRP CALL(getpgid)
+#endif
 /* Request numbers and their names: the names are the list's own text, split at commas. */
 #define REQUESTS(group, ...)                                                                       \
 	static const unsigned long group##_requests[] = { __VA_ARGS__ };                          \
@@ -99,8 +111,12 @@ static const struct allowed_call thread_start_calls[] = {
 };
 
 /* A vCPU running the guest: KVM_RUN and the registers it reads or sets on the way. */
+#if defined(__x86_64__)
 REQUESTS(vcpu, KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS,
 	 KVM_KVMCLOCK_CTRL)
+#else
+REQUESTS(vcpu, KVM_RUN, KVM_GET_ONE_REG, KVM_SET_ONE_REG)
+#endif
 static const struct allowed_call vcpu_calls[] = {
 	IOCTLS(vcpu_requests, vcpu_names),
 };
@@ -128,7 +144,7 @@ static const struct allowed_call io_calls[] = {
 /* The console input thread: waits on stdin and its stop eventfd, reads, raises COM1's IRQ. */
 REQUESTS(interrupt, KVM_IRQ_LINE)
 static const struct allowed_call console_calls[] = {
-	CALL(poll), CALL(read), IOCTLS(interrupt_requests, interrupt_names),
+	CALL_POLL, CALL(read), IOCTLS(interrupt_requests, interrupt_names),
 };
 
 /*
@@ -136,16 +152,22 @@ static const struct allowed_call console_calls[] = {
  * stop (signalfd, poll), tears it down; at exit restores the terminal, says goodbye to QMP
  * clients and removes the socket.
  */
+#if defined(__x86_64__)
 REQUESTS(build, KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_GET_VCPU_MMAP_SIZE, KVM_GET_SUPPORTED_CPUID,
 	 KVM_SET_CPUID2, KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2, KVM_SET_TSS_ADDR,
 	 KVM_SET_IDENTITY_MAP_ADDR, KVM_ENABLE_CAP, KVM_CREATE_GUEST_MEMFD, KVM_GET_LAPIC)
 REQUESTS(build_more, KVM_SET_LAPIC)
+#else /* arm64: the GIC and its ITS are KVM devices; vCPUs start from KVM_ARM_VCPU_INIT */
+REQUESTS(build, KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_GET_VCPU_MMAP_SIZE, KVM_ENABLE_CAP,
+	 KVM_CREATE_GUEST_MEMFD, KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_CREATE_DEVICE)
+REQUESTS(build_more, KVM_SET_DEVICE_ATTR)
+#endif
 REQUESTS(terminal, TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGPGRP)
 static const struct allowed_call main_calls[] = {
 	IOCTLS(build_requests, build_names), IOCTLS(build_more_requests, build_more_names),
 	IOCTLS(terminal_requests, terminal_names),
 	CALL(memfd_create), CALL(ftruncate), CALL(fcntl), CALL(eventfd2), CALL(signalfd4),
-	CALL(poll), CALL(rt_sigpending), CALL(getpgrp), CALL(unlink), CALL(io_uring_enter),
+	CALL_POLL, CALL(rt_sigpending), CALL_GETPGRP, CALL_UNLINK, CALL(io_uring_enter),
 	CALL(sendto), CALL(sendmsg), CALL(timerfd_settime),
 };
 
@@ -158,9 +180,17 @@ static const struct allowed_call sanitizer_calls[] = {
 #ifdef __NR_open
 	CALL(open),
 #endif
-	CALL(readlink), CALL(readlinkat), CALL(newfstatat), CALL(fstat), CALL(lseek),
+#ifdef __NR_readlink
+	CALL(readlink),
+#endif
+	CALL(readlinkat), CALL(newfstatat), CALL(fstat), CALL(lseek),
 	CALL(getdents64), CALL(sigaltstack), CALL(prctl), CALL(ptrace), CALL(wait4),
-	CALL(getppid), CALL(sched_getaffinity), CALL(rt_sigaction), CALL(pipe2), CALL(dup2),
+#ifdef __NR_dup2
+	CALL(dup2),
+#else
+	CALL(dup3),
+#endif
+	CALL(getppid), CALL(sched_getaffinity), CALL(rt_sigaction), CALL(pipe2),
 	CALL(execve), CALL(clone), CALL(getrlimit), CALL(prlimit64), CALL(uname),
 	CALL(process_vm_readv), CALL(kill),
 };

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "util/kvm_compat.h"
 #include "util/log.h"
 #include "devices/board.h"
@@ -92,16 +93,11 @@ static enum exit_action handle_mmio(struct vcpu *vcpu)
 
 static void dump_registers(struct vcpu *vcpu, enum log_level level)
 {
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
+	char regs[256];
 
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs))
-		return;
-	log_msg(level,
-		"vCPU %u: rip=0x%llx rsp=0x%llx rax=0x%llx rflags=0x%llx cs=0x%x cr0=0x%llx "
-		"cr3=0x%llx cr4=0x%llx efer=0x%llx",
-		vcpu->index, regs.rip, regs.rsp, regs.rax, regs.rflags, sregs.cs.selector, sregs.cr0,
-		sregs.cr3, sregs.cr4, sregs.efer);
+	arch_vcpu_describe(vcpu->fd, regs, sizeof(regs));
+	if (regs[0])
+		log_msg(level, "vCPU %u: %s", vcpu->index, regs);
 }
 
 static enum exit_action handle_internal_error(struct vcpu *vcpu)

@@ -15,6 +15,7 @@
 #include "arch/x86/kernel_loader.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
+#include "util/file.h"
 #include "util/kvm_compat.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -32,6 +33,9 @@ const struct arch_layout arch_layout = {
 	.mmio32_end = LAYOUT_MMIO32_END,
 	.device_memory_align = LAYOUT_DEVICE_MEMORY_ALIGN,
 	.max_vcpus = MPTABLE_MAX_CPUS, /* every vCPU needs an entry in the MP table */
+	.machine_types = (const char *const[]){ "pc", "q35", NULL },
+	.machine_description = "a PC without firmware (pc or q35 are taken as it)",
+	.has_device_tree = false,
 };
 
 /* The PC's devices. The host bridge first: 0xCF9 lies inside CONFIG_ADDRESS, and the reset
@@ -90,11 +94,11 @@ int arch_read_boot_files(const char *kernel, const char *initrd, struct boot_fil
 			 struct error *err)
 {
 	/* Read errors name the path themselves. */
-	if (kernel_read_file(kernel, &files->kernel, &files->kernel_len, err))
+	if (file_read_all(kernel, &files->kernel, &files->kernel_len, err))
 		return error_prefix(err, "-kernel");
 	if (kernel_check_image(files->kernel, files->kernel_len, err))
 		return error_prefix(err, "-kernel %s", kernel);
-	if (initrd && kernel_read_file(initrd, &files->initrd, &files->initrd_len, err))
+	if (initrd && file_read_all(initrd, &files->initrd, &files->initrd_len, err))
 		return error_prefix(err, "-initrd");
 	return 0;
 }
@@ -234,9 +238,20 @@ fail:
 	return NULL;
 }
 
+int arch_kvm_vm_type(int kvm_fd, struct error *err)
+{
+	(void)kvm_fd;
+	(void)err;
+	return 0; /* KVM_X86_DEFAULT_VM */
+}
+
+uint32_t arch_irq_line(unsigned gsi)
+{
+	return gsi;
+}
+
 int arch_vm_load_kernel(struct arch_vm *x, struct guest_mem *mem, const struct boot_files *boot,
-			const char *kernel_name, const char *append, unsigned nr_vcpus,
-			struct error *err)
+			const struct arch_boot_config *cfg, struct error *err)
 {
 	struct e820_table e820;
 	const struct kvm_cpuid_entry2 *leaf1 = cpuid_find(x->cpuid, 1, 0);
@@ -245,11 +260,11 @@ int arch_vm_load_kernel(struct arch_vm *x, struct guest_mem *mem, const struct b
 	if (e820_build(&e820, mem->ram_size, err))
 		return error_prefix(err, "-m");
 	if (kernel_load_image(mem, boot->kernel, boot->kernel_len, boot->initrd, boot->initrd_len,
-			      append, &e820, &x->boot, err))
-		return error_prefix(err, "-kernel %s", kernel_name);
+			      cfg->append, &e820, &x->boot, err))
+		return error_prefix(err, "-kernel %s", cfg->kernel_name);
 	if (!mp_area)
 		return error_set(err, "no RAM for the MP table");
-	if (mptable_write(mp_area, LAYOUT_EBDA_END - LAYOUT_MPTABLE, LAYOUT_MPTABLE, nr_vcpus,
+	if (mptable_write(mp_area, LAYOUT_EBDA_END - LAYOUT_MPTABLE, LAYOUT_MPTABLE, cfg->nr_vcpus,
 			  leaf1 ? leaf1->eax : 0, leaf1 ? leaf1->edx : 0, err) < 0)
 		return error_prefix(err, "-smp");
 	return 0;
@@ -277,6 +292,28 @@ int arch_vcpu_setup(struct arch_vm *x, int vcpu_fd, unsigned index, unsigned nr_
 	if (index == 0)
 		return x86_setup_boot_cpu(vcpu_fd, mem, &x->boot, err);
 	return 0;
+}
+
+int arch_vcpus_ready(struct arch_vm *x, struct error *err)
+{
+	(void)x;
+	(void)err;
+	return 0;
+}
+
+void arch_vcpu_describe(int vcpu_fd, char *buf, size_t len)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	buf[0] = 0;
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs))
+		return;
+	snprintf(buf, len,
+		 "rip=0x%llx rsp=0x%llx rax=0x%llx rflags=0x%llx cs=0x%x cr0=0x%llx cr3=0x%llx "
+		 "cr4=0x%llx efer=0x%llx",
+		 regs.rip, regs.rsp, regs.rax, regs.rflags, sregs.cs.selector, sregs.cr0, sregs.cr3,
+		 sregs.cr4, sregs.efer);
 }
 
 void arch_vm_destroy(struct arch_vm *x)

@@ -25,7 +25,4 @@ int kernel_load_image(struct guest_mem *mem, const void *kernel, size_t kernel_l
  */
 int kernel_check_image(const void *image, size_t len, struct error *err);
 
-/* Reads a whole regular, non-empty file into a malloc'd buffer. */
-int kernel_read_file(const char *path, void **data, size_t *len, struct error *err);
-
 #endif

@@ -7,6 +7,7 @@
 
 #include "arch/x86/e820.h"
 #include "arch/x86/kernel_loader.h"
+#include "util/file.h"
 #include "arch/arch.h"
 #include "arch/x86/layout.h"
 #include "arch_test.h"
@@ -184,7 +185,7 @@ START_TEST(read_file)
 	size_t len = 0;
 
 	file("data", "abc", 3);
-	ck_assert_int_eq(kernel_read_file(path, &data, &len, &err), 0);
+	ck_assert_int_eq(file_read_all(path, &data, &len, &err), 0);
 	ck_assert_uint_eq(len, 3);
 	ck_assert_mem_eq(data, "abc", 3);
 	free(data);
