@@ -297,17 +297,20 @@ static int opt_version(struct cmdline_state *st, const char *arg, struct error *
 static int opt_help(struct cmdline_state *st, const char *arg, struct error *err);
 
 static const struct cmdline_option options[] = {
-	{ "kernel", "PATH", "bzImage, or ELF kernel with a PVH entry note", opt_kernel },
+	{ "kernel", "PATH", "bzImage or ELF kernel with a PVH entry note (x86), Image (arm64)",
+	  opt_kernel },
 	{ "initrd", "PATH", "initial ramdisk", opt_initrd },
 	{ "append", "STR", "kernel command line", opt_append },
 	{ "m", "[size=]SIZE[,maxmem=SIZE][,slots=N]", "boot RAM (default 128M; bare number = MiB)",
 	  opt_memory },
 	{ "smp", "[cpus=]N", "number of vCPUs (default 1)", opt_smp },
-	{ "machine", "[type=]pc|q35[,accel=kvm][,memory-backend=ID]",
-	  "the PC; memory-backend= takes boot RAM from an -object", opt_machine },
+	{ "machine", "[type=]pc|q35|virt[,accel=kvm][,memory-backend=ID][,dumpdtb=FILE]",
+	  "the PC (x86) or virt (arm64); memory-backend= takes boot RAM from an -object; "
+	  "dumpdtb= writes virt's device tree and exits", opt_machine },
+	{ "M", "TYPE[,...]", "same as -machine", opt_machine },
 	{ "cpu", "host|max[,+feat|-feat|feat=on|off]...", "CPU model and feature overrides",
 	  opt_cpu },
-	{ "serial", "stdio|file:PATH|none", "COM1 backend (default stdio)", opt_serial },
+	{ "serial", "stdio|file:PATH|none", "the UART's backend (default stdio)", opt_serial },
 	{ "nographic", NULL, "accepted for QEMU compatibility (tide has no display)",
 	  opt_nographic },
 	{ "no-reboot", NULL, "exit (status 0) when the guest reboots", opt_no_reboot },
