@@ -294,13 +294,12 @@ static int machine_build(struct machine *m, struct error *err)
 				 m->cfg->ram_backend, err) ||
 	    init_device_slot_budget(m, err))
 		return -1;
-	if (create_board_devices(m, err) || realize_devices(m, err))
+	/* vCPUs before devices: arm64's GIC is initialised once they all exist, and KVM takes
+	 * a device's irqfds only after that. */
+	if (arch_vm_load_kernel(m->arch, &m->mem, &m->cfg->boot, &boot, err) ||
+	    create_vcpus(m, err) || arch_vcpus_ready(m->arch, err))
 		return -1;
-	if (arch_vm_load_kernel(m->arch, &m->mem, &m->cfg->boot, &boot, err))
-		return -1;
-	if (create_vcpus(m, err))
-		return -1;
-	return arch_vcpus_ready(m->arch, err);
+	return create_board_devices(m, err) || realize_devices(m, err) ? -1 : 0;
 }
 
 static void machine_teardown(struct machine *m)
