@@ -42,6 +42,7 @@ struct arch_layout {
 	uint64_t mmio32_end;
 	uint64_t device_memory_align; /* the device memory (virtio-mem) area starts aligned so */
 	unsigned max_vcpus;	      /* -smp's limit (x86: one MP table entry each) */
+	const char *max_vcpus_why;    /* what sets it, for -smp's error */
 	const char *const *machine_types; /* -machine type= names it answers to, NULL-ended */
 	const char *machine_description;  /* what they name, for -machine's error */
 	bool has_device_tree;		  /* -machine dumpdtb= has something to write */

@@ -5,15 +5,43 @@
 #include <sys/mman.h>
 
 #include "mm/backend.h"
+#include "util/log.h"
+#include "util/util.h"
+
+/*
+ * Maps size bytes of anonymous memory starting on a huge-page boundary (QEMU aligns its RAM
+ * the same way). Unaligned, a transparent huge page could straddle two blocks and back an
+ * unplugged one with host memory (hosts with THP "always", or kernels before 6.7 that do
+ * not align large anonymous mappings themselves).
+ */
+static void *map_aligned(uint64_t size, uint64_t align, int flags)
+{
+	uint8_t *p = mmap(NULL, size + align, PROT_READ | PROT_WRITE, flags, -1, 0);
+	uint8_t *aligned;
+	uint64_t head, tail;
+
+	if (p == MAP_FAILED)
+		return MAP_FAILED;
+	aligned = (uint8_t *)ALIGN_UP((uintptr_t)p, align);
+	head = (uint64_t)(aligned - p);
+	tail = align - head;
+	/* If trimming failed, the reservation would only stay a little larger. */
+	if ((head && munmap(p, head)) || (tail && munmap(aligned + size, tail)))
+		log_warn("memory-backend-ram: trimming the aligned mapping: %s", strerror(errno));
+	return aligned;
+}
 
 static int ram_map(struct memory_backend *b, struct error *err)
 {
 	int flags = (b->share ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
+	uint64_t align = host_thp_size();
 	void *p;
 
 	if (!b->reserve)
 		flags |= MAP_NORESERVE;
-	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (align < b->page_size)
+		align = b->page_size;
+	p = map_aligned(b->size, align, flags);
 	if (p == MAP_FAILED)
 		return error_set(err, "memory-backend-ram: cannot map %" PRIu64 " bytes: %s%s",
 				 b->size, strerror(errno),

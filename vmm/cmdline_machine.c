@@ -75,9 +75,9 @@ int cmdline_parse_smp(struct vm_config *cfg, const char *arg, struct error *err)
 	    opts_finish(&opts, "-smp (only cpus=N is supported)", err))
 		goto out;
 	if (cpus < 1 || cpus > arch_layout.max_vcpus) {
-		error_set(err, "-smp: %" PRIu64 " CPUs requested, must be 1..%d (the MP table "
-			       "holds %d)",
-			  cpus, (int)arch_layout.max_vcpus, (int)arch_layout.max_vcpus);
+		error_set(err, "-smp: %" PRIu64 " CPUs requested, must be 1..%d (%s %d)", cpus,
+			  (int)arch_layout.max_vcpus, arch_layout.max_vcpus_why,
+			  (int)arch_layout.max_vcpus);
 		goto out;
 	}
 	cfg->smp = (unsigned)cpus;

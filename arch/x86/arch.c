@@ -33,6 +33,7 @@ const struct arch_layout arch_layout = {
 	.mmio32_end = LAYOUT_MMIO32_END,
 	.device_memory_align = LAYOUT_DEVICE_MEMORY_ALIGN,
 	.max_vcpus = MPTABLE_MAX_CPUS, /* every vCPU needs an entry in the MP table */
+	.max_vcpus_why = "the MP table holds",
 	.machine_types = (const char *const[]){ "pc", "q35", NULL },
 	.machine_description = "a PC without firmware (pc or q35 are taken as it)",
 	.has_device_tree = false,

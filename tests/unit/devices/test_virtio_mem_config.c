@@ -1,4 +1,5 @@
 #include <check.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -136,18 +137,29 @@ START_TEST(cross_checks)
 	struct vmem_config vcs[4];
 	struct error err = { "" };
 
-	/* Two devices placed one after the other from 4 GiB (1 GiB of RAM: no high RAM). */
+#if defined(__x86_64__)
+	const uint64_t area = 4 * GiB; /* 1 GiB of RAM, below the hole: the area starts at 4 GiB */
+	const uint64_t area_3584m = 5 * GiB; /* 3.5 GiB of RAM: 512 MiB above 4 GiB, aligned */
+#else
+	const uint64_t area = 3 * GiB; /* arm64: 1 GiB of RAM from 2 GiB */
+	const uint64_t area_3584m = 6 * GiB; /* 2 + 3.5 GiB, 1 GiB aligned */
+#endif
+	char want[300];
+
+	/* Two devices placed one after the other from where RAM ends. */
 	const char *two[] = { "virtio-mem-pci,memdev=a,requested-size=1G", "virtio-mem-pci,memdev=b" };
 	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, two, 2, vcs, &err), 0);
-	ck_assert_uint_eq(vcs[0].memaddr, 4 * GiB);
-	ck_assert_uint_eq(vcs[1].memaddr, 8 * GiB);
+	ck_assert_uint_eq(vcs[0].memaddr, area);
+	ck_assert_uint_eq(vcs[1].memaddr, area + 4 * GiB);
 	ck_assert_uint_eq(vcs[1].size, 2 * GiB);
 	ck_assert_uint_eq(vcs[0].block_size, host_thp_size()); /* the default, set here */
 
 	ck_assert_int_eq(resolve("1G,maxmem=6G", objs, 3, two, 2, vcs, &err), -1);
-	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'b' (2147483648 bytes at 0x200000000) does "
-				  "not fit in the device memory area 0x100000000-0x240000000 (raise "
-				  "-m maxmem)");
+	snprintf(want, sizeof(want),
+		 "virtio-mem-pci: memdev 'b' (2147483648 bytes at %#" PRIx64 ") does not fit in "
+		 "the device memory area %#" PRIx64 "-%#" PRIx64 " (raise -m maxmem)",
+		 (uint64_t)(area + 4 * GiB), area, (uint64_t)(area + 5 * GiB));
+	ck_assert_str_eq(err.msg, want);
 	const char *unknown[] = { "virtio-mem-pci,memdev=zz" };
 	ck_assert_int_eq(resolve("1G,maxmem=7G", objs, 3, unknown, 1, vcs, &err), -1);
 	ck_assert_str_eq(err.msg, "virtio-mem-pci: memdev 'zz' is not a memory backend object");
@@ -200,10 +212,10 @@ START_TEST(cross_checks)
 	ck_assert_str_eq(err.msg, "virtio-mem-pci z needs 1024 memslots but only 512 are left (at "
 				  "most 2048 for all devices); use fewer or larger memslots "
 				  "(memslots=N)");
-	/* With RAM above 4 GiB the area starts after it, 1 GiB aligned. */
+	/* The area starts after RAM (x86: above 4 GiB), 1 GiB aligned. */
 	const char *one[] = { "virtio-mem-pci,memdev=b" };
 	ck_assert_int_eq(resolve("3584M,maxmem=8G", objs, 3, one, 1, vcs, &err), 0);
-	ck_assert_uint_eq(vcs[0].memaddr, 5 * GiB);
+	ck_assert_uint_eq(vcs[0].memaddr, area_3584m);
 }
 END_TEST
 

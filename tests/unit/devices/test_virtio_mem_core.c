@@ -84,6 +84,7 @@ static const struct memslot_ops fake_ops = { fake_set_region, fake_protect, fake
 static struct slot_id_pool pool;
 static struct memslot_region slots;
 static struct memory_backend backend;
+static void *region_mapping; /* backend.hva lies in it, block-aligned */
 static struct vmem_core core;
 static struct error set_err; /* what vmem_set_requested() said last */
 
@@ -115,9 +116,12 @@ static void setup(void)
 					     &fake_ops, NULL, &err), 0);
 	backend = (struct memory_backend){ .ops = &anon_ops, .size = REGION, .fd = -1,
 					   .page_size = 4096, .type_name = "fake" };
-	backend.hva = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	ck_assert_ptr_ne(backend.hva, MAP_FAILED);
+	/* Block-aligned, as tide's backends are huge-page aligned: where THP is "always", a
+	 * huge page would otherwise straddle two blocks. */
+	region_mapping = mmap(NULL, REGION + BLOCK, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ck_assert_ptr_ne(region_mapping, MAP_FAILED);
+	backend.hva = (uint8_t *)(((uintptr_t)region_mapping + BLOCK - 1) & ~(uintptr_t)(BLOCK - 1));
 	/* The fake KVM hands slots an hva of NULL; the backend is what holds the memory. */
 	ck_assert_int_eq(vmem_core_init(&core, ADDR, REGION, BLOCK, 512 * MiB, &slots, &backend,
 					&err), 0);
@@ -127,7 +131,7 @@ static void teardown(void)
 {
 	vmem_core_destroy(&core);
 	memslot_region_destroy(&slots);
-	munmap(backend.hva, REGION);
+	munmap(region_mapping, REGION + BLOCK);
 	slot_id_pool_free(&pool);
 }
 

@@ -103,6 +103,26 @@ START_TEST(ram_private)
 }
 END_TEST
 
+/* Anonymous RAM starts on a huge-page boundary: a THP never straddles two virtio-mem blocks,
+ * so one cannot back an unplugged block beside a plugged one. */
+START_TEST(ram_is_huge_page_aligned)
+{
+	struct error err = { "" };
+
+	for (int share = 0; share < 2; share++) {
+		struct memory_backend *b = parse("memory-backend-ram",
+						 share ? "id=m,size=6M,share=on" : "id=m,size=6M",
+						 &err);
+
+		ck_assert_msg(b != NULL, "%s", err.msg);
+		ck_assert_int_eq(memory_backend_map(b, &err), 0);
+		ck_assert_uint_eq((uintptr_t)b->hva % host_thp_size(), 0);
+		memset(b->hva, 1, b->size); /* all of it is mapped, and only it (ASan, munmap) */
+		memory_backend_free(b);
+	}
+}
+END_TEST
+
 START_TEST(ram_shared)
 {
 	discard_gives_memory_back("memory-backend-ram", "id=m,size=256K,share=on");
@@ -460,6 +480,7 @@ Suite *suite_main(void)
 	TCase *tc = tcase_create("backends");
 
 	tcase_add_test(tc, ram_private);
+	tcase_add_test(tc, ram_is_huge_page_aligned);
 	tcase_add_test(tc, ram_shared);
 	tcase_add_test(tc, memfd_shared_by_default);
 	tcase_add_test(tc, memfd_private);
