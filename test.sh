@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set-up + build + every test: unit tests, the integration tests that boot guests on
-# /dev/kvm, the unit and test-guest integration tests again under ASan+UBSan, and a
-# short run of each libFuzzer target over its seed corpus.
+# /dev/kvm, the arm64 build's tests in a nested arm64 machine (QEMU TCG), the unit and
+# test-guest integration tests again under ASan+UBSan, and a short run of each libFuzzer
+# target over its seed corpus.
 #
 # Where /dev/kvm is absent (a host that is itself a guest without nested
 # virtualisation), the integration tests run inside a QEMU TCG VM whose emulated
@@ -9,9 +10,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh build
-# The Linux guest is built (or taken from the cache) before the tests so that its
+# arm64: a cross build, run by the arm64 suite in a nested arm64 machine (tests/arm64/).
+scripts/setup-arm64.sh build-arm64
+# The Linux guests are built (or taken from the cache) before the tests so that their
 # build time does not count against a test's timeout.
 guests/linux/build.sh >/dev/null
+guests/linux-arm64/build.sh "${TIDE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tide}/linux-arm64/out" >/dev/null
+tests/arm64-vm/run.sh --prepare
 if [ ! -f build-asan/build.ninja ]; then
 	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 fi

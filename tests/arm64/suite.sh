@@ -115,13 +115,36 @@ reset_and_watch() {
 }
 watch_pid=
 : >"$vlog.qmp"
-"$tide" -nographic -M virt -m 512M,maxmem=2G -smp 2 -kernel "$image" -initrd "$initrd" \
-	-object memory-backend-ram,id=mem0,size=1G \
-	-device virtio-mem-pci,id=vm0,memdev=mem0,requested-size=0 \
-	-qmp "unix:$sock,server=on,wait=off" \
-	-append "$append tide.memcheck" >"$vlog" 2>&1 &
-pid=$!
+start_vmem_guest() {
+	"$tide" -nographic -M virt -m 512M,maxmem=2G -smp 2 -kernel "$image" -initrd "$initrd" \
+		-object memory-backend-ram,id=mem0,size=1G \
+		-device virtio-mem-pci,id=vm0,memdev=mem0,requested-size=0 \
+		-qmp "unix:$sock,server=on,wait=off" \
+		-append "$append tide.memcheck" >"$vlog" 2>&1 &
+	pid=$!
+}
+stop_vmem_guest() {
+	TIDE_QMP_SOCKET=$sock "$tidectl" raw '{"execute":"quit"}' >/dev/null 2>&1
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+start_vmem_guest
 step="boot"
+# Once in some dozens of boots under the nested TCG machine, the guest kernel oopses in its
+# first instructions (a return address overwritten, before any device is used; seen
+# once, 2026-12-07). Such a boot is tried once more, and the TAP output says so.
+wait_for "$vlog" "TIDE-READY\|end Kernel panic" 1 "$boot_timeout"
+if ! grep -q TIDE-READY "$vlog" && grep -q "Internal error: Oops" "$vlog"; then
+	echo "# virtio-mem: the guest kernel oopsed at boot; trying once more:"
+	grep -m1 -A1 "Unable to handle\|Internal error" "$vlog" | sed 's/^/#   /'
+	stop_vmem_guest
+	start_vmem_guest
+fi
 if wait_for "$vlog" TIDE-READY 1 "$boot_timeout"; then
 	base=$(grep TIDE-READY "$vlog" | sed 's/.*memtotal_kb=\([0-9]*\).*/\1/')
 	# Each step: resize, then the guest's MemTotal after it (and its data check on growth).
@@ -141,13 +164,7 @@ if wait_for "$vlog" TIDE-READY 1 "$boot_timeout"; then
 		step="the new boot plugs 512M again" && resize 512M &&
 		step=finished
 fi
-TIDE_QMP_SOCKET=$sock "$tidectl" raw '{"execute":"quit"}' >/dev/null 2>&1
-i=0
-while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-	sleep 0.2
-	i=$((i + 1))
-done
-kill -9 "$pid" 2>/dev/null
+stop_vmem_guest
 [ -z "$watch_pid" ] || kill "$watch_pid" 2>/dev/null
 if [ "$step" = finished ]; then
 	ok "virtio-mem: resized 0 -> 1G -> 256M -> 0 through QMP, data verified, reset unplugs"
