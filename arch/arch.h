@@ -64,6 +64,8 @@ void arch_probe_host(void);
 int arch_read_boot_files(const char *kernel, const char *initrd, struct boot_files *files,
 			 struct error *err);
 void arch_free_boot_files(struct boot_files *files);
+/* Whether the kernel is in a format the architecture boots (the error says why not). */
+int arch_check_kernel(const void *image, size_t len, struct error *err);
 
 /* One VM's architecture state (CPUID, the boot entry). */
 struct arch_vm;

@@ -19,7 +19,6 @@
 #include "arch/arm64/gic.h"
 #include "arch/arm64/image.h"
 #include "arch/arm64/layout.h"
-#include "util/file.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -84,25 +83,11 @@ void arch_probe_host(void)
 {
 }
 
-int arch_read_boot_files(const char *kernel, const char *initrd, struct boot_files *files,
-			 struct error *err)
+int arch_check_kernel(const void *image, size_t len, struct error *err)
 {
 	struct arm64_image_info info;
 
-	if (file_read_all(kernel, &files->kernel, &files->kernel_len, err))
-		return error_prefix(err, "-kernel");
-	if (arm64_image_parse(files->kernel, files->kernel_len, &info, err))
-		return error_prefix(err, "-kernel %s", kernel);
-	if (initrd && file_read_all(initrd, &files->initrd, &files->initrd_len, err))
-		return error_prefix(err, "-initrd");
-	return 0;
-}
-
-void arch_free_boot_files(struct boot_files *files)
-{
-	free(files->kernel);
-	free(files->initrd);
-	memset(files, 0, sizeof(*files));
+	return arm64_image_parse(image, len, &info, err);
 }
 
 /* The largest guest-physical address size KVM offers, up to what tide needs. */

@@ -15,7 +15,6 @@
 #include "arch/x86/kernel_loader.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
-#include "util/file.h"
 #include "util/kvm_compat.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -91,24 +90,9 @@ void arch_probe_host(void)
 	(void)host_kvm_is_emulating(); /* it keeps the answer */
 }
 
-int arch_read_boot_files(const char *kernel, const char *initrd, struct boot_files *files,
-			 struct error *err)
+int arch_check_kernel(const void *image, size_t len, struct error *err)
 {
-	/* Read errors name the path themselves. */
-	if (file_read_all(kernel, &files->kernel, &files->kernel_len, err))
-		return error_prefix(err, "-kernel");
-	if (kernel_check_image(files->kernel, files->kernel_len, err))
-		return error_prefix(err, "-kernel %s", kernel);
-	if (initrd && file_read_all(initrd, &files->initrd, &files->initrd_len, err))
-		return error_prefix(err, "-initrd");
-	return 0;
-}
-
-void arch_free_boot_files(struct boot_files *files)
-{
-	free(files->kernel);
-	free(files->initrd);
-	memset(files, 0, sizeof(*files));
+	return kernel_check_image(image, len, err);
 }
 
 static struct kvm_cpuid2 *alloc_cpuid(unsigned nent)
