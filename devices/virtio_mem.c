@@ -215,6 +215,9 @@ static void vmem_debug_info(void *opaque, struct json_object *obj)
 	json_object_object_add(obj, "dynamic-memslots",
 			       json_object_new_boolean(vm->cfg->dynamic_memslots));
 	add_u64(obj, "queue-notify-address", virtio_pci_queue_notify_address(&vm->vp, 0));
+	/* Whether the driver took MSI-X (irqfds, and on arm64 the ITS) rather than INTx. */
+	json_object_object_add(obj, "msix-enabled",
+			       json_object_new_boolean(msix_enabled(&vm->vp.msix)));
 	add_u64(counters, "plug-requests", n->plug_requests);
 	add_u64(counters, "unplug-requests", n->unplug_requests);
 	add_u64(counters, "unplug-all-requests", n->unplug_all_requests);

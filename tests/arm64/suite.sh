@@ -31,7 +31,7 @@ not_ok() {
 # wait_for LOG PATTERN COUNT SECONDS: until LOG has COUNT lines matching PATTERN.
 wait_for() {
 	i=0
-	while [ "$(grep -c "$2" "$1" 2>/dev/null)" -lt "$3" ]; do
+	while c=$(grep -c "$2" "$1" 2>/dev/null); [ "${c:-0}" -lt "$3" ]; do
 		i=$((i + 1))
 		[ $i -le $(($4 * 5)) ] || return 1
 		sleep 0.2
@@ -150,6 +150,9 @@ if wait_for "$vlog" TIDE-READY 1 "$boot_timeout"; then
 	# Each step: resize, then the guest's MemTotal after it (and its data check on growth).
 	m=$(mark "$vlog") && step="resize to 1G" && resize 1G &&
 		step="MemTotal + 1G" && wait_after "$vlog" "$m" "TIDE-MEMTOTAL $((base + 1048576))" 180 &&
+		step="the driver took MSI-X (through the ITS)" &&
+		TIDE_QMP_SOCKET=$sock "$tidectl" raw '{"execute":"x-query-virtio-mem"}' >"$vlog.x" 2>&1 &&
+		grep -q '"msix-enabled": *true' "$vlog.x" &&
 		m=$(mark "$vlog") && step="data in plugged memory" &&
 		wait_after "$vlog" "$m" "TIDE-MEMCHECK" 300 && ! grep -q "TIDE-MEMCHECK bad" "$vlog" &&
 		m=$(mark "$vlog") && step="resize to 256M" && resize 256M &&
@@ -169,7 +172,7 @@ stop_vmem_guest
 if [ "$step" = finished ]; then
 	ok "virtio-mem: resized 0 -> 1G -> 256M -> 0 through QMP, data verified, reset unplugs"
 else
-	cat "$vlog.qmp" "$vlog.events" >>"$vlog" 2>/dev/null
+	cat "$vlog.qmp" "$vlog.x" "$vlog.events" >>"$vlog" 2>/dev/null
 	not_ok "virtio-mem: failed at: $step" "$vlog"
 fi
 
