@@ -218,9 +218,11 @@ static void *vcpu_thread(void *arg)
 			}
 			log_error("vCPU %u: KVM_RUN: %s", vcpu->index, strerror(errno));
 			dump_registers(vcpu, LOG_ERROR);
-			if (errno == EFAULT) {
-				/* Memory KVM could not reach for the guest (kvm-api.md 9.1): as QEMU,
-				 * the VM stops with an internal error; tide goes on. */
+			if (errno == EFAULT || errno == ENOSYS) {
+				/* Memory KVM could not reach for the guest (kvm-api.md 9.1), or on
+				 * arm64 an MMIO access KVM cannot decode (no instruction syndrome,
+				 * e.g. a load with writeback): the VM stops with an internal error;
+				 * tide goes on, and system_reset starts it again. */
 				vcpu->board->ops->guest_internal_error(vcpu->board);
 				continue;
 			}
