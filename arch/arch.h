@@ -98,6 +98,8 @@ int arch_vcpu_setup(struct arch_vm *a, int vcpu_fd, unsigned index, unsigned nr_
 		    struct guest_mem *mem, struct error *err);
 /* Once every vCPU is set up: what needs them all (arm64: the GIC's initialisation). */
 int arch_vcpus_ready(struct arch_vm *a, struct error *err);
+/* The vCPU goes on after a stop (QMP stop, then cont): what the guest should know of it. */
+void arch_vcpu_resumed(int vcpu_fd, unsigned index);
 /* The registers that say where a vCPU is, in one line for an error log ("" if unreadable). */
 void arch_vcpu_describe(int vcpu_fd, char *buf, size_t len);
 void arch_vm_destroy(struct arch_vm *a);

@@ -16,10 +16,14 @@
  */
 static void *map_aligned(uint64_t size, uint64_t align, int flags)
 {
-	uint8_t *p = mmap(NULL, size + align, PROT_READ | PROT_WRITE, flags, -1, 0);
-	uint8_t *aligned;
+	uint8_t *p, *aligned;
 	uint64_t head, tail;
 
+	if (size > UINT64_MAX - align) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	p = mmap(NULL, size + align, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		return MAP_FAILED;
 	aligned = (uint8_t *)ALIGN_UP((uintptr_t)p, align);

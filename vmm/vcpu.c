@@ -193,12 +193,8 @@ static void *vcpu_thread(void *arg)
 		int ret;
 
 		if (atomic_load(&vcpu->rs->pause_requested)) {
-			/* After a stop, as QEMU does: the guest's watchdogs see PVCLOCK_GUEST_STOPPED
-			 * and do not take the pause for a lockup (EINVAL: no kvmclock in use). */
-			if (run_state_park(vcpu->rs) &&
-			    ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0) && errno != EINVAL)
-				log_debug("vCPU %u: KVM_KVMCLOCK_CTRL: %s", vcpu->index,
-					  strerror(errno));
+			if (run_state_park(vcpu->rs))
+				arch_vcpu_resumed(vcpu->fd, vcpu->index);
 			continue;
 		}
 		run_state_enter_guest(vcpu->rs);

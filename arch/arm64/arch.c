@@ -127,6 +127,13 @@ struct arch_vm *arch_vm_create(int kvm_fd, int vm_fd, const struct cpu_config *c
 	a->vm_fd = vm_fd;
 	a->gic.gic_fd = a->gic.its_fd = -1;
 	a->ipa_bits = ipa_bits(kvm_fd);
+	/* RAM from 2 GiB, device memory after it, and the 64 GiB window at the top. */
+	if (a->ipa_bits < ARM64_IPA_BITS_DEFAULT) {
+		error_set(err, "KVM offers a %u-bit guest-physical address space; tide's arm64 "
+			       "machine needs %d bits",
+			  a->ipa_bits, ARM64_IPA_BITS_DEFAULT);
+		goto fail;
+	}
 	if (strcmp(cpu->model, "host") && strcmp(cpu->model, "max")) {
 		error_set(err, "-cpu: tide runs the host's CPU on arm64 (host or max), not '%s'",
 			  cpu->model);
@@ -179,8 +186,13 @@ static int write_fdt(struct arch_vm *a, struct guest_mem *mem, const struct boot
 		return error_prefix(err, "device tree");
 	ret = guest_mem_write(mem, at->fdt, blob, len, err);
 	/* write(), not pwrite(): the seccomp filters allow the one (the fd is fresh). */
-	if (!ret && cfg->dumpdtb_fd >= 0 && write(cfg->dumpdtb_fd, blob, len) != (ssize_t)len)
-		ret = error_set(err, "-machine dumpdtb: %s", strerror(errno));
+	if (!ret && cfg->dumpdtb_fd >= 0) {
+		ssize_t n = write(cfg->dumpdtb_fd, blob, len);
+
+		if (n != (ssize_t)len)
+			ret = error_set(err, "-machine dumpdtb: %s",
+					n < 0 ? strerror(errno) : "short write");
+	}
 	free(blob);
 	return ret;
 }
@@ -191,6 +203,11 @@ int arch_vm_load_kernel(struct arch_vm *a, struct guest_mem *mem, const struct b
 	struct arm64_image_info info;
 	struct arm64_boot_layout at;
 
+	if (ARM64_RAM_BASE + mem->ram_size > mmio64_base(a))
+		return error_set(err, "-m: RAM would end at 0x%" PRIx64 ", above the 64-bit PCI "
+				      "window at 0x%" PRIx64 " (KVM's guest-physical space has %u "
+				      "bits)",
+				 (uint64_t)(ARM64_RAM_BASE + mem->ram_size), mmio64_base(a), a->ipa_bits);
 	if (arm64_image_parse(boot->kernel, boot->kernel_len, &info, err) ||
 	    arm64_boot_layout(&info, boot->kernel_len, boot->initrd_len, ARM64_RAM_BASE,
 			      mem->ram_size, &at, err) ||
@@ -247,6 +264,14 @@ int arch_vcpu_setup(struct arch_vm *a, int vcpu_fd, unsigned index, unsigned nr_
 int arch_vcpus_ready(struct arch_vm *a, struct error *err)
 {
 	return arm64_gic_init(&a->gic, err);
+}
+
+/* arm64 has no kvmclock to tell. (The virtual counter runs on across a stop: saving and
+ * restoring it, as QEMU does, is still to do.) */
+void arch_vcpu_resumed(int vcpu_fd, unsigned index)
+{
+	(void)vcpu_fd;
+	(void)index;
 }
 
 void arch_vcpu_describe(int vcpu_fd, char *buf, size_t len)

@@ -53,15 +53,19 @@ int arm64_boot_layout(const struct arm64_image_info *info, size_t kernel_len, si
 
 	(void)kernel_len; /* image_size covers it (checked by the parse) */
 	memset(out, 0, sizeof(*out));
+	/* image_size is the file's word: check it before adding it to anything. */
+	if (ram_size < 2 * ARM64_FDT_MAX ||
+	    info->image_size > ram_size - ARM64_FDT_MAX - info->text_offset)
+		return error_set(err, "the kernel needs %" PRIu64 " bytes of RAM beside the 2 MiB "
+				      "device tree: -m is too small",
+				 info->image_size);
 	out->kernel = ram_base + info->text_offset; /* ram_base is 2 MiB aligned */
 	out->kernel_end = out->kernel + info->image_size;
-	if (ram_size < 2 * ARM64_FDT_MAX)
-		return error_set(err, "%" PRIu64 " bytes of RAM: -m is too small", ram_size);
 	out->fdt = (ram_end - ARM64_FDT_MAX) & ~(ALIGN_2M - 1);
 	if (out->fdt < out->kernel_end)
-		return error_set(err, "the kernel needs %" PRIu64 " MiB of RAM and the device tree "
-				      "2 MiB: -m is too small",
-				 (uint64_t)((info->image_size + info->text_offset + ALIGN_2M - 1) >> 20));
+		return error_set(err, "the kernel needs %" PRIu64 " bytes of RAM beside the 2 MiB "
+				      "device tree: -m is too small",
+				 info->image_size);
 	out->initrd = out->initrd_end = out->fdt;
 	if (initrd_len) {
 		if (initrd_len > out->fdt - out->kernel_end)

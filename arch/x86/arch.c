@@ -286,6 +286,14 @@ int arch_vcpus_ready(struct arch_vm *x, struct error *err)
 	return 0;
 }
 
+/* As QEMU does: the guest's watchdogs see PVCLOCK_GUEST_STOPPED and do not take the pause
+ * for a lockup (EINVAL: the guest uses no kvmclock). */
+void arch_vcpu_resumed(int vcpu_fd, unsigned index)
+{
+	if (ioctl(vcpu_fd, KVM_KVMCLOCK_CTRL, 0) && errno != EINVAL)
+		log_debug("vCPU %u: KVM_KVMCLOCK_CTRL: %s", index, strerror(errno));
+}
+
 void arch_vcpu_describe(int vcpu_fd, char *buf, size_t len)
 {
 	struct kvm_regs regs;

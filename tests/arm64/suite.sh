@@ -38,6 +38,9 @@ wait_for() {
 	done
 }
 
+# The end of a number on a console line (which may end in \r).
+end='\($\|[^0-9]\)'
+
 # mark LOG: how many lines it has now; wait_after LOG MARK PATTERN SECONDS: until a line
 # after the mark matches PATTERN (so that an earlier step's line does not count).
 mark() {
@@ -54,15 +57,19 @@ wait_after() {
 
 # The unit tests, one TAP line each (Check prints its own report into the log).
 mkdir -p "$out/unit"
+units=0
 for t in "$build"/tests/unit/test_*; do
 	if [ ! -f "$t" ] || [ ! -x "$t" ]; then continue; fi
 	name=unit/${t##*/test_}
+	units=$((units + 1))
 	if CK_DEFAULT_TIMEOUT=120 "$t" >"$out/$name.log" 2>&1; then
 		ok "$name"
 	else
 		not_ok "$name" "$out/$name.log"
 	fi
 done
+
+[ "$units" -gt 0 ] || not_ok "unit tests: none in $build/tests/unit"
 
 run_tide() { # LOG ARGS...: tide in the foreground, bounded
 	log=$1
@@ -89,7 +96,7 @@ fi
 
 # -machine dumpdtb=FILE writes the tree and exits 0 without running (the caller decompiles it).
 rm -f "$out/virt.dtb"
-if "$tide" -M virt,dumpdtb="$out/virt.dtb" -m 512M -smp 2 -kernel "$image" -initrd "$initrd" \
+if timeout 60 "$tide" -M virt,dumpdtb="$out/virt.dtb" -m 512M -smp 2 -kernel "$image" -initrd "$initrd" \
 	-append "$append" >"$out/dumpdtb.log" 2>&1 &&
 	[ "$(od -An -tx1 -N4 "$out/virt.dtb" | tr -d ' ')" = d00dfeed ]; then
 	ok "dumpdtb writes a device tree"
@@ -105,12 +112,17 @@ resize() { # SIZE: plugged == requested, or the test fails
 	TIDE_QMP_SOCKET=$sock timeout $((boot_timeout + 30)) "$tidectl" resize vm0 "$1" --wait \
 		--timeout "$boot_timeout" >>"$vlog.qmp" 2>&1
 }
+qmp() { # COMMAND: one QMP command through tidectl, answered with return
+	TIDE_QMP_SOCKET=$sock "$tidectl" raw "$1" >>"$vlog.qmp" 2>&1 &&
+		tail -n 1 "$vlog.qmp" | grep -q '"return"'
+}
+
 # system_reset while tidectl watch records the events: the reset's MEMORY_DEVICE_SIZE_CHANGE
 # to size 0 says it unplugged everything before the guest boots (and plugs) again.
 reset_and_watch() {
 	TIDE_QMP_SOCKET=$sock "$tidectl" watch >"$vlog.events" 2>&1 &
 	watch_pid=$!
-	sleep 1
+	sleep 2 # subscribed (there is no ready line to wait for)
 	TIDE_QMP_SOCKET=$sock "$tidectl" raw '{"execute":"system_reset"}' >>"$vlog.qmp" 2>&1
 }
 watch_pid=
@@ -149,16 +161,18 @@ if wait_for "$vlog" TIDE-READY 1 "$boot_timeout"; then
 	base=$(grep TIDE-READY "$vlog" | sed 's/.*memtotal_kb=\([0-9]*\).*/\1/')
 	# Each step: resize, then the guest's MemTotal after it (and its data check on growth).
 	m=$(mark "$vlog") && step="resize to 1G" && resize 1G &&
-		step="MemTotal + 1G" && wait_after "$vlog" "$m" "TIDE-MEMTOTAL $((base + 1048576))" 180 &&
+		step="MemTotal + 1G" && wait_after "$vlog" "$m" "TIDE-MEMTOTAL $((base + 1048576))$end" 180 &&
 		step="the driver took MSI-X (through the ITS)" &&
 		TIDE_QMP_SOCKET=$sock "$tidectl" raw '{"execute":"x-query-virtio-mem"}' >"$vlog.x" 2>&1 &&
 		grep -q '"msix-enabled": *true' "$vlog.x" &&
 		m=$(mark "$vlog") && step="data in plugged memory" &&
 		wait_after "$vlog" "$m" "TIDE-MEMCHECK" 300 && ! grep -q "TIDE-MEMCHECK bad" "$vlog" &&
+		step="QMP stop and cont" && qmp '{"execute":"stop"}' && sleep 1 &&
+		qmp '{"execute":"cont"}' && kill -0 "$pid" &&
 		m=$(mark "$vlog") && step="resize to 256M" && resize 256M &&
-		step="MemTotal + 256M" && wait_after "$vlog" "$m" "TIDE-MEMTOTAL $((base + 262144))" 180 &&
+		step="MemTotal + 256M" && wait_after "$vlog" "$m" "TIDE-MEMTOTAL $((base + 262144))$end" 180 &&
 		m=$(mark "$vlog") && step="resize to 0" && resize 0 &&
-		step="MemTotal back" && wait_after "$vlog" "$m" "TIDE-MEMTOTAL $base" 180 &&
+		step="MemTotal back" && wait_after "$vlog" "$m" "TIDE-MEMTOTAL $base$end" 180 &&
 		step="resize to 512M again" && resize 512M &&
 		step="system_reset" && reset_and_watch &&
 		step="reset unplugged all (size-0 event)" &&

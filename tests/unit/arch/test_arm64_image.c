@@ -115,6 +115,11 @@ START_TEST(layout_too_little_ram)
 	ck_assert_int_eq(
 		arm64_boot_layout(&info, 30 * MiB, 30 * MiB, RAM_BASE, 64 * MiB, &at, &err), -1);
 	ck_assert_err_has(err, "initrd");
+	/* image_size is the file's word: a huge one is refused, not added until it wraps. */
+	const struct arm64_image_info huge = { .text_offset = 0, .image_size = UINT64_MAX - 4095 };
+
+	ck_assert_int_eq(arm64_boot_layout(&huge, 30 * MiB, 1, RAM_BASE, 512 * MiB, &at, &err), -1);
+	ck_assert_err_has(err, "-m is too small");
 }
 END_TEST
 

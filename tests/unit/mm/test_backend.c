@@ -120,6 +120,14 @@ START_TEST(ram_is_huge_page_aligned)
 		memset(b->hva, 1, b->size); /* all of it is mapped, and only it (ASan, munmap) */
 		memory_backend_free(b);
 	}
+	/* A size that the alignment would wrap around is refused, not mapped short. */
+	struct memory_backend *b = parse("memory-backend-ram",
+					 "id=m,size=18446744073709547520,reserve=off", &err);
+
+	ck_assert_msg(b != NULL, "%s", err.msg);
+	ck_assert_int_eq(memory_backend_map(b, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "cannot map"));
+	memory_backend_free(b);
 }
 END_TEST
 
