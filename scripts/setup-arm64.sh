@@ -49,7 +49,7 @@ fi
 
 BUILD=${1:-build-arm64}
 if [ ! -f "$BUILD/build.ninja" ]; then
-	meson setup "$BUILD" --cross-file scripts/aarch64-linux-gnu.cross -Dguests=false \
+	meson setup "$BUILD" --cross-file scripts/aarch64-linux-gnu.cross \
 		-Dfdt_libdir="$FDT_LIBDIR"
 fi
 ninja -C "$BUILD"

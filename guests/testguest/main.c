@@ -1,11 +1,10 @@
-/* Tide test guest: scenario table, TAP runner and exit.
+/* Tide test guest: scenario table and TAP runner.
  *
- * Entered at CPL3 from start.S as tg_main(start_info, cr3, cpuid 0x80000008 eax).
+ * The architecture's entry (x86: tg_main in pvh.c; arm64: arm64/boot.c) sets
+ * up the console and tg_boot, prints the TAP header and calls tg_run().
  */
-#include "io.h"
 #include "tg.h"
 
-#define DEBUG_EXIT_PORT 0xF4
 #define DEFAULT_TESTS "memmap,pattern,pci"
 #define MAX_NAME 64
 
@@ -38,18 +37,6 @@ static const struct tg_scenario scenarios[] = {
 	{ "kvmclock", scenario_kvmclock, "kvmclock stands still while stopped (QMP stop/cont)" },
 };
 
-TG_NORETURN void tg_exit(unsigned code)
-{
-	outb(DEBUG_EXIT_PORT, (uint8_t)code);
-	tg_printf("# tide-testguest: port 0x%x did not stop the VM; forcing a triple fault\n",
-		  DEBUG_EXIT_PORT);
-	/* ud2 raises #UD, which has no gate (the IDT holds #GP only, and the #GP
-	 * handler turns hlt into an x87 load) -> triple fault -> VM shutdown.  Loop in
-	 * case even that does not stop us. */
-	for (;;)
-		__asm__ volatile("ud2");
-}
-
 static const struct tg_scenario *lookup(const char *name)
 {
 	for (size_t i = 0; i < TG_ARRAY_SIZE(scenarios); i++)
@@ -76,21 +63,12 @@ static bool next_item(const char **p, const char *end, char *name)
 	return true;
 }
 
-void tg_main(const struct hvm_start_info *si, uint64_t cr3, uint32_t cpuid_80000008_eax)
+TG_NORETURN void tg_run(void)
 {
 	const char *list, *p, *end;
 	size_t len;
 	char name[MAX_NAME];
 	unsigned total = 0, k = 0, pass = 0, fail = 0, skip = 0;
-
-	serial_init();
-	pvh_init(si);
-	paging_init(cr3, cpuid_80000008_eax);
-
-	tg_printf("TAP version 13\n");
-	tg_printf("# tide-testguest: start_info=0x%llx%s cmdline=\"%s\"\n",
-		  (unsigned long long)(uintptr_t)si, tg_boot.si_valid ? "" : " (bad magic)",
-		  tg_boot.cmdline);
 
 	list = cmdline_get("tests", &len);
 	if (!list) {

@@ -16,6 +16,7 @@
  * BUSY is retried. Ends when a line arrives on the serial port; passes when
  * every request was answered ACK (or BUSY) and every check held.
  */
+#include "io.h"
 #include "memtest.h"
 #include "virtio_mem.h"
 
@@ -151,7 +152,7 @@ enum tg_result scenario_vmem_follow(void)
 			last_reported = vmem_cfg.requested_size;
 		} else {
 			for (volatile int spin = 0; spin < 20000; spin++)
-				__asm__ volatile("pause");
+				cpu_relax();
 		}
 	}
 	tg_printf("# vmem follow: done, failures=%llu\n", (unsigned long long)failures);

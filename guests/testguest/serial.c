@@ -1,14 +1,14 @@
-/* Tide test guest: polled 16550 UART at 0x3F8 (COM1). */
+/* Tide test guest: polled 16550 UART (x86: COM1 at port 0x3F8; arm64: MMIO,
+ * see uart_in/uart_out in io.h). */
 #include "io.h"
 #include "tg.h"
 
-#define COM1 0x3F8
-#define UART_THR (COM1 + 0)
-#define UART_IER (COM1 + 1)
-#define UART_FCR (COM1 + 2)
-#define UART_LCR (COM1 + 3)
-#define UART_MCR (COM1 + 4)
-#define UART_LSR (COM1 + 5)
+#define UART_THR 0
+#define UART_IER 1
+#define UART_FCR 2
+#define UART_LCR 3
+#define UART_MCR 4
+#define UART_LSR 5
 #define LSR_DR 0x01
 #define LSR_THRE 0x20
 
@@ -19,20 +19,20 @@ void serial_init(void)
 {
 	/* No divisor programming: the DLAB dance is pointless on an emulated
 	 * UART and a minimal VMM UART might treat the divisor write as data. */
-	outb(UART_IER, 0x00);	/* no interrupts: we poll */
-	outb(UART_LCR, 0x03);	/* 8N1 */
-	outb(UART_FCR, 0x07);	/* enable + clear FIFOs */
-	outb(UART_MCR, 0x03);	/* DTR | RTS */
+	uart_out(UART_IER, 0x00);	/* no interrupts: we poll */
+	uart_out(UART_LCR, 0x03);	/* 8N1 */
+	uart_out(UART_FCR, 0x07);	/* enable + clear FIFOs */
+	uart_out(UART_MCR, 0x03);	/* DTR | RTS */
 }
 
 static void serial_raw(char c)
 {
 	for (int i = 0; i < THRE_SPINS; i++) {
-		if (inb(UART_LSR) & LSR_THRE)
+		if (uart_in(UART_LSR) & LSR_THRE)
 			break;
 		cpu_relax();
 	}
-	outb(UART_THR, (uint8_t)c);
+	uart_out(UART_THR, (uint8_t)c);
 }
 
 /* Plain "\n" line ends (no "\r"): the output is meant for log files and
@@ -44,9 +44,9 @@ void serial_putc(char c)
 
 int serial_try_getc(void)
 {
-	if (!(inb(UART_LSR) & LSR_DR))
+	if (!(uart_in(UART_LSR) & LSR_DR))
 		return -1;
-	return inb(UART_THR);	/* RBR shares the offset with THR */
+	return uart_in(UART_THR);	/* RBR shares the offset with THR */
 }
 
 size_t serial_read_line(char *buf, size_t cap)

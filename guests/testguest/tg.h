@@ -124,10 +124,17 @@ struct tg_scenario {
 	const char *help;
 };
 
-/* Write `code` to the isa-debug-exit port 0xF4 (VMM exits (code<<1)|1). */
+/* Ends the VM: code 0 = all passed.  x86 (pvh.c): writes `code` to the
+ * isa-debug-exit port 0xF4 (VMM exits (code<<1)|1).  arm64 (arm64/boot.c):
+ * PSCI SYSTEM_OFF whatever the code (tide exits 0; the TAP output tells). */
 TG_NORETURN void tg_exit(unsigned code);
 
-/* Entry from start.S, at CPL3. */
+/* Runs the scenarios named by tests= and prints their TAP lines, then calls
+ * tg_exit() (main.c).  The entry calls it once the console and tg_boot are
+ * set up and the "TAP version 13" header is out. */
+TG_NORETURN void tg_run(void);
+
+/* x86 entry from start.S, at CPL3 (pvh.c). */
 void tg_main(const struct hvm_start_info *si, uint64_t cr3, uint32_t cpuid_80000008_eax);
 
 /* Guest image bounds (linker symbols), incl. stacks, page tables, .bss. */

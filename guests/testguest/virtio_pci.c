@@ -37,11 +37,11 @@
 #define VC_QAVAIL 0x28
 #define VC_QUSED 0x30
 
-/* Fallback window for BARs the firmware left at 0.  Tide pre-assigns BARs
- * and QEMU's firmware assigns them, so this is rarely used; it lies in the
- * usual 32-bit PCI hole, below the IOAPIC. */
-#define BAR_WINDOW_START 0xC0000000ull
-#define BAR_WINDOW_END 0xFEC00000ull
+/* Fallback window for BARs the firmware left at 0 (per architecture, io.h).
+ * Tide pre-assigns BARs and QEMU's firmware assigns them, so this is rarely
+ * used. */
+#define BAR_WINDOW_START TG_BAR_WINDOW_START
+#define BAR_WINDOW_END TG_BAR_WINDOW_END
 
 /* Default wait bound: ~3 s at 2-3 GHz.  The TSC frequency is unknown
  * (CPUID is off limits at CPL3), so this is deliberately generous. */
@@ -88,32 +88,32 @@ static uint64_t bar_next = BAR_WINDOW_START;
 
 static uint8_t r8(volatile uint8_t *b, unsigned off)
 {
-	return *(volatile uint8_t *)(b + off);
+	return mmio_read8(b + off);
 }
 
 static uint16_t r16(volatile uint8_t *b, unsigned off)
 {
-	return *(volatile uint16_t *)(b + off);
+	return mmio_read16(b + off);
 }
 
 static uint32_t r32(volatile uint8_t *b, unsigned off)
 {
-	return *(volatile uint32_t *)(b + off);
+	return mmio_read32(b + off);
 }
 
 static void w8(volatile uint8_t *b, unsigned off, uint8_t v)
 {
-	*(volatile uint8_t *)(b + off) = v;
+	mmio_write8(b + off, v);
 }
 
 static void w16(volatile uint8_t *b, unsigned off, uint16_t v)
 {
-	*(volatile uint16_t *)(b + off) = v;
+	mmio_write16(b + off, v);
 }
 
 static void w32(volatile uint8_t *b, unsigned off, uint32_t v)
 {
-	*(volatile uint32_t *)(b + off) = v;
+	mmio_write32(b + off, v);
 }
 
 /* 64-bit common-config fields: two 32-bit halves, low first (§4.1.3). */
@@ -474,7 +474,7 @@ void vpci_driver_ok(struct vpci_dev *d)
 
 void vpci_notify(struct vpci_dev *d)
 {
-	*d->notify_addr = 0;	/* the queue index, 16-bit write */
+	mmio_write16(d->notify_addr, 0);	/* the queue index, 16-bit write */
 }
 
 uint8_t vpci_isr(struct vpci_dev *d)

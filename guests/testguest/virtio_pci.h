@@ -8,6 +8,7 @@
 #ifndef TG_VIRTIO_PCI_H
 #define TG_VIRTIO_PCI_H
 
+#include "io.h"
 #include "tg.h"
 
 /* Virtio vendor capability cfg_type values (the array index in caps[]). */
@@ -148,10 +149,10 @@ enum vpci_rc vpci_request(struct vpci_dev *d, const void *out, uint32_t out_len,
 
 const char *vpci_rc_name(enum vpci_rc rc);
 
-/* Full barrier; fine at CPL3. */
+/* Full barrier, ordering RAM and device accesses (io.h). */
 static inline void vpci_mb(void)
 {
-	__asm__ volatile("mfence" ::: "memory");
+	tg_mb();
 }
 
 #endif

@@ -190,5 +190,20 @@ else
 	not_ok "virtio-mem: failed at: $step" "$vlog"
 fi
 
+# The test guest's scenarios (tests/arm64/testguest.sh: virtio-mem's malformed and hostile
+# ones among them), one line each here.
+if [ -f "$build/guests/testguest/tide-testguest.img" ]; then
+	sh "${0%/*}/testguest.sh" "$build" "$out" >"$out/testguest.tap" 2>&1
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) ok "${line#ok * - }" ;;
+		"not ok "*) not_ok "${line#not ok * - }" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done <"$out/testguest.tap"
+else
+	not_ok "testguest: no $build/guests/testguest/tide-testguest.img"
+fi
+
 echo "1..$n"
 [ "$failed" -eq 0 ]

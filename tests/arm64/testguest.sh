@@ -2,8 +2,8 @@
 # shellcheck shell=dash
 # The test guest's scenarios on arm64 Tide, run inside tests/arm64-vm's nested arm64
 # machine (busybox sh, /dev/kvm), as tests/arm64/suite.sh is. One Tide boot of
-# BUILD_DIR/guests/testguest/tide-testguest.img per scenario, with a virtio-mem-pci device
-# vm0 (1 GiB backend) after 512 MiB of RAM: its region is at 0xc0000000.
+# BUILD_DIR/guests/testguest/tide-testguest.img per scenario, mostly with a virtio-mem-pci
+# device vm0 (1 GiB backend) after 512 MiB of RAM: its region is at 0xc0000000.
 #
 # A scenario passes when Tide exits 0 (the guest ends with PSCI SYSTEM_OFF, whatever its
 # result) and the guest's TAP has the plan, an "ok" for every scenario it was asked to
@@ -38,16 +38,15 @@ check() {
 		grep -q "^# tide-testguest: done pass=$2 fail=0\$" "$1"
 }
 
-# scenario NAME APPEND VMEM_PROPS: boots the guest with -append APPEND (whose tests= list
-# is what it runs) and vm0's properties VMEM_PROPS.
+# scenario NAME APPEND TIDE_ARGS...: boots the guest with -append APPEND (whose tests=
+# list is what it runs) and TIDE_ARGS (memory, devices).
 scenario() {
-	name=$1 append=$2 props=$3
+	name=$1 append=$2
+	shift 2
 	log=$out/$name.log
 	tests=$(echo "$append" | sed -n 's/.*tests=\([^ ]*\).*/\1/p')
 	count=$(echo "$tests" | tr ',' '\n' | grep -c .)
-	timeout "$run_timeout" "$tide" -nographic -M virt -m 512M,maxmem=2G -kernel "$image" \
-		-object memory-backend-ram,id=mem0,size=1G \
-		-device "virtio-mem-pci,id=vm0,memdev=mem0,$props" \
+	timeout "$run_timeout" "$tide" -nographic -M virt -kernel "$image" "$@" \
 		-append "$append" </dev/null >"$log" 2>"$out/$name.err"
 	status=$?
 	n=$((n + 1))
@@ -61,31 +60,47 @@ scenario() {
 	fi
 }
 
+# vmem NAME APPEND VMEM_PROPS: the usual machine, vm0 with properties VMEM_PROPS.
+vmem() {
+	scenario "$1" "$2" -m 512M,maxmem=2G -object memory-backend-ram,id=mem0,size=1G \
+		-device "virtio-mem-pci,id=vm0,memdev=mem0,$3"
+}
+
 if [ ! -f "$image" ]; then
 	echo "1..0 # SKIP no $image (configure with -Dguests=true)"
 	exit 0
 fi
 
-echo "1..16"
-scenario memmap "tests=memmap" "requested-size=128M"
-scenario pci "tests=pci expect_pci=1b36:0008,1af4:1058" "requested-size=128M"
-scenario pattern "tests=pattern pattern_mb=64" "requested-size=128M"
-scenario vmem_config "tests=vmem_config $config" "requested-size=128M"
-scenario vmem_features "tests=vmem_features vmem_ui=on" \
+echo "1..17"
+vmem memmap "tests=memmap" "requested-size=128M"
+vmem pci "tests=pci expect_pci=1b36:0008,1af4:1058" "requested-size=128M"
+vmem pattern "tests=pattern pattern_mb=64" "requested-size=128M"
+vmem vmem_config "tests=vmem_config $config" "requested-size=128M"
+vmem vmem_features "tests=vmem_features vmem_ui=on" \
 	"requested-size=128M,unplugged-inaccessible=on"
-scenario vmem_features_ui_off "tests=vmem_features vmem_ui=off" \
+vmem vmem_features_ui_off "tests=vmem_features vmem_ui=off" \
 	"requested-size=128M,unplugged-inaccessible=off"
-scenario vmem_plug "tests=vmem_plug vmem_blocks=8" "requested-size=128M"
-scenario vmem_unplug_all "tests=vmem_unplug_all" "requested-size=128M"
-scenario vmem_errors "tests=vmem_errors" "requested-size=128M"
-scenario vmem_malformed "tests=vmem_malformed,vmem_plug" "requested-size=128M"
-scenario vmem_hostile "tests=vmem_hostile $hostile" \
+vmem vmem_plug "tests=vmem_plug vmem_blocks=8" "requested-size=128M"
+vmem vmem_unplug_all "tests=vmem_unplug_all" "requested-size=128M"
+vmem vmem_errors "tests=vmem_errors" "requested-size=128M"
+vmem vmem_malformed "tests=vmem_malformed,vmem_plug" "requested-size=128M"
+vmem vmem_hostile "tests=vmem_hostile $hostile" \
 	"requested-size=768M,unplugged-inaccessible=on"
-scenario vmem_hostile_ui_off_reset "tests=vmem_hostile $hostile vmem_hostile_reset=1" \
+vmem vmem_hostile_ui_off_reset "tests=vmem_hostile $hostile vmem_hostile_reset=1" \
 	"requested-size=768M,unplugged-inaccessible=off"
-scenario vmem_reset "tests=vmem_reset" "requested-size=128M"
-scenario vmem_rings "tests=vmem_rings,vmem_plug" "requested-size=128M"
-scenario vmem_fragment_rss "tests=vmem_fragment,vmem_rss" "requested-size=128M"
-scenario vmem_flood "tests=vmem_flood vmem_flood_requests=2000" "requested-size=128M"
+vmem vmem_reset "tests=vmem_reset" "requested-size=128M"
+vmem vmem_rings "tests=vmem_rings,vmem_plug" "requested-size=128M"
+vmem vmem_fragment_rss "tests=vmem_fragment,vmem_rss" "requested-size=128M"
+vmem vmem_flood "tests=vmem_flood vmem_flood_requests=2000" "requested-size=128M"
+
+# A region above 512 GiB, beyond the guest's static identity map (it adds a level 1
+# table): vm0 takes 600 GiB of address space (reserve=off: nothing is allocated), vm1
+# (slot 2) after it is the one driven.
+scenario vmem_high_region "tests=vmem_plug,vmem_unplug_all,vmem_malformed vmem_slot=2" \
+	-m 512M,maxmem=700G \
+	-object memory-backend-ram,id=m0,size=600G,reserve=off \
+	-device virtio-mem-pci,id=vm0,memdev=m0,requested-size=0 \
+	-object memory-backend-ram,id=m1,size=1G \
+	-device virtio-mem-pci,id=vm1,memdev=m1,requested-size=128M
 
 [ "$failed" -eq 0 ] || exit 1
