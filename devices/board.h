@@ -47,8 +47,10 @@ struct board_ops {
 				struct error *err);
 	/* QMP's query-memory-devices lists it from now on. */
 	void (*add_memory_device)(struct board *b, struct memory_device *md);
-	/* Its plugged size changed: QMP's MEMORY_DEVICE_SIZE_CHANGE (rate-limited). */
-	void (*memory_device_resized)(struct board *b, struct memory_device *md, uint64_t size);
+	/* Its plugged size changed: QMP's MEMORY_DEVICE_SIZE_CHANGE (rate-limited, except a
+	 * final size: the one requested). */
+	void (*memory_device_resized)(struct board *b, struct memory_device *md, uint64_t size,
+				      bool final);
 	/* The console: output, and where its input goes (NULL fn: nowhere). */
 	void (*console_write)(struct board *b, const uint8_t *buf, size_t len);
 	void (*console_set_receiver)(struct board *b, board_console_receive_fn fn, void *opaque);

@@ -106,8 +106,9 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 		if (result.plugged_size_changed || result.usable_size_changed)
 			virtio_pci_config_updated(&vm->vp);
 		if (result.plugged_size_changed)
-			vm->board->ops->memory_device_resized(vm->board, &vm->memdev,
-							      vmem_plugged_size(&vm->core));
+			vm->board->ops->memory_device_resized(
+				vm->board, &vm->memdev, vmem_plugged_size(&vm->core),
+				vmem_plugged_size(&vm->core) == vm->core.requested_size);
 		done++;
 		if (type == VIRTIO_MEM_REQ_PLUG)
 			latency_record(&vm->plug_ns, monotonic_ns() - start);

@@ -13,10 +13,11 @@ static bool interval_over(const struct event_throttle *t, uint64_t now_ns)
 	return !t->sent_once || now_ns - t->last_sent_ns >= t->interval_ns;
 }
 
-bool event_throttle_offer(struct event_throttle *t, uint64_t now_ns, uint64_t value,
+bool event_throttle_offer(struct event_throttle *t, uint64_t now_ns, uint64_t value, bool final,
 			  uint64_t *flush_at_ns)
 {
-	if (!t->pending && interval_over(t, now_ns)) {
+	if (final || (!t->pending && interval_over(t, now_ns))) {
+		t->pending = false; /* a held-back value is older than this one */
 		t->sent_once = true;
 		t->last_sent_ns = now_ns;
 		return true;

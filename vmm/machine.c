@@ -102,11 +102,11 @@ static void board_add_memory_device(struct board *b, struct memory_device *md)
 }
 
 static void board_memory_device_resized(struct board *b, struct memory_device *md,
-					uint64_t size)
+					uint64_t size, bool final)
 {
 	(void)b;
 	if (md->events)
-		qmp_event_memory_device_size_change(md->events, size);
+		qmp_event_memory_device_size_change(md->events, size, final);
 }
 
 static void board_console_write(struct board *b, const uint8_t *buf, size_t len)
@@ -422,8 +422,9 @@ void machine_set_current(struct machine *m)
 }
 
 /*
- * Never waits for the vCPUs (one may be stuck writing to a stalled console):
- * STOP follows when the last one has parked, as QEMU sends it once they have.
+ * STOP goes out when the last vCPU has parked, and as QEMU sends it before the reply, the
+ * command waits for that, a second at most (one may be stuck writing to a stalled console:
+ * its STOP then follows the reply).
  */
 void machine_stop_from_qmp(void)
 {
@@ -431,9 +432,10 @@ void machine_stop_from_qmp(void)
 	if (!vm_paused) {
 		vm_paused = true;
 		run_state_expect_stop_event();
-		if (current_machine)
+		if (current_machine) {
 			run_state_pause(&current_machine->rs);
-		else
+			run_state_wait_parked(&current_machine->rs);
+		} else
 			run_state_send_stop_if_due(); /* between two machines: the next one starts parked */
 	}
 	pthread_mutex_unlock(&current_lock);

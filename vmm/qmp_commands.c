@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "vmm/machine.h"
+#include "vmm/qmp_server.h"
 #include "devices/memory_device.h"
 #include "util/util.h"
 
@@ -340,7 +341,13 @@ static int run_action(struct json_object *args, void (*action)(void), struct qmp
 		return run_action(args, action, err);                                              \
 	}
 
-ACTION_COMMAND(cmd_stop, machine_stop_from_qmp)
+/* STOP (sent once the vCPUs have parked) and RESUME come before the reply, as in QEMU. */
+static void stop_then_reply(void)
+{
+	machine_stop_from_qmp();
+	qmp_server_events_before_reply();
+}
+ACTION_COMMAND(cmd_stop, stop_then_reply)
 
 static int cmd_cont(void *ctx, struct json_object *args, struct json_object **ret,
 		    struct qmp_error *err)
@@ -351,6 +358,7 @@ static int cmd_cont(void *ctx, struct json_object *args, struct json_object **re
 		return -1;
 	if (machine_cont_from_qmp())
 		return qmp_error_set(err, "GenericError", "Resetting the Virtual Machine is required");
+	qmp_server_events_before_reply();
 	return 0;
 }
 ACTION_COMMAND(cmd_system_reset, machine_reset_current_from_qmp)

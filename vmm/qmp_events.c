@@ -116,7 +116,7 @@ static void timer_expired(void *opaque)
 }
 
 /* Caller holds events_lock. */
-static void offer_size_locked(struct memory_device_events *e, uint64_t size)
+static void offer_size_locked(struct memory_device_events *e, uint64_t size, bool final)
 {
 	uint64_t flush_at;
 
@@ -125,7 +125,7 @@ static void offer_size_locked(struct memory_device_events *e, uint64_t size)
 	if (!e->throttle.interval_ns)
 		event_throttle_init(&e->throttle, QMP_SIZE_CHANGE_INTERVAL_NS);
 	e->last_size = size;
-	if (event_throttle_offer(&e->throttle, monotonic_ns(), size, &flush_at)) {
+	if (event_throttle_offer(&e->throttle, monotonic_ns(), size, final, &flush_at)) {
 		send_size_change_locked(e, size);
 	} else {
 		if (!e->pending) {
@@ -137,10 +137,11 @@ static void offer_size_locked(struct memory_device_events *e, uint64_t size)
 	}
 }
 
-void qmp_event_memory_device_size_change(struct memory_device_events *e, uint64_t size)
+void qmp_event_memory_device_size_change(struct memory_device_events *e, uint64_t size,
+					 bool final)
 {
 	pthread_mutex_lock(&events_lock);
-	offer_size_locked(e, size);
+	offer_size_locked(e, size, final);
 	pthread_mutex_unlock(&events_lock);
 }
 
@@ -158,7 +159,7 @@ void qmp_event_memory_device_unplugged(struct memory_device_events *e)
 {
 	pthread_mutex_lock(&events_lock);
 	if (e->last_size)
-		offer_size_locked(e, 0);
+		offer_size_locked(e, 0, true); /* nothing follows until the guest boots again */
 	pthread_mutex_unlock(&events_lock);
 }
 

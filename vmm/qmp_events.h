@@ -27,10 +27,12 @@ void qmp_event_send(const char *name, struct json_object *data);
 
 /*
  * A device's plugged size is now size (the event names it by e->qom_path, and by e->id
- * where it has one: QEMU leaves the member out otherwise).
+ * where it has one: QEMU leaves the member out otherwise). final: it is what was requested,
+ * so the event goes out at once rather than within QEMU's one-per-second throttle.
  */
 struct memory_device_events;
-void qmp_event_memory_device_size_change(struct memory_device_events *e, uint64_t size);
+void qmp_event_memory_device_size_change(struct memory_device_events *e, uint64_t size,
+					 bool final);
 /* A device was realized: its events name it so (id NULL: none, as QEMU leaves it out). */
 void qmp_event_memory_device_added(struct memory_device_events *e, const char *id,
 				   const char *qom_path);

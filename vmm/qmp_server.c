@@ -96,21 +96,16 @@ static void accept_client(void *opaque)
  * The wake-up pass on the loop thread: events queued by any thread go out, then
  * clients with a held message (a machine may be there now) or input left over.
  */
-static void deliver_events(void *opaque)
+int qmp_server_send_events_locked(struct qmp_server *s, struct qmp_client *self)
 {
-	struct qmp_server *s = opaque;
 	struct pending_line *lines;
-	uint64_t count;
+	bool self_closed = false;
 
-	if (read(s->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_warn("QMP: event eventfd: %s", strerror(errno));
 	pthread_mutex_lock(&s->events_lock);
 	lines = s->pending;
 	s->pending = NULL;
 	s->pending_tail = &s->pending;
 	pthread_mutex_unlock(&s->events_lock);
-
-	pthread_mutex_lock(&s->clients_lock);
 	while (lines) {
 		struct pending_line *l = lines;
 		struct qmp_client *c = s->shutting_down ? NULL : s->clients;
@@ -119,14 +114,30 @@ static void deliver_events(void *opaque)
 			struct qmp_client *next = c->next; /* c may be closed */
 
 			/* QEMU sends events only to clients out of negotiation mode. */
-			if (c->session.command_mode && qmp_client_send(c, l->line) == 0)
-				qmp_client_flush(c);
+			if (c->session.command_mode) {
+				if (qmp_client_send(c, l->line) < 0)
+					self_closed |= c == self;
+				else if (c != self) /* self's reply flushes it */
+					qmp_client_flush(c);
+			}
 			c = next;
 		}
 		lines = l->next;
 		free(l->line);
 		free(l);
 	}
+	return self_closed ? -1 : 0;
+}
+
+static void deliver_events(void *opaque)
+{
+	struct qmp_server *s = opaque;
+	uint64_t count;
+
+	if (read(s->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warn("QMP: event eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&s->clients_lock);
+	qmp_server_send_events_locked(s, NULL);
 	for (struct qmp_client *c = s->shutting_down ? NULL : s->clients, *next; c; c = next) {
 		next = c->next;
 		if (c->held || c->more_input)

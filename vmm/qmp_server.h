@@ -49,4 +49,11 @@ void qmp_server_wake(void *server);
 /* From any thread: the line (an event) goes to every client past negotiation. */
 void qmp_server_broadcast(struct qmp_server *server, const char *line);
 
+/*
+ * For a command's handler (on the I/O thread): the events raised so far, its own among
+ * them, go out before its reply, as QEMU sends STOP before stop's reply and RESUME before
+ * cont's. Other events (RESET, SHUTDOWN) follow the reply, as QEMU's do.
+ */
+void qmp_server_events_before_reply(void);
+
 #endif

@@ -133,6 +133,14 @@ static bool engine_ready(const struct qmp_engine *e)
 	return !e->ready || e->ready(e->ctx);
 }
 
+/* Set by a command's handler on this (the loop) thread: see qmp_server_events_before_reply. */
+static __thread bool events_before_reply;
+
+void qmp_server_events_before_reply(void)
+{
+	events_before_reply = true;
+}
+
 /* Answers one parsed message (or a parse error). Returns -1 if c was closed. */
 static int client_answer(struct qmp_client *c, struct json_object *msg, const char *parse_error)
 {
@@ -142,6 +150,13 @@ static int client_answer(struct qmp_client *c, struct json_object *msg, const ch
 	if (!reply) {
 		qmp_client_close(c, "out of memory for a reply");
 		return -1;
+	}
+	if (events_before_reply) {
+		events_before_reply = false;
+		if (qmp_server_send_events_locked(c->server, c)) {
+			free(reply);
+			return -1;
+		}
 	}
 	ret = qmp_client_send(c, reply);
 	free(reply);

@@ -77,6 +77,12 @@ struct qmp_server {
  */
 /* Writes what the socket takes now; the rest goes when it is writable. */
 int qmp_client_flush(struct qmp_client *c);
+/*
+ * Events queued by any thread go to every client now (clients_lock held, loop thread), so
+ * that a command's reply can follow the events its work raised. Every client but self is
+ * flushed. -1 if self was closed.
+ */
+int qmp_server_send_events_locked(struct qmp_server *s, struct qmp_client *self);
 /* Queues one line; a newline is added. */
 int qmp_client_send(struct qmp_client *c, const char *line);
 /* Unlinks c from its server, logs why, closes and frees it. */

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -18,6 +19,12 @@ int run_state_init(struct run_state *rs, struct error *err)
 	pthread_mutex_init(&rs->stop_lock, NULL);
 	pthread_mutex_init(&rs->pause_lock, NULL);
 	pthread_cond_init(&rs->pause_cond, NULL);
+	pthread_condattr_t monotonic;
+
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&rs->all_parked_cond, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	pthread_mutex_init(&rs->gate_lock, NULL);
 	pthread_cond_init(&rs->gate_cond, NULL);
 	rs->stop_eventfd = eventfd(0, EFD_CLOEXEC);
@@ -33,6 +40,7 @@ void run_state_destroy(struct run_state *rs)
 	rs->stop_eventfd = -1;
 	pthread_mutex_destroy(&rs->stop_lock);
 	pthread_cond_destroy(&rs->pause_cond);
+	pthread_cond_destroy(&rs->all_parked_cond);
 	pthread_mutex_destroy(&rs->pause_lock);
 	pthread_cond_destroy(&rs->gate_cond);
 	pthread_mutex_destroy(&rs->gate_lock);
@@ -137,6 +145,7 @@ static void stopped_if_all_parked(struct run_state *rs)
 		return;
 	save_clock(rs);
 	run_state_send_stop_if_due();
+	pthread_cond_broadcast(&rs->all_parked_cond);
 }
 
 void run_state_pause(struct run_state *rs)
@@ -146,6 +155,24 @@ void run_state_pause(struct run_state *rs)
 		rs->kick_vcpus(rs->kick_opaque);
 	pthread_mutex_lock(&rs->pause_lock);
 	stopped_if_all_parked(rs);
+	pthread_mutex_unlock(&rs->pause_lock);
+}
+
+/* A second at most: a vCPU stuck elsewhere (writing to a stalled console) must not hold
+ * QMP for longer; its STOP then follows when it parks. */
+#define PARK_WAIT_SECONDS 1
+
+void run_state_wait_parked(struct run_state *rs)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += PARK_WAIT_SECONDS;
+	pthread_mutex_lock(&rs->pause_lock);
+	while (rs->vcpus_parked != rs->nr_vcpus && atomic_load(&rs->pause_requested) &&
+	       atomic_load(&rs->stop) == MACHINE_RUNNING &&
+	       pthread_cond_timedwait(&rs->all_parked_cond, &rs->pause_lock, &deadline) == 0)
+		;
 	pthread_mutex_unlock(&rs->pause_lock);
 }
 

@@ -38,6 +38,7 @@ struct run_state {
 	_Atomic bool pause_requested;
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond; /* a vCPU parked, or the pause or the machine ended */
+	pthread_cond_t all_parked_cond; /* every vCPU is parked (CLOCK_MONOTONIC waits) */
 	unsigned vcpus_parked;
 	/* kvmclock as the stop found it, put back at cont (QEMU's rule: guest time stands
 	 * still while the VM is stopped). Under pause_lock. */
@@ -75,6 +76,9 @@ static inline bool run_state_stopping(struct run_state *rs)
 
 /* QMP's stop on this machine: the vCPUs park at their next exit; the last one sends STOP. */
 void run_state_pause(struct run_state *rs);
+/* Until every vCPU has parked (and STOP has gone out), a second at most: QEMU sends STOP
+ * before the stop command's reply. Not on a vCPU thread (it would wait for itself). */
+void run_state_wait_parked(struct run_state *rs);
 /* cont: the clock goes on where it stopped and the vCPUs leave the park. */
 void run_state_resume(struct run_state *rs);
 /*

@@ -275,6 +275,33 @@ class Protocol(QMPCase):
         self.assertEqual(set(ev["timestamp"]), {"seconds", "microseconds"})
         self.assertLess(abs(ev["timestamp"]["seconds"] - time.time()), 60)
 
+    def messages_until_return(self, c, command):
+        """command sent raw: the names of the events that came before its reply, in order."""
+        c.send_raw(json.dumps({"execute": command, "id": command}) + "\n")
+        before = []
+        while True:
+            msg = c.read(10)
+            if "event" in msg:
+                before.append(msg["event"])
+            else:
+                self.assertEqual(msg.get("id"), command, msg)
+                self.assertEqual(msg.get("return"), {}, msg)
+                return before
+
+    def test_stop_and_cont_events_come_before_their_replies(self):
+        # QEMU's order: STOP before stop's reply (the vCPUs have parked by then), RESUME
+        # before cont's.
+        console = self.start("tests=vmem_follow")
+        console.wait_for(r"vmem follow: ready", 30)  # a guest running on its vCPU
+        c = self.client()
+        for _ in range(3):
+            self.assertEqual(self.messages_until_return(c, "stop"), ["STOP"])
+            self.assertEqual(c.execute("query-status")["status"], "paused")
+            self.assertEqual(self.messages_until_return(c, "cont"), ["RESUME"])
+        c.execute("quit")
+        c.wait_event("SHUTDOWN")
+        self.assertEqual(console.wait(30), 0)
+
     def largest_clock_step_across_a_stop(self, after_stop=lambda c: None):
         """The kvmclock scenario's largest clock step (us) across a 2 s stop; after_stop(c)
         runs once the guest is stopped."""
@@ -459,7 +486,7 @@ class Resize(QMPCase):
         console = self.start("tests=vmem_follow")
         c = self.client()
         console.wait_for(r"vmem follow: ready", 30)
-        events = []
+        events, final = [], []
         for size in (2 * GiB, 0, 1 * GiB):
             started = time.monotonic()
             self.set_size(c, size)
@@ -467,17 +494,42 @@ class Resize(QMPCase):
             while not phase or phase[-1]["data"]["size"] != size:
                 phase.append(c.wait_event("MEMORY_DEVICE_SIZE_CHANGE", 60))
             # 16 requests of 128 MiB each change the size; a second's worth of them is one
-            # event: at most one a second, and the last (the resize's time depends on the
-            # host; an emulated one took 8-9 s for 2 GiB).
-            self.assertLessEqual(len(phase), time.monotonic() - started + 2, phase)
+            # event: at most one a second, plus the final size at once (the resize's time
+            # depends on the host; an emulated one took 8-9 s for 2 GiB).
+            self.assertLessEqual(len(phase), time.monotonic() - started + 3, phase)
             self.assertLess(len(phase), 16, phase)
             events += phase
+            final += [False] * (len(phase) - 1) + [True]
         stamps = [e["timestamp"]["seconds"] + e["timestamp"]["microseconds"] / 1e6
                   for e in events]
-        for a, b in zip(stamps, stamps[1:]):
-            self.assertGreaterEqual(b - a, 0.95, stamps)
+        # Intermediate sizes come at most one a second (QEMU's rule), counted from the
+        # previous event of any kind; a final size may follow sooner (tide's difference).
+        for (a, b, b_final) in zip(stamps, stamps[1:], final[1:]):
+            if not b_final:
+                self.assertGreaterEqual(b - a, 0.95, (stamps, final))
         x = c.execute("x-query-virtio-mem")[0]
         self.assertGreaterEqual(x["counters"]["plug-requests"], 24)  # 16 + 8 sizes changed
+        console.send("q\n")
+        self.assertEqual(console.wait(60), GUEST_PASS, console.text()[-2000:])
+
+    def test_final_size_event_is_on_time(self):
+        # The event that reports the size a resize asked for goes out as soon as the size is
+        # reached, not within QEMU's one-per-second throttle (the benchmark holds the real
+        # goal, 10 ms; a loaded test machine gets 100 ms).
+        console = self.start("tests=vmem_follow")
+        c, poller = self.client(), self.client()
+        console.wait_for(r"vmem follow: ready", 30)
+        for size in (1 * GiB, 256 * 1024 * 1024, 768 * 1024 * 1024):
+            self.set_size(c, size)
+            deadline = time.monotonic() + 60
+            while poller.execute("query-memory-devices")[0]["data"]["size"] != size:
+                self.assertLess(time.monotonic(), deadline, "the guest did not follow")
+            reached = time.time()
+            event = c.wait_event("MEMORY_DEVICE_SIZE_CHANGE", 5,
+                                 lambda e: e["data"]["size"] == size)
+            sent = event["timestamp"]["seconds"] + event["timestamp"]["microseconds"] / 1e6
+            self.assertLess(sent - reached, 0.1, (size, sent, reached))
+            c.events.clear()  # this resize's intermediate sizes, read before its final one
         console.send("q\n")
         self.assertEqual(console.wait(60), GUEST_PASS, console.text()[-2000:])
 
@@ -622,9 +674,7 @@ class Tidectl(QMPCase):
         self.tidectl("raw", '{"execute": "cont"}')
         run = self.tidectl("resize", "vm0", "0", "--wait", "--timeout", "60")
         self.assertEqual(run.returncode, 0, run)
-        # The final size event may be held back for up to the 1 s throttle interval (QEMU's
-        # rule; issue 14 sends it at once), and a quit before then drops it.
-        time.sleep(1.2)
+        # The final size goes out at once: a quit right after the resize still sees it.
         self.tidectl("raw", '{"execute": "quit"}')
         self.assertEqual(console.wait(30), 0)
         events = [json.loads(line) for line in watch.stdout.read().splitlines()]
