@@ -176,12 +176,13 @@ class Console:
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.output = b""
 
-    def wait_for(self, pattern, timeout):
-        """Returns the regex match once the console shows it; raises on timeout or exit."""
+    def wait_for(self, pattern, timeout, start=0):
+        """Returns the regex match once the console shows it (at or past offset start);
+        raises on timeout or exit."""
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern.encode() if isinstance(pattern, str) else pattern)
         while True:
-            m = regex.search(self.output)
+            m = regex.search(self.output, start)
             if m:
                 return m
             if time.monotonic() > deadline:
@@ -193,13 +194,18 @@ class Console:
             elif self.proc.poll() is not None:
                 rest = self.proc.stdout.read() or b""
                 self.output += rest
-                if regex.search(self.output):
+                if regex.search(self.output, start):
                     continue
                 raise AssertionError(f"tide exited ({self.proc.returncode}) before "
                                      f"{pattern!r}; console:\n{self.text()[-3000:]}\n"
                                      f"stderr:\n{self.stderr_text()}")
             else:
                 time.sleep(0.05)
+
+    def mark(self):
+        """The console's offset now, for wait_for(start=...): what comes after this."""
+        self.read_available()
+        return len(self.output)
 
     def read_available(self):
         """Takes in whatever console output has arrived, without waiting."""

@@ -2,7 +2,8 @@
 """Boots the minimal Linux guest (guests/linux/build.sh) on tide.
 
 On hardware KVM this takes seconds; on an emulating host (kvm_pvm) the guest
-kernel runs through KVM's instruction emulator and the boot takes a minute or two.
+kernel runs through KVM's instruction emulator and a boot takes from twenty seconds
+to four minutes, depending on the day (the host kernel changes between sessions).
 """
 import functools
 import os
@@ -15,7 +16,7 @@ import harness
 import qmp
 from harness import MiB, REGION
 
-BOOT_TIMEOUT = int(os.environ.get("TIDE_LINUX_BOOT_TIMEOUT", "600"))
+BOOT_TIMEOUT = int(os.environ.get("TIDE_LINUX_BOOT_TIMEOUT", "900"))
 
 
 def linux_guest():
@@ -61,13 +62,9 @@ def retry_on_host_segfault(test):
 
 
 class Linux(unittest.TestCase):
-    """Four boots in all: a Linux boot takes over a minute on an emulating host, so each
-    boot checks as much as it can. Tests are named so that the plain bzImage boot, whose
-    MemTotal the virtio-mem test compares with, runs first."""
-
-    # MemTotal of a plain boot, by (kernel, vCPUs, -m): the base the virtio-mem test
-    # compares with (per-CPU areas make it depend on the vCPU count).
-    base_memtotal_kb = {}
+    """Two boots and the start of a third in all: on an emulating host a Linux boot takes
+    minutes (four on 2026-12-07, twenty seconds on 2026-12-04), so each boot checks as much
+    as it can, and no test depends on another."""
 
     @classmethod
     def setUpClass(cls):
@@ -82,17 +79,19 @@ class Linux(unittest.TestCase):
         self.consoles.append(console)
         return console
 
-    def check_ready(self, console, smp):
-        """Waits for /init's report; returns MemTotal in kB."""
-        ready = console.wait_for(r"TIDE-GUEST-READY uptime=([0-9.]*)", BOOT_TIMEOUT)
+    def check_ready(self, console, smp, after=0, plugged_kb=0):
+        """Waits for /init's report (the first one past console offset after); returns
+        MemTotal in kB. plugged_kb: what virtio-mem may add at most (the driver plugs in the
+        background, so the report can come before, during or after that)."""
+        ready = console.wait_for(r"TIDE-GUEST-READY uptime=([0-9.]*)", BOOT_TIMEOUT, after)
         # No uptime: /init could not even mount /proc (a faulted mount, say).
         self.assertTrue(ready.group(1), console.text()[-3000:])
-        cpus = int(console.wait_for(r"nproc=(\d+)", 60).group(1))
-        mem_kb = int(console.wait_for(r"MemTotal=(\d+) kB", 60).group(1))
+        cpus = int(console.wait_for(r"nproc=(\d+)", 60, ready.end()).group(1))
+        mem_kb = int(console.wait_for(r"MemTotal=(\d+) kB", 60, ready.end()).group(1))
         self.assertEqual(cpus, smp, console.text())
         # 512 MiB of RAM minus what the kernel keeps for itself (a few MiB).
         self.assertGreater(mem_kb, 440 * 1024, console.text())
-        self.assertLessEqual(mem_kb, 512 * 1024, console.text())
+        self.assertLessEqual(mem_kb, 512 * 1024 + plugged_kb, console.text())
         return mem_kb
 
     def check_shell(self, console):
@@ -102,32 +101,12 @@ class Linux(unittest.TestCase):
         console.wait_for(r"typed-42", 120)
 
     @retry_on_host_segfault
-    def test_bzimage_boot_shell_and_reboot_boots_again(self):
-        kernel, smp, memory = self.guest["KERNEL_BZIMAGE"], 1, "512M,maxmem=4G"
-        console = self.start(kernel, smp, memory, reboot=True)
-        self.base_memtotal_kb[(kernel, smp, memory)] = self.check_ready(console, smp)
-        self.check_shell(console)
-        # Without -no-reboot a guest reboot rebuilds the VM and boots the kernel again.
-        console.send("reboot -f\n")
-        console.wait_for(r"(?s)typed-42.*TIDE-GUEST-READY", BOOT_TIMEOUT)
-        console.signal()
-        self.assertEqual(console.wait(timeout=60), 0)
-
-    @retry_on_host_segfault
     def test_pvh_vmlinux_two_cpus_from_tides_mp_table(self):
-        # /init reports and reboots at once (tide.poweroff): the shell is the bzImage test's.
+        # /init reports and powers off at once (tide.poweroff): the shell is the bzImage test's.
         console = self.start(self.guest["KERNEL_VMLINUX"], 2, "512M", append=" tide.poweroff")
         self.check_ready(console, 2)
-        self.assertEqual(console.wait(timeout=300), 0, console.text()[-3000:])
+        self.assertEqual(console.wait(timeout=BOOT_TIMEOUT), 0, console.text()[-3000:])
         self.assertIsNone(HOST_TLS_FAULT.search(console.text()), console.text()[-3000:])
-
-    def base_memtotal(self, kernel, smp, memory):
-        key = (kernel, smp, memory)
-        if key not in self.base_memtotal_kb:  # this test ran alone
-            console = self.start(kernel, smp, memory, append=" tide.poweroff")
-            self.base_memtotal_kb[key] = self.check_ready(console, smp)
-            self.assertEqual(console.wait(timeout=300), 0)
-        return self.base_memtotal_kb[key]
 
     def tidectl_resize(self, console, sock, size):
         run = subprocess.run([harness.TIDECTL, "-s", sock, "resize", "vm0", size, "--wait",
@@ -140,6 +119,20 @@ class Linux(unittest.TestCase):
         self.assertRegex(run.stdout, r"vm0: plugged .* = requested, after [0-9.]+ s")
         return run
 
+    def memtotal_after(self, console, offset, accept):
+        """The first MemTotal that /init reports past console offset and accept(kB) takes.
+        The guest's kernel runs emulated on kvm_pvm: onlining or offlining 256 MiB took
+        minutes there (2026-12-07), so this is a wait, not a timing goal."""
+        pattern = re.compile(rb"MemTotal=(\d+) kB")
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while True:
+            console.read_available()
+            for m in pattern.finditer(console.output, offset):
+                if accept(int(m.group(1))):
+                    return int(m.group(1))
+            self.assertLess(time.monotonic(), deadline, console.text()[-2000:])
+            time.sleep(0.5)
+
     def assert_memslots(self, client, mapped, maps, unmaps):
         """vm0's memslot parts now (x-query-virtio-mem): those in mapped, each one KVM
         memslot of 128 MiB (a whole part), after maps maps and unmaps unmaps in all."""
@@ -147,8 +140,9 @@ class Linux(unittest.TestCase):
         self.assertEqual(x["memslot-size"], 128 * MiB, x)
         self.assertEqual((x["mapped-memslots"], x["memslots-mapped"], x["kvm-memslots"]),
                          (mapped, len(mapped), len(mapped)), x)
-        self.assertEqual((x["counters"]["memslot-maps"], x["counters"]["memslot-unmaps"]),
-                         (maps, unmaps), x)
+        if maps is not None:
+            self.assertEqual((x["counters"]["memslot-maps"], x["counters"]["memslot-unmaps"]),
+                             (maps, unmaps), x)
         # What is plugged is exactly those parts, from the start of the region.
         self.assertEqual(x["plugged-ranges"],
                          [{"addr": REGION, "size": len(mapped) * 128 * MiB}] if mapped else [],
@@ -156,48 +150,65 @@ class Linux(unittest.TestCase):
         return x
 
     @retry_on_host_segfault
-    def test_virtio_mem_requested_size_at_boot_then_tidectl_resizes(self):
-        kernel, smp, memory = self.guest["KERNEL_BZIMAGE"], 1, "512M,maxmem=4G"
-        base_kb = self.base_memtotal(kernel, smp, memory)
+    def test_bzimage_virtio_mem_resizes_shell_then_reboot_plugs_again(self):
+        """bzImage, one vCPU, a virtio-mem device asked for 128M at boot; a manager resizes
+        it to 0 and back with tidectl; a person types into the shell; the guest reboots,
+        which gives the plugged memory back, and its driver plugs 128M again (QEMU's
+        requested-size survives a reboot). One 128 MiB memory block, not more: onlining and
+        offlining run in the emulated guest kernel, minutes per block on a slow day."""
         sock = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-linux-{os.getpid()}.sock")
-        console = self.start(kernel, smp, memory, append=" tide.memwatch", extra=[
-            "-object", "memory-backend-ram,id=mem0,size=1G",
-            "-device", "virtio-mem-pci,id=vm0,memdev=mem0,requested-size=256M",
-            "-qmp", f"unix:{sock},server=on,wait=off"])
-        # The driver plugs in the background; /init reports each MemTotal change.
-        console.wait_for(rf"MemTotal={base_kb + 256 * 1024} kB", BOOT_TIMEOUT)
+        console = self.start(self.guest["KERNEL_BZIMAGE"], 1, "512M,maxmem=4G",
+                             append=" tide.memwatch", reboot=True, extra=[
+                                 "-object", "memory-backend-ram,id=mem0,size=1G",
+                                 "-device", "virtio-mem-pci,id=vm0,memdev=mem0,"
+                                            "requested-size=128M",
+                                 "-qmp", f"unix:{sock},server=on,wait=off"])
+        self.check_ready(console, 1, plugged_kb=128 * 1024)
         client = qmp.QMP(sock)
         self.addCleanup(client.close)
-        self.assertEqual(client.device("vm0")["size"], 256 * MiB)
-        # 256 MiB plugged from the start of the region: exactly the first two 128 MiB memslots,
-        # unmapped as the guest unplugs and mapped again when it plugs once more.
-        # Linux plugs whole 128 MiB memory blocks: one memslot per part, none swapped (each
-        # part mapped once per plug, as one memslot of the whole part).
-        self.assert_memslots(client, [0, 1], maps=2, unmaps=0)
-        # Then a manager resizes the running guest: 256M -> 0 -> 256M -> 0.
-        for size, kb, mapped, maps, unmaps in (("0", base_kb, [], 2, 2),
-                                               ("256M", base_kb + 256 * 1024, [0, 1], 4, 2),
-                                               ("0", base_kb, [], 4, 4)):
-            shown = console.text().count(f"MemTotal={kb} kB")
-            self.tidectl_resize(console, sock, size)
-            # The guest's kernel code runs emulated on kvm_pvm: onlining or offlining 256 MiB
-            # took over 60 s there once (2026-12-07); this is a wait, not a timing goal.
-            deadline = time.monotonic() + 300
-            while console.text().count(f"MemTotal={kb} kB") == shown:
-                self.assertLess(time.monotonic(), deadline, console.text()[-2000:])
-                time.sleep(0.5)
-                console.read_available()
-            x = self.assert_memslots(client, mapped, maps, unmaps)
+        # The driver plugs in the background: tidectl waits for plugged = requested.
+        self.tidectl_resize(console, sock, "128M")
+        self.assertEqual(client.device("vm0")["size"], 128 * MiB)
+        # 128 MiB plugged from the start of the region: exactly the first 128 MiB memslot,
+        # unmapped as the guest unplugs and mapped again when it plugs once more. Linux plugs
+        # whole 128 MiB memory blocks: the part is mapped once per plug, as one memslot.
+        self.assert_memslots(client, [0], maps=1, unmaps=0)
+
+        # Down to 0: the guest offlines the block before it unplugs it, so the MemTotal it
+        # reports from here on comes down to its boot RAM's.
+        offset = console.mark()
+        self.tidectl_resize(console, sock, "0")
+        base_kb = self.memtotal_after(console, offset, lambda kb: kb <= 512 * 1024)
+        self.assertGreater(base_kb, 440 * 1024, console.text())
+        self.assert_memslots(client, [], maps=1, unmaps=1)
+
+        # Up to 128M again: exactly 128 MiB more than that.
+        offset = console.mark()
+        self.tidectl_resize(console, sock, "128M")
+        self.memtotal_after(console, offset, lambda kb: kb == base_kb + 128 * 1024)
+        x = self.assert_memslots(client, [0], maps=2, unmaps=1)
         c = x["counters"]
         self.assertGreater(c["plug-requests"], 0, x)
         self.assertEqual({k: c[k] for k in ("bytes-plugged", "bytes-unplugged", "errors",
                                             "nacks")},
-                         {"bytes-plugged": 512 * MiB, "bytes-unplugged": 512 * MiB,
+                         {"bytes-plugged": 256 * MiB, "bytes-unplugged": 128 * MiB,
                           "errors": 0, "nacks": 0}, x)
+
+        self.check_shell(console)
+        # Without -no-reboot a guest reboot rebuilds the VM and boots the kernel again. The
+        # reset gives the plugged memory back: the driver of the second boot finds nothing
+        # plugged and 128M requested, and plugs it. That is early in the boot; the test
+        # stops there rather than wait minutes more for /init.
+        offset = console.mark()
+        console.send("reboot -f\n")
+        console.wait_for(r"Linux version", BOOT_TIMEOUT, offset)
+        console.wait_for(r"virtio_mem virtio\d+: plugged size: 0x0\s", BOOT_TIMEOUT, offset)
+        console.wait_for(r"virtio_mem virtio\d+: requested size: 0x8000000\s", 60, offset)
+        self.tidectl_resize(console, sock, "128M")
+        self.assert_memslots(client, [0], maps=None, unmaps=None)
         client.close()
         console.signal()
         self.assertEqual(console.wait(timeout=60), 0)
-        self.assertRegex(console.text(), r"virtio_mem virtio\d+: requested size: 0x10000000")
 
 
 if __name__ == "__main__":
