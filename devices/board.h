@@ -66,6 +66,11 @@ struct board {
 	struct io_bus *mmio;
 	struct msi_routes *msi_routes;
 	struct event_loop *loop; /* the I/O thread */
+	/*
+	 * The device worker thread, for guest requests whose host work can take long
+	 * (virtio-mem: prealloc, discard, memslots); NULL: the I/O thread does it.
+	 */
+	struct event_loop *device_loop;
 	struct pci_bus *pci;	 /* set by the PCI host bridge; NULL without one */
 	/*
 	 * Holds every vCPU outside KVM_RUN until released (a memslot_kvm_target callback, so

@@ -1,7 +1,7 @@
 /*
  * -device virtio-mem-pci: the virtio-mem device on the virtio-pci transport.
- * A request travels: ioeventfd -> I/O thread -> virtio_pci.c (queue checks)
- * -> vmem_process_queue() here (the per-turn budget, what changed) ->
+ * A request travels: ioeventfd -> device worker thread -> virtio_pci.c (queue
+ * checks) -> vmem_process_queue() here (the per-turn budget, what changed) ->
  * virtio_mem_core.c (framing, rules; virtqueue.c for the ring, mm/plug_bitmap.c)
  * -> mm/memslots.c (KVM memslots) and mm/backend*.c (discard).
  * docs/architecture.md follows it file by file.
@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <linux/virtio_mem.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,20 @@ struct virtio_mem {
 	char name[96];
 	struct memslot_region slots;
 	bool slots_ready;
+	/*
+	 * Guards core (bitmap, sizes, counters) and slots. The transport's lock is held
+	 * through a whole request; this one only while the state changes (the core lets it go
+	 * for prealloc and discards), so QMP and vCPU exits never wait behind host work.
+	 * Order: the transport's lock first.
+	 */
+	pthread_mutex_t state_lock;
+	bool state_lock_ready;
+	/*
+	 * The plugged size as of the last answered request: what QMP, its events and the
+	 * driver's config read see. The bitmap may be ahead while a request is in flight
+	 * (blocks being preallocated or discarded); only x-query-virtio-mem shows that.
+	 */
+	uint64_t answered_size;
 	struct vmem_core core;
 	bool core_ready;
 	bool transport_ready;
@@ -46,6 +61,16 @@ struct virtio_mem {
 	struct memory_device memdev; /* what QMP sees */
 	struct memslot_kvm_target kvm_target; /* the memslots' VM and backend */
 };
+
+static void state_lock(void *opaque)
+{
+	pthread_mutex_lock(&((struct virtio_mem *)opaque)->state_lock);
+}
+
+static void state_unlock(void *opaque)
+{
+	pthread_mutex_unlock(&((struct virtio_mem *)opaque)->state_lock);
+}
 
 /* ---- virtio device ops ---- */
 
@@ -68,25 +93,32 @@ static bool vmem_features_ok(void *opaque, uint64_t accepted)
 		log_info("%s: driver did not accept UNPLUGGED_INACCESSIBLE "
 			 "(unplugged-inaccessible=on): refusing FEATURES_OK",
 			 vm->name);
+		state_lock(vm);
 		vm->core.counters.features_refused++;
+		state_unlock(vm);
 		return false;
 	}
+	state_lock(vm);
 	vm->core.unplugged_readable = !inaccessible;
+	state_unlock(vm);
 	return true;
 }
 
 static void vmem_read_config(void *opaque, unsigned offset, uint8_t *data, unsigned len)
 {
 	struct virtio_mem *vm = opaque;
+
+	state_lock(vm);
 	struct virtio_mem_config c = {
 		.block_size = vm->core.block_size,
 		.node_id = (uint16_t)vm->cfg->node,
 		.addr = vm->core.addr,
 		.region_size = vm->core.region_size,
 		.usable_region_size = vm->core.usable_size,
-		.plugged_size = vmem_plugged_size(&vm->core),
+		.plugged_size = vm->answered_size,
 		.requested_size = vm->core.requested_size,
 	};
+	state_unlock(vm);
 
 	memcpy(data, (uint8_t *)&c + offset, len);
 }
@@ -101,14 +133,28 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 	int done = 0, ret = 0;
 
 	(void)index;
-	while (done < budget && (ret = vmem_serve_request(&vm->core, vq, &result, &type, err)) == 1) {
+	for (;;) {
+		uint64_t plugged, requested;
+		bool resized;
+
+		if (done >= budget)
+			break;
+		state_lock(vm);
+		ret = vmem_serve_request(&vm->core, vq, &result, &type, err);
+		/* Also after a broken chain (ret -1): the bitmap is the truth, and QMP hears it. */
+		plugged = vmem_plugged_size(&vm->core);
+		resized = plugged != vm->answered_size;
+		vm->answered_size = plugged;
+		requested = vm->core.requested_size;
 		/* plugged_size and usable_region_size are config fields: a new generation. */
-		if (result.plugged_size_changed || result.usable_size_changed)
+		if (resized || (ret == 1 && result.usable_size_changed))
 			virtio_pci_config_updated(&vm->vp);
-		if (result.plugged_size_changed)
-			vm->board->ops->memory_device_resized(
-				vm->board, &vm->memdev, vmem_plugged_size(&vm->core),
-				vmem_plugged_size(&vm->core) == vm->core.requested_size);
+		state_unlock(vm);
+		if (resized)
+			vm->board->ops->memory_device_resized(vm->board, &vm->memdev, plugged,
+							      plugged == requested);
+		if (ret != 1)
+			break;
 		done++;
 		if (type == VIRTIO_MEM_REQ_PLUG)
 			latency_record(&vm->plug_ns, monotonic_ns() - start);
@@ -128,19 +174,23 @@ static void vmem_reset(void *opaque)
 /*
  * QMP's qom-set requested-size: a block multiple up to the device size, or an error and
  * nothing changes. A change raises a config interrupt, and the new size survives a
- * reboot, as in QEMU.
+ * reboot, as in QEMU. Requests being served keep the size they were checked against; the
+ * interrupt goes once they are answered (virtio_pci_config_interrupt_async), the reply at
+ * once.
  */
 static int set_requested_size(struct virtio_mem *vm, uint64_t size, struct error *err)
 {
 	int changed;
 
-	virtio_pci_lock(&vm->vp);
+	state_lock(vm);
 	changed = vmem_set_requested(&vm->core, size, err);
 	if (changed > 0) {
 		vm->cfg->requested_size = size;
-		virtio_pci_config_changed(&vm->vp);
+		virtio_pci_config_updated(&vm->vp); /* with the fields, under the state lock */
 	}
-	virtio_pci_unlock(&vm->vp);
+	state_unlock(vm);
+	if (changed > 0)
+		virtio_pci_config_interrupt_async(&vm->vp);
 	if (changed < 0)
 		return error_prefix(err, "%s", vm->name);
 	return 0;
@@ -152,17 +202,17 @@ static void vmem_status(void *opaque, struct memory_device_status *out)
 {
 	struct virtio_mem *vm = opaque;
 
-	virtio_pci_lock(&vm->vp);
+	state_lock(vm);
 	*out = (struct memory_device_status){
 		.memaddr = vm->core.addr,
 		.requested_size = vm->core.requested_size,
-		.size = vmem_plugged_size(&vm->core),
+		.size = vm->answered_size,
 		.max_size = vm->core.region_size,
 		.block_size = vm->core.block_size,
 		.node = vm->cfg->node,
 		.usable_size = vm->core.usable_size,
 	};
-	virtio_pci_unlock(&vm->vp);
+	state_unlock(vm);
 }
 
 static int vmem_qmp_set_requested_size(void *opaque, uint64_t size, struct error *err)
@@ -187,7 +237,7 @@ static void vmem_debug_info(void *opaque, struct json_object *obj)
 	struct json_object *counters = json_object_new_object();
 	uint64_t from = 0, first, count, nr_runs = 0;
 
-	virtio_pci_lock(&vm->vp);
+	state_lock(vm);
 	add_u64(obj, "usable-region-size", c->usable_size);
 	add_u64(obj, "plugged-blocks", c->plugged.nr_plugged);
 	while (plug_bitmap_next_run(&c->plugged, from, &first, &count)) {
@@ -236,7 +286,7 @@ static void vmem_debug_info(void *opaque, struct json_object *obj)
 	add_u64(counters, "unplugged-writes", n->unplugged_writes);
 	add_u64(counters, "features-refused", n->features_refused);
 	add_u64(counters, "log-lines-suppressed", c->log_limit.total_suppressed);
-	virtio_pci_unlock(&vm->vp);
+	state_unlock(vm);
 	json_object_object_add(obj, "counters", counters);
 }
 
@@ -331,6 +381,8 @@ static void vmem_free(struct virtio_mem *vm)
 	}
 	if (vm->core_ready)
 		vmem_core_destroy(&vm->core);
+	if (vm->state_lock_ready)
+		pthread_mutex_destroy(&vm->state_lock);
 	if (vm->slots_ready)
 		memslot_region_destroy(&vm->slots);
 	/* A system reset gives everything back: the next boot maps fresh, zeroed memory. */
@@ -391,7 +443,8 @@ static int setup_memslots(struct virtio_mem *vm, struct board *b, struct error *
 
 /*
  * MMIO exits inside the region (vCPU thread): a vCPU touched a block KVM does not map.
- * Takes the device lock, so a memslot change in progress on the I/O thread finishes first.
+ * Takes the state lock, so a memslot change in progress on the device worker finishes
+ * first (a prealloc or discard in progress does not hold it).
  */
 static void vmem_region_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
 			       bool is_write)
@@ -400,9 +453,9 @@ static void vmem_region_access(void *opaque, uint64_t offset, uint8_t *data, uns
 
 	bool served;
 
-	virtio_pci_lock(&vm->vp);
+	state_lock(vm);
 	served = vmem_guest_access(&vm->core, offset, data, len, is_write);
-	virtio_pci_unlock(&vm->vp);
+	state_unlock(vm);
 	if (!served) {
 		log_error("%s: plugged memory at 0x%" PRIx64 " is out of the host's reach",
 			  vm->name, vm->cfg->memaddr + offset);
@@ -410,7 +463,8 @@ static void vmem_region_access(void *opaque, uint64_t offset, uint8_t *data, uns
 	}
 }
 
-/* guest_mem asks (I/O thread): may a device use [offset, offset+len) of the region? */
+/* guest_mem asks (the device worker, for virtqueues): may a device use [offset, offset+len)
+ * of the region? Only that thread changes the bitmap. */
 static bool vmem_usable(void *opaque, uint64_t offset, uint64_t len)
 {
 	return vmem_range_plugged(&((const struct virtio_mem *)opaque)->core, offset, len);
@@ -423,7 +477,7 @@ static int vmem_realize(struct board *b, void *config, struct error *err)
 	struct virtio_pci_env env = {
 		.mem = b->mem,
 		.vm_fd = b->vm_fd,
-		.loop = b->loop,
+		.loop = b->device_loop ? b->device_loop : b->loop,
 		.routes = b->msi_routes,
 	};
 
@@ -457,12 +511,20 @@ static int vmem_realize(struct board *b, void *config, struct error *err)
 		free(vm);
 		return -1;
 	}
+	vm->state_lock_ready = pthread_mutex_init(&vm->state_lock, NULL) == 0;
+	if (!vm->state_lock_ready) {
+		error_set(err, "%s: cannot create its lock", vc->id);
+		goto fail;
+	}
 	if (setup_memslots(vm, b, err) ||
 	    vmem_core_init(&vm->core, vc->memaddr, vc->size, vc->block_size, vc->requested_size,
 			   vc->dynamic_memslots ? &vm->slots : NULL, vc->backend, err))
 		goto fail;
 	vm->core_ready = true;
 	vm->core.prealloc = vc->prealloc;
+	vm->core.unlock = state_unlock;
+	vm->core.relock = state_lock;
+	vm->core.lock_opaque = vm;
 	/* Plugged memory is RAM for every device too (virtio-mem.md: "exactly like RAM"). */
 	if (guest_mem_add_hotplug(b->mem, vc->memaddr, vc->size, vc->backend->hva,
 				  vmem_usable, vm, err))

@@ -223,6 +223,19 @@ static int change_blocks(struct vmem_core *c, uint64_t first, uint64_t count, bo
 	return ret;
 }
 
+/* Around host work that may take long (the state lock's comment in virtio_mem_core.h). */
+static void host_work_begin(struct vmem_core *c)
+{
+	if (c->unlock)
+		c->unlock(c->lock_opaque);
+}
+
+static void host_work_end(struct vmem_core *c)
+{
+	if (c->relock)
+		c->relock(c->lock_opaque);
+}
+
 /*
  * One discard per part: each range then has one protection, its part's (read-write while
  * the part holds a memslot, else PROT_NONE). *done: how much was discarded before a failure.
@@ -268,15 +281,24 @@ static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t co
 		return VMEM_RESP_BUSY;
 	}
 	/* QEMU's prealloc=on: memory the host cannot back now is not plugged (BUSY). */
-	if (c->prealloc && c->backend &&
-	    memory_backend_populate(c->backend, offset, len, 1, &err)) {
+	int populated = 0;
+
+	if (c->prealloc && c->backend) {
+		host_work_begin(c);
+		populated = memory_backend_populate(c->backend, offset, len, 1, &err);
+		host_work_end(c);
+	}
+	if (populated) {
 		log_limited(&c->log_limit, LOG_WARN, "virtio-mem: plug: %s", err.msg);
 		if (change_blocks(c, first, count, false, &over_budget, &ignored))
 			log_error("virtio-mem: blocks %" PRIu64 "+%" PRIu64 " that could not be "
 				  "preallocated stay plugged: %s",
 				  first, count, ignored.msg);
-		else
+		else {
+			host_work_begin(c);
 			discard_by_part(c, offset, len, &done, &ignored);
+			host_work_end(c);
+		}
 		return VMEM_RESP_BUSY;
 	}
 	c->counters.bytes_plugged += len;
@@ -299,7 +321,14 @@ static int release(struct vmem_core *c, uint64_t first, uint64_t count, uint64_t
 	*released = 0;
 	if (change_blocks(c, first, count, false, over_budget, err))
 		return -1;
-	if (c->backend && discard_by_part(c, offset, len, &done, err)) {
+	int discarded = 0;
+
+	if (c->backend) {
+		host_work_begin(c);
+		discarded = discard_by_part(c, offset, len, &done, err);
+		host_work_end(c);
+	}
+	if (discarded) {
 		*released = done / c->block_size;
 		if (change_blocks(c, first + *released, count - *released, true, &ignored, &again))
 			log_error("virtio-mem: blocks %" PRIu64 "+%" PRIu64 " not given back could "

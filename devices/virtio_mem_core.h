@@ -58,6 +58,17 @@ struct vmem_core {
 	 */
 	bool unplugged_readable;
 	bool prealloc; /* prealloc=on: a plug backs its blocks with host memory first */
+	/*
+	 * The device's state lock, held by whoever serves a request. Host work that can take
+	 * long (prealloc, discards) runs with it let go: QMP and the vCPUs are served
+	 * meanwhile, and see the bitmap and memslots as the request already left them (blocks
+	 * being plugged are plugged and mapped; blocks being unplugged are neither). Only the
+	 * one thread that serves requests changes them, so nothing moves under that work.
+	 * NULL: no lock (unit tests, fuzzers).
+	 */
+	void (*unlock)(void *opaque);
+	void (*relock)(void *opaque);
+	void *lock_opaque;
 	struct vmem_counters counters;
 	struct log_limit log_limit; /* what the guest can make tide log */
 };

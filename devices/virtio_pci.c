@@ -43,9 +43,19 @@ void virtio_pci_lock(struct virtio_pci *vp)
 	pthread_mutex_lock(&vp->lock);
 }
 
+static void send_config_interrupt(struct virtio_pci *vp);
+
 void virtio_pci_unlock(struct virtio_pci *vp)
 {
 	pthread_mutex_unlock(&vp->lock);
+	/* A config interrupt posted while the lock was held: whoever lets go raises it. */
+	atomic_thread_fence(memory_order_seq_cst);
+	while (atomic_load(&vp->config_change_pending) && pthread_mutex_trylock(&vp->lock) == 0) {
+		if (atomic_exchange(&vp->config_change_pending, false))
+			send_config_interrupt(vp);
+		pthread_mutex_unlock(&vp->lock);
+		atomic_thread_fence(memory_order_seq_cst);
+	}
 }
 
 /* ---- interrupts ---- */
@@ -98,6 +108,14 @@ void virtio_pci_config_changed(struct virtio_pci *vp)
 	send_config_interrupt(vp);
 }
 
+void virtio_pci_config_interrupt_async(struct virtio_pci *vp)
+{
+	atomic_store(&vp->config_change_pending, true);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (pthread_mutex_trylock(&vp->lock) == 0)
+		virtio_pci_unlock(vp); /* raises it */
+}
+
 /* The driver broke the transport rules: DEVICE_NEEDS_RESET, never a crash (spec §2.1.2). */
 void virtio_pci_set_needs_reset(struct virtio_pci *vp, const char *why)
 {
@@ -124,12 +142,13 @@ static void process_queue_locked(struct virtio_pci *vp, struct virtio_pci_queue 
 		virtio_pci_set_needs_reset(vp, err.msg);
 	else if (done > 0 && virtqueue_wants_interrupt(&q->vq))
 		send_queue_interrupt(vp, q);
-	/* A full batch: the rest is served after the I/O thread's other work (QMP, devices). */
+	/* A full batch: the rest is served after the loop's other work (other queues, devices). */
 	if (done == vp->requests_per_notify)
 		virtio_pci_kick_queue_locked(vp, q);
 }
 
-/* I/O thread: the queue's eventfd fired (through KVM's ioeventfd or a notify write). */
+/* The device's loop thread (env.loop): the queue's eventfd fired (through KVM's ioeventfd
+ * or a notify write). */
 static void queue_notified(void *opaque)
 {
 	struct virtio_pci_queue *q = opaque;
@@ -142,7 +161,7 @@ static void queue_notified(void *opaque)
 	virtio_pci_unlock(q->vp);
 }
 
-/* Hands a queue to the I/O thread (or processes it here when there is none; lock held). */
+/* Hands a queue to its loop thread (or processes it here when there is none; lock held). */
 void virtio_pci_kick_queue_locked(struct virtio_pci *vp, struct virtio_pci_queue *q)
 {
 	uint64_t one = 1;

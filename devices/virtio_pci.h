@@ -89,6 +89,7 @@ struct virtio_pci_env {
 struct virtio_pci {
 	struct pci_device pci;
 	pthread_mutex_t lock;
+	atomic_bool config_change_pending; /* virtio_pci_config_interrupt_async(), not raised yet */
 	const struct virtio_device_ops *ops;
 	void *dev;
 	struct virtio_pci_env env;
@@ -96,7 +97,9 @@ struct virtio_pci {
 
 	uint64_t offered, accepted;
 	uint32_t device_feature_select, driver_feature_select;
-	uint8_t status, generation, isr;
+	uint8_t status, isr;
+	/* Any thread may bump it: a device changes config fields under its own lock (QMP). */
+	_Atomic uint8_t generation;
 	uint16_t config_vector, queue_select;
 	unsigned nr_queues;
 	struct virtio_pci_queue queues[VIRTIO_PCI_MAX_QUEUES];
@@ -124,7 +127,14 @@ void virtio_pci_lock(struct virtio_pci *vp);
 void virtio_pci_unlock(struct virtio_pci *vp);
 /* Device config changed (caller holds the lock): new generation and a config interrupt. */
 void virtio_pci_config_changed(struct virtio_pci *vp);
-/* A config field the driver caused to change (plugged_size): new generation, no interrupt. */
+/*
+ * From any thread without the lock, never waiting for it (QMP while a request is served):
+ * the config interrupt, raised now when the lock is free, else by its holder as it lets
+ * go. The caller has bumped the generation (virtio_pci_config_updated) already, together
+ * with the fields, under the device's own lock: a driver's multi-read sees both or neither.
+ */
+void virtio_pci_config_interrupt_async(struct virtio_pci *vp);
+/* A config field changed: new generation, no interrupt (any thread). */
 void virtio_pci_config_updated(struct virtio_pci *vp);
 /* The negotiated features (caller holds the lock). */
 static inline bool virtio_pci_has_feature(const struct virtio_pci *vp, unsigned bit)

@@ -17,8 +17,8 @@ int virtqueue_enable(struct virtqueue *vq, const struct guest_mem *mem, uint16_t
 		return error_set(err, "queue size %u is not a power of two", size);
 	if (desc_gpa % 16 || avail_gpa % 2 || used_gpa % 4)
 		return error_set(err, "queue rings are misaligned");
-	/* Enabling runs on a vCPU thread: whether the memory is plugged is the I/O thread's
-	 * to ask, at each pop and push. */
+	/* Enabling runs on a vCPU thread: whether the memory is plugged is the device
+	 * worker's to ask, at each pop and push. */
 	if (!guest_mem_covers(mem, desc_gpa, 16ULL * size) ||
 	    !guest_mem_covers(mem, avail_gpa, 6 + 2ULL * size) ||
 	    !guest_mem_covers(mem, used_gpa, 6 + 8ULL * size))

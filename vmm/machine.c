@@ -151,6 +151,7 @@ static void board_init(struct machine *m)
 		.mmio = &m->mmio,
 		.msi_routes = &m->msi_routes,
 		.loop = m->loop,
+		.device_loop = m->device_loop,
 		.hold_vcpus = run_state_hold_vcpus,
 		.hold_opaque = &m->rs,
 	};
@@ -522,7 +523,8 @@ static struct memory_device_events **memory_device_events_of(struct machine *m, 
 }
 
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
-			      struct event_loop *loop, int *exit_status, struct error *err)
+			      struct event_loop *loop, struct event_loop *device_loop,
+			      int *exit_status, struct error *err)
 {
 	struct machine *m = calloc(1, sizeof(*m));
 	enum machine_stop result = MACHINE_EXIT;
@@ -538,6 +540,7 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	m->cfg = cfg;
 	m->console = console;
 	m->loop = loop;
+	m->device_loop = device_loop;
 	m->kvm_fd = m->vm_fd = -1;
 	m->rs.vm_fd = -1;
 	m->rs.no_reboot = cfg->no_reboot;

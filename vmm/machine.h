@@ -28,6 +28,7 @@ struct machine {
 	const struct vm_config *cfg;
 	struct chardev *console; /* owned by main, outlives resets */
 	struct event_loop *loop; /* the I/O thread, owned by main, outlives resets */
+	struct event_loop *device_loop; /* the device worker thread (guest requests), the same */
 
 	int kvm_fd;
 	int vm_fd;
@@ -106,6 +107,7 @@ void machine_no_more(void);
 
 /* Builds the VM from cfg, runs it until a stop request, tears it down. Returns the stop kind. */
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
-			      struct event_loop *loop, int *exit_status, struct error *err);
+			      struct event_loop *loop, struct event_loop *device_loop,
+			      int *exit_status, struct error *err);
 
 #endif

@@ -91,6 +91,11 @@ static void start_io_thread(void)
 	sandbox_enter_thread_or_die(SANDBOX_IO);
 }
 
+static void start_device_thread(void)
+{
+	sandbox_enter_thread_or_die(SANDBOX_DEVICE);
+}
+
 /* -qmp: the socket is bound before tide confines itself, and served by the I/O thread. */
 static struct qmp_server *start_qmp(const struct vm_config *cfg, struct event_loop *loop,
 				    struct qmp_engine *engine, struct error *err)
@@ -127,7 +132,7 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	struct error err = { "" };
 	struct chardev *console = NULL;
-	struct event_loop *loop = NULL;
+	struct event_loop *loop = NULL, *device_loop = NULL;
 	struct qmp_server *qmp = NULL;
 	struct qmp_engine engine;
 	enum machine_stop stop;
@@ -154,9 +159,13 @@ int main(int argc, char **argv)
 	if (!console)
 		goto fail;
 	loop = event_loop_new(&err);
-	if (!loop || open_host_resources(&cfg, &err))
+	/* Guest work (virtio-mem requests) has its own thread: QMP never waits behind it. */
+	if (loop)
+		device_loop = event_loop_new(&err);
+	if (!device_loop || open_host_resources(&cfg, &err))
 		goto fail;
 	event_loop_set_thread_start(loop, start_io_thread);
+	event_loop_set_thread_start(device_loop, start_device_thread);
 	qmp = start_qmp(&cfg, loop, &engine, &err);
 	if (cfg.has_qmp && !qmp)
 		goto fail;
@@ -165,7 +174,7 @@ int main(int argc, char **argv)
 		goto fail;
 	if (cfg.sandbox.chroot_dir && qmp)
 		qmp_server_forget_path(qmp); /* its path names another file in here */
-	if (event_loop_start(loop, &err) ||
+	if (event_loop_start(loop, &err) || event_loop_start(device_loop, &err) ||
 	    chardev_start_input(console, machine_quit_current, NULL, &err) ||
 	    sandbox_enter_thread(SANDBOX_MAIN, &err))
 		goto fail;
@@ -174,12 +183,13 @@ int main(int argc, char **argv)
 	status = 0;
 	while (go_on) {
 		err.msg[0] = '\0';
-		stop = machine_run(&cfg, console, loop, &status, &err);
+		stop = machine_run(&cfg, console, loop, device_loop, &status, &err);
 		if (err.msg[0])
 			goto fail;
 		go_on = stop == MACHINE_RESET;
 	}
 	stop_qmp(qmp);
+	event_loop_free(device_loop);
 	event_loop_free(loop);
 	chardev_close(console);
 	host_kvm_close();
@@ -190,6 +200,7 @@ fail:
 	fprintf(stderr, "tide: %s\n", err.msg);
 	if (loop)
 		stop_qmp(qmp);
+	event_loop_free(device_loop);
 	event_loop_free(loop);
 	if (console)
 		chardev_close(console);

@@ -4,8 +4,8 @@
  * checks that it names every call listed here.
  *
  * Threads inherit their creator's filter and add their own, and the kernel applies both:
- * main creates the vCPU and prealloc threads (on every reset), and the I/O thread creates
- * prealloc workers for plugs, so main's list holds what those threads need as well.
+ * main creates the vCPU and prealloc threads (on every reset), so main's list holds what
+ * those threads need as well.
  */
 #include "vmm/sandbox_filters.h"
 
@@ -171,6 +171,12 @@ static const struct allowed_call main_calls[] = {
 	CALL(sendto), CALL(sendmsg), CALL(timerfd_settime),
 };
 
+/* The device worker: its io_uring loop (created before the filters), the timer that holds
+ * back MEMORY_DEVICE_SIZE_CHANGE events of the sizes it reaches. */
+static const struct allowed_call device_worker_calls[] = {
+	CALL(io_uring_enter), CALL(timerfd_settime),
+};
+
 /* A prealloc worker faults its share of a backend in (MADV_POPULATE_WRITE, in common). */
 
 #if TIDE_SANITIZER_BUILD
@@ -209,6 +215,8 @@ static const struct call_group thread_groups[SANDBOX_NR_THREADS][MAX_GROUPS] = {
 			 GROUP(device_calls) SANITIZER_GROUP },
 	[SANDBOX_CONSOLE] = { GROUP(common_calls), GROUP(console_calls) SANITIZER_GROUP },
 	[SANDBOX_PREALLOC] = { GROUP(common_calls) SANITIZER_GROUP },
+	[SANDBOX_DEVICE] = { GROUP(common_calls), GROUP(device_worker_calls),
+			     GROUP(device_calls) SANITIZER_GROUP },
 };
 
 static int add_call(scmp_filter_ctx ctx, const struct allowed_call *c)

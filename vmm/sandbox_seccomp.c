@@ -36,6 +36,7 @@ static const char *const thread_names[SANDBOX_NR_THREADS] = {
 	[SANDBOX_IO] = "I/O",
 	[SANDBOX_CONSOLE] = "console input",
 	[SANDBOX_PREALLOC] = "prealloc worker",
+	[SANDBOX_DEVICE] = "device worker",
 };
 
 /* What ps and top show for each thread (15 characters at most). */
@@ -45,6 +46,7 @@ static const char *const thread_comms[SANDBOX_NR_THREADS] = {
 	[SANDBOX_IO] = "tide-io",
 	[SANDBOX_CONSOLE] = "tide-console",
 	[SANDBOX_PREALLOC] = "tide-prealloc",
+	[SANDBOX_DEVICE] = "tide-device",
 };
 
 const char *sandbox_thread_name(enum sandbox_thread kind)

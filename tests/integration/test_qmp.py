@@ -533,6 +533,54 @@ class Resize(QMPCase):
         console.send("q\n")
         self.assertEqual(console.wait(60), GUEST_PASS, console.text()[-2000:])
 
+    def test_qmp_answers_while_a_long_prealloc_plug_runs(self):
+        # prealloc=on backs each plug request with host memory before it is answered: on a
+        # file on disk, 1 GiB blocks take seconds each. That work runs on the device worker
+        # with the device's state lock let go, so QMP, which reads that state, goes on.
+        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"tide-prealloc-{os.getpid()}")
+        free = os.statvfs(os.path.dirname(path))
+        if free.f_bavail * free.f_frsize < 4 * GiB:
+            self.skipTest(f"{os.path.dirname(path)} has less than 4 GiB free for a 2 GiB file")
+        with open(path, "wb") as f:
+            f.truncate(2 * GiB)
+        self.addCleanup(os.unlink, path)
+        self.sock = qmp.socket_path(self.id().rsplit(".", 1)[-1])
+        self.addCleanup(lambda: os.path.exists(self.sock) and os.unlink(self.sock))
+        console = harness.Console([
+            "-nographic", "-no-reboot", "-m", "256M,maxmem=8G", "-kernel", harness.TESTGUEST,
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-append",
+            "tests=vmem_follow vmem_timeout=200000000000",  # cycles: a minute per request
+            "-object", f"memory-backend-file,id=mem0,size=2G,mem-path={path},share=on",
+            "-device", "virtio-mem-pci,id=vm0,memdev=mem0,block-size=1G,prealloc=on",
+            "-qmp", f"unix:{self.sock},server=on,wait=off"])
+        self.addCleanup(console.kill)
+        c, poller = self.client(), self.client()
+        console.wait_for(r"vmem follow: ready", 30)
+        # vmem_follow plugs one block per request: two requests of 1 GiB each.
+        started = time.monotonic()
+        self.set_size(c, 2 * GiB)
+        round_trips = []
+        while True:
+            sent = time.monotonic()
+            x = poller.execute("x-query-virtio-mem")[0]
+            round_trips.append(time.monotonic() - sent)
+            # bytes-plugged counts a plug once its memory is backed: both are done.
+            if x["counters"]["bytes-plugged"] == 2 * GiB:
+                break
+            self.assertLess(time.monotonic() - started, 300, x)
+        took = time.monotonic() - started
+        if took < 0.5:
+            self.skipTest(f"this host backed 2 GiB of file in {took:.2f} s: too fast to tell")
+        # Served behind the plug, one answer would wait out a whole request (half of it all).
+        self.assertLess(max(round_trips), took / 4, (took, sorted(round_trips)[-5:]))
+        self.assertGreaterEqual(len(round_trips), 10, (took, round_trips))
+        console.wait_for(r"reached requested=0x80000000 plugged=0x80000000 checks=ok", 60)
+        c.wait_event("MEMORY_DEVICE_SIZE_CHANGE", 5, lambda e: e["data"]["size"] == 2 * GiB)
+        # The plug's memory is backed: the file holds all of it (blocks allocated).
+        self.assertGreaterEqual(os.stat(path).st_blocks * 512, 2 * GiB)
+        console.send("q\n")
+        self.assertEqual(console.wait(60), GUEST_PASS, console.text()[-2000:])
+
     def test_client_killed_mid_resize_and_another_keeps_working(self):
         console = self.start("tests=vmem_follow")
         keeper = self.client()

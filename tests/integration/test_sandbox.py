@@ -61,7 +61,7 @@ class Sandbox(unittest.TestCase):
         """Every thread: no capability in any set, no_new_privs, its filter; ids: (uid, gid,
         groups) every thread must run with."""
         threads = thread_status(console.proc.pid)
-        self.assertGreaterEqual(len(threads), 4, "main, I/O, console input, vCPU")
+        self.assertGreaterEqual(len(threads), 5, "main, I/O, device worker, console input, vCPU")
         asan = sanitized(console.proc.pid)
         for tid, s in threads.items():
             seen = {k: s[k] for k in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb",
@@ -82,6 +82,7 @@ class Sandbox(unittest.TestCase):
                 self.assertEqual(sorted(map(int, s["Groups"].split())), sorted(groups))
         names = sorted(s["Name"] for s in threads.values())
         self.assertIn("tide-io", names)
+        self.assertIn("tide-device", names)
         self.assertIn("tide-vcpu", names)
         self.assertIn("tide-console", names)
 

@@ -286,6 +286,49 @@ START_TEST(prealloc_backs_plugs_or_answers_busy)
 }
 END_TEST
 
+/* The device's state lock, as the core sees it: U when let go, L when taken again. */
+static bool state_locked;
+
+static void hook_unlock(void *opaque)
+{
+	(void)opaque;
+	ck_assert(state_locked);
+	state_locked = false;
+	log_to(events, sizeof(events), "U");
+}
+
+static void hook_relock(void *opaque)
+{
+	(void)opaque;
+	ck_assert(!state_locked);
+	state_locked = true;
+	log_to(events, sizeof(events), "L");
+}
+
+/*
+ * Prealloc and discards run with the state lock let go (QMP and vCPUs go on meanwhile),
+ * after the bitmap and memslots changed under it: a plug is mapped before it is backed, an
+ * unplug unmapped and protected before it is discarded.
+ */
+START_TEST(long_host_work_runs_without_the_state_lock)
+{
+	core.unlock = hook_unlock;
+	core.relock = hook_relock;
+	state_locked = true;
+	core.prealloc = true;
+	ck_assert_int_eq(req(VMEM_REQ_PLUG, ADDR, 2, NULL), VMEM_RESP_ACK);
+	ck_assert_str_eq(events, "rw0 +0:4 U L");
+	ck_assert_uint_eq(resident_pages(backend.hva, 2 * BLOCK), 2 * BLOCK / 4096);
+	events[0] = '\0';
+	ck_assert_int_eq(req(VMEM_REQ_UNPLUG, ADDR, 2, NULL), VMEM_RESP_ACK);
+	ck_assert_str_eq(events, "-0 none0 U D0 L");
+	events[0] = '\0';
+	ck_assert_int_eq(req(VMEM_REQ_STATE, ADDR, 2, NULL), VMEM_RESP_ACK);
+	ck_assert_str_eq(events, ""); /* quick requests keep it */
+	ck_assert(state_locked);
+}
+END_TEST
+
 /* A discard that fails leaves the blocks plugged, mapped and intact, and answers BUSY. */
 START_TEST(failed_discard_answers_busy_and_keeps_the_blocks)
 {
@@ -483,6 +526,7 @@ Suite *suite_main(void)
 	tcase_add_test(tc, usable_region_policy);
 	tcase_add_test(tc, plug_write_unplug_replug_reads_zero);
 	tcase_add_test(tc, prealloc_backs_plugs_or_answers_busy);
+	tcase_add_test(tc, long_host_work_runs_without_the_state_lock);
 	tcase_add_test(tc, errors_nacks_and_state);
 	tcase_add_test(tc, unplug_all);
 	tcase_add_test(tc, unplug_removes_and_protects_before_discarding);

@@ -1132,6 +1132,32 @@ END_TEST
 
 /* ======================= config changes and device config ======================= */
 
+/* A config change from a thread that must not wait (QMP): the generation at once (with the
+ * fields), the interrupt when the lock is free, else from the holder (a request being
+ * served) as it lets go, once. */
+START_TEST(config_change_async_waits_for_the_lock_holder)
+{
+	driver_init();
+	uint8_t gen = (uint8_t)bar0_read(CC(config_generation), 1);
+
+	virtio_pci_config_updated(&vp);
+	virtio_pci_config_interrupt_async(&vp); /* lock free: now */
+	ck_assert_uint_eq(bar0_read(CC(config_generation), 1), (uint8_t)(gen + 1));
+	ck_assert_uint_eq(read_isr(), ISR_CONFIG);
+
+	virtio_pci_lock(&vp); /* a request being served */
+	virtio_pci_config_updated(&vp);
+	virtio_pci_config_interrupt_async(&vp);
+	virtio_pci_config_interrupt_async(&vp); /* two before it ends: one interrupt */
+	ck_assert_uint_eq(vp.generation, (uint8_t)(gen + 2)); /* the generation did not wait */
+	ck_assert_int_eq(intx_level[gsi], 0);
+	virtio_pci_unlock(&vp);
+	ck_assert_int_eq(intx_level[gsi], 1);
+	ck_assert_uint_eq(read_isr(), ISR_CONFIG);
+	ck_assert_uint_eq(read_isr(), 0);
+}
+END_TEST
+
 START_TEST(config_change_without_msix)
 {
 	uint8_t gen = (uint8_t)bar0_read(CC(config_generation), 1);
@@ -1382,6 +1408,7 @@ Suite *suite_main(void)
 
 	tcase_add_checked_fixture(config, setup, teardown);
 	tcase_add_test(config, config_change_without_msix);
+	tcase_add_test(config, config_change_async_waits_for_the_lock_holder);
 	tcase_add_test(config, config_change_with_msix);
 	tcase_add_test(config, device_config_reads);
 	tcase_add_test(config, unimplemented_bar0_reads_zero);
