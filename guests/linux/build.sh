@@ -164,7 +164,7 @@ build_initramfs() {
 	mkdir -p "$TOOLS" "$OUT"
 	cc -O2 -o "$TOOLS/gen_init_cpio" "$SRC/usr/gen_init_cpio.c"
 
-	local list=$TOOLS/initramfs.list applet dir
+	local list=$TOOLS/initramfs.list dir
 	{
 		for dir in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp \
 			/root /etc; do
@@ -174,11 +174,9 @@ build_initramfs() {
 		echo "nod /dev/null 0666 0 0 c 1 3"
 		echo "file /bin/busybox $BUSYBOX 0755 0 0"
 		echo "file /init $INIT 0755 0 0"
-		# busybox --list-full prints e.g. "bin/sh", "usr/sbin/chroot".
-		"$BUSYBOX" --list-full | sort | while read -r applet; do
-			[ "$applet" = bin/busybox ] && continue
-			echo "slink /$applet /bin/busybox 0777 0 0"
-		done
+		# Only /bin/sh, for /init's first line: the shell runs the other applets itself
+		# (init explains why there are no more).
+		echo "slink /bin/sh /bin/busybox 0777 0 0"
 	} >"$list"
 	"$TOOLS/gen_init_cpio" -t 0 "$list" >"$OUT/initramfs.cpio.tmp"
 	mv "$OUT/initramfs.cpio.tmp" "$OUT/initramfs.cpio"
