@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -91,8 +92,18 @@ static void start_io_thread(void)
 	sandbox_enter_thread_or_die(SANDBOX_IO);
 }
 
+/*
+ * Guest work yields to the control plane: on a busy host (2 cores, a vCPU and this thread
+ * running) the I/O thread that answers QMP preempts it. Lowering one's own priority needs
+ * no privilege; before the filter, which does not list setpriority.
+ */
+#define DEVICE_THREAD_NICE 10
+
 static void start_device_thread(void)
 {
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), DEVICE_THREAD_NICE) < 0)
+		log_warn("device worker: setpriority: %s (it keeps the I/O thread's priority)",
+			 strerror(errno));
 	sandbox_enter_thread_or_die(SANDBOX_DEVICE);
 }
 
