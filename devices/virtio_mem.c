@@ -133,12 +133,10 @@ static int vmem_process_queue(void *opaque, unsigned index, struct virtqueue *vq
 	int done = 0, ret = 0;
 
 	(void)index;
-	for (;;) {
+	while (done < budget) {
 		uint64_t plugged, requested;
 		bool resized;
 
-		if (done >= budget)
-			break;
 		state_lock(vm);
 		ret = vmem_serve_request(&vm->core, vq, &result, &type, err);
 		/* Also after a broken chain (ret -1): the bitmap is the truth, and QMP hears it. */

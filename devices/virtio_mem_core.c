@@ -239,13 +239,16 @@ static void host_work_end(struct vmem_core *c)
 /*
  * One discard per part: each range then has one protection, its part's (read-write while
  * the part holds a memslot, else PROT_NONE). *done: how much was discarded before a failure.
+ * Host work: it runs with the state lock let go (the bitmap and memslots it reads stay put).
  */
 static int discard_by_part(struct vmem_core *c, uint64_t offset, uint64_t len, uint64_t *done,
 			   struct error *err)
 {
 	uint64_t part = c->slots ? c->slots->part_size : len;
+	int ret = 0;
 
 	*done = 0;
+	host_work_begin(c);
 	while (*done < len) {
 		uint64_t n = part - (offset + *done) % part;
 
@@ -254,11 +257,13 @@ static int discard_by_part(struct vmem_core *c, uint64_t offset, uint64_t len, u
 		bool accessible = !c->slots ||
 				  memslot_part_accessible(c->slots, (uint32_t)((offset + *done) / part));
 
-		if (memory_backend_discard(c->backend, offset + *done, n, accessible, err))
-			return -1;
+		ret = memory_backend_discard(c->backend, offset + *done, n, accessible, err);
+		if (ret)
+			break;
 		*done += n;
 	}
-	return 0;
+	host_work_end(c);
+	return ret;
 }
 
 /*
@@ -294,11 +299,8 @@ static enum vmem_resp_type plug(struct vmem_core *c, uint64_t first, uint64_t co
 			log_error("virtio-mem: blocks %" PRIu64 "+%" PRIu64 " that could not be "
 				  "preallocated stay plugged: %s",
 				  first, count, ignored.msg);
-		else {
-			host_work_begin(c);
+		else
 			discard_by_part(c, offset, len, &done, &ignored);
-			host_work_end(c);
-		}
 		return VMEM_RESP_BUSY;
 	}
 	c->counters.bytes_plugged += len;
@@ -321,14 +323,7 @@ static int release(struct vmem_core *c, uint64_t first, uint64_t count, uint64_t
 	*released = 0;
 	if (change_blocks(c, first, count, false, over_budget, err))
 		return -1;
-	int discarded = 0;
-
-	if (c->backend) {
-		host_work_begin(c);
-		discarded = discard_by_part(c, offset, len, &done, err);
-		host_work_end(c);
-	}
-	if (discarded) {
+	if (c->backend && discard_by_part(c, offset, len, &done, err)) {
 		*released = done / c->block_size;
 		if (change_blocks(c, first + *released, count - *released, true, &ignored, &again))
 			log_error("virtio-mem: blocks %" PRIu64 "+%" PRIu64 " not given back could "
