@@ -135,10 +135,18 @@ static const struct allowed_call device_calls[] = {
 	CALL(read), CALL(fallocate), CALL(mbind),
 };
 
-/* The I/O thread: its io_uring, the QMP socket, the timer of throttled events. */
+/*
+ * An event loop's thread (the I/O thread, the device worker): its io_uring (created before
+ * the filters), and the timer of throttled MEMORY_DEVICE_SIZE_CHANGE events, which either
+ * may arm (the device worker for the sizes its requests reach).
+ */
+static const struct allowed_call loop_calls[] = {
+	CALL(io_uring_enter), CALL(timerfd_settime),
+};
+
+/* The I/O thread's own: the QMP socket. */
 static const struct allowed_call io_calls[] = {
-	CALL(io_uring_enter), CALL(accept4), CALL(recvfrom), CALL(sendto), CALL(sendmsg),
-	CALL(timerfd_settime),
+	CALL(accept4), CALL(recvfrom), CALL(sendto), CALL(sendmsg),
 };
 
 /* The console input thread: waits on stdin and its stop eventfd, reads, raises COM1's IRQ. */
@@ -169,12 +177,6 @@ static const struct allowed_call main_calls[] = {
 	CALL(memfd_create), CALL(ftruncate), CALL(fcntl), CALL(eventfd2), CALL(signalfd4),
 	CALL_POLL, CALL(rt_sigpending), CALL_GETPGRP, CALL_UNLINK, CALL(io_uring_enter),
 	CALL(sendto), CALL(sendmsg), CALL(timerfd_settime),
-};
-
-/* The device worker: its io_uring loop (created before the filters), the timer that holds
- * back MEMORY_DEVICE_SIZE_CHANGE events of the sizes it reaches. */
-static const struct allowed_call device_worker_calls[] = {
-	CALL(io_uring_enter), CALL(timerfd_settime),
 };
 
 /* A prealloc worker faults its share of a backend in (MADV_POPULATE_WRITE, in common). */
@@ -211,11 +213,11 @@ static const struct call_group thread_groups[SANDBOX_NR_THREADS][MAX_GROUPS] = {
 			   GROUP(device_calls), GROUP(vcpu_calls) SANITIZER_GROUP },
 	[SANDBOX_VCPU] = { GROUP(common_calls), GROUP(vcpu_calls),
 			   GROUP(device_calls) SANITIZER_GROUP },
-	[SANDBOX_IO] = { GROUP(common_calls), GROUP(thread_start_calls), GROUP(io_calls),
-			 GROUP(device_calls) SANITIZER_GROUP },
+	[SANDBOX_IO] = { GROUP(common_calls), GROUP(thread_start_calls), GROUP(loop_calls),
+			 GROUP(io_calls), GROUP(device_calls) SANITIZER_GROUP },
 	[SANDBOX_CONSOLE] = { GROUP(common_calls), GROUP(console_calls) SANITIZER_GROUP },
 	[SANDBOX_PREALLOC] = { GROUP(common_calls) SANITIZER_GROUP },
-	[SANDBOX_DEVICE] = { GROUP(common_calls), GROUP(device_worker_calls),
+	[SANDBOX_DEVICE] = { GROUP(common_calls), GROUP(loop_calls),
 			     GROUP(device_calls) SANITIZER_GROUP },
 };
 
