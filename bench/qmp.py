@@ -204,8 +204,7 @@ def query_round_trips(opts, vmm):
 
 def resize_to(g, size, timeout):
     t = time.perf_counter()
-    g.client.execute("qom-set", path="/machine/peripheral/vm0", property="requested-size",
-                     value=size)
+    set_size(g, size)
     while g.client.device("vm0")["size"] != size:
         if time.perf_counter() - t > timeout:
             raise SystemExit(f"resize to {size} did not finish in {timeout} s")

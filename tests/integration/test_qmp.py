@@ -18,11 +18,12 @@ import qmp
 from harness import DEVICE_PATH, GUEST_PASS, TIDECTL, GiB, MiB
 
 
-def tide_args(sock, scenario, extra=(), wait="off", reboot=False):
+def tide_args(sock, scenario, extra=(), wait="off", reboot=False,
+              backend="memory-backend-ram,id=mem0,size=4G", device=""):
     return (["-nographic", "-m", "256M,maxmem=8G", "-kernel", harness.TESTGUEST,
              "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-append", scenario,
-             "-object", "memory-backend-ram,id=mem0,size=4G",
-             "-device", "virtio-mem-pci,id=vm0,memdev=mem0",
+             "-object", backend,
+             "-device", "virtio-mem-pci,id=vm0,memdev=mem0" + device,
              "-qmp", f"unix:{sock},server=on,wait={wait}", "-name", "qmp-test"]
             + ([] if reboot else ["-no-reboot"]) + list(extra))
 
@@ -544,16 +545,10 @@ class Resize(QMPCase):
         with open(path, "wb") as f:
             f.truncate(2 * GiB)
         self.addCleanup(os.unlink, path)
-        self.sock = qmp.socket_path(self.id().rsplit(".", 1)[-1])
-        self.addCleanup(lambda: os.path.exists(self.sock) and os.unlink(self.sock))
-        console = harness.Console([
-            "-nographic", "-no-reboot", "-m", "256M,maxmem=8G", "-kernel", harness.TESTGUEST,
-            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-append",
+        console = self.start(
             "tests=vmem_follow vmem_timeout=200000000000",  # cycles: a minute per request
-            "-object", f"memory-backend-file,id=mem0,size=2G,mem-path={path},share=on",
-            "-device", "virtio-mem-pci,id=vm0,memdev=mem0,block-size=1G,prealloc=on",
-            "-qmp", f"unix:{self.sock},server=on,wait=off"])
-        self.addCleanup(console.kill)
+            backend=f"memory-backend-file,id=mem0,size=2G,mem-path={path},share=on",
+            device=",block-size=1G,prealloc=on")
         c, poller = self.client(), self.client()
         console.wait_for(r"vmem follow: ready", 30)
         # vmem_follow plugs one block per request: two requests of 1 GiB each.
