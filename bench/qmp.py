@@ -75,7 +75,14 @@ class Guest:
                                      stderr=subprocess.DEVNULL)
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.output = b""
-        self.client = qmp.QMP(self.sock)
+        try:
+            self.client = qmp.QMP(self.sock)
+        except BaseException:
+            # A VMM left running would flood a core and skew every later number.
+            self.proc.kill()
+            self.proc.wait()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def wait_console(self, pattern, timeout):
         deadline = time.monotonic() + timeout
