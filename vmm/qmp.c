@@ -91,27 +91,47 @@ static const struct qmp_command *find_command(const struct qmp_engine *e, const 
 	return NULL;
 }
 
-/* The commands every engine has, ahead of the server's own. */
-static const char *const builtin_names[] = { "qmp_capabilities", "query-version",
-					     "query-commands" };
+static const struct qmp_arg capabilities_args[] = { { "enable", "[str]", true }, { NULL } };
+
+/* The commands every engine has, ahead of the server's own (qmp_handle runs them itself). */
+static const struct qmp_command builtins[] = {
+	{ "qmp_capabilities", NULL, capabilities_args },
+	{ "query-version", NULL, NULL },
+	{ "query-commands", NULL, NULL },
+	{ "query-qmp-schema", NULL, NULL },
+};
+
+void qmp_foreach_command(const struct qmp_engine *e,
+			 void (*fn)(const struct qmp_command *cmd, void *opaque), void *opaque)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(builtins); i++)
+		fn(&builtins[i], opaque);
+	for (size_t i = 0; i < e->nr_commands; i++)
+		fn(&e->commands[i], opaque);
+}
+
+static void list_command(const struct qmp_command *cmd, void *list)
+{
+	struct json_object *c = json_object_new_object();
+
+	json_object_object_add(c, "name", json_object_new_string(cmd->name));
+	json_object_array_add(list, c);
+}
 
 static struct json_object *command_list(const struct qmp_engine *e)
 {
 	struct json_object *list = json_object_new_array();
 
-	for (size_t i = 0; i < ARRAY_SIZE(builtin_names); i++) {
-		struct json_object *c = json_object_new_object();
-
-		json_object_object_add(c, "name", json_object_new_string(builtin_names[i]));
-		json_object_array_add(list, c);
-	}
-	for (size_t i = 0; i < e->nr_commands; i++) {
-		struct json_object *c = json_object_new_object();
-
-		json_object_object_add(c, "name", json_object_new_string(e->commands[i].name));
-		json_object_array_add(list, c);
-	}
+	qmp_foreach_command(e, list_command, list);
 	return list;
+}
+
+static const struct qmp_command *find_builtin(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(builtins); i++)
+		if (strcmp(builtins[i].name, name) == 0)
+			return &builtins[i];
+	return NULL;
 }
 
 /* The message's envelope: {"execute": NAME, "arguments": {...}, "id": ANY}, nothing else. */
@@ -147,14 +167,10 @@ static int check_capabilities(struct json_object *args, struct qmp_error *err)
 {
 	struct json_object *enable, *cap;
 
-	if (qmp_args_only(args, (const char *const[]){ "enable", NULL }, err))
+	if (qmp_args_check(args, capabilities_args, err))
 		return -1;
-	if (!json_object_object_get_ex(args, "enable", &enable))
-		return 0;
-	if (!json_object_is_type(enable, json_type_array))
-		return qmp_error_set(err, "GenericError",
-				     "Invalid parameter type for 'enable', expected: array");
-	if (json_object_array_length(enable) == 0)
+	if (!json_object_object_get_ex(args, "enable", &enable) ||
+	    json_object_array_length(enable) == 0)
 		return 0;
 	cap = json_object_array_get_idx(enable, 0); /* the first one is already one too many */
 	if (!json_object_is_type(cap, json_type_string))
@@ -279,11 +295,14 @@ char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 			      "Expecting capabilities negotiation with 'qmp_capabilities'");
 		return error_reply(&err, message);
 	}
-	if (strcmp(name, "query-version") == 0 || strcmp(name, "query-commands") == 0) {
-		/* The two built-in queries take no arguments. */
-		if (args && qmp_args_only(args, (const char *const[]){ NULL }, &err))
+	cmd = find_builtin(name);
+	if (cmd) {
+		/* The built-in queries take no arguments. */
+		if (args && qmp_args_check(args, NULL, &err))
 			return error_reply(&err, message);
-		return reply(strcmp(name, "query-version") == 0 ? version_object() : command_list(engine),
+		return reply(!strcmp(name, "query-version")	 ? version_object()
+			     : !strcmp(name, "query-commands") ? command_list(engine)
+							       : qmp_schema(engine),
 			     message);
 	}
 	cmd = find_command(engine, name);
@@ -292,7 +311,9 @@ char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 		return error_reply(&err, message);
 	}
 	empty = args ? NULL : json_object_new_object();
-	status = cmd->fn(engine->ctx, args ? args : empty, &ret, &err);
+	status = qmp_args_check(args ? args : empty, cmd->args, &err);
+	if (!status)
+		status = cmd->fn(engine->ctx, args ? args : empty, &ret, &err);
 	json_object_put(empty);
 	if (status) {
 		json_object_put(ret);
@@ -319,15 +340,47 @@ int qmp_arg_string(struct json_object *args, const char *name, bool required, co
 	return 0;
 }
 
-int qmp_args_only(struct json_object *args, const char *const *names, struct qmp_error *err)
+/* The JSON type a QAPI type name stands for, as QEMU's errors name it; NULL: any. */
+static const struct {
+	const char *qapi;
+	enum json_type json;
+	const char *expected;
+} arg_types[] = {
+	{ "str", json_type_string, "string" },
+	{ "bool", json_type_boolean, "boolean" },
+	{ "int", json_type_int, "integer" },
+	{ "size", json_type_int, "size" },
+};
+
+int qmp_args_check(struct json_object *args, const struct qmp_arg *list, struct qmp_error *err)
 {
+	struct json_object *v;
+
+	for (const struct qmp_arg *a = list; a && a->name; a++) {
+		if (!json_object_object_get_ex(args, a->name, &v)) {
+			if (!a->optional)
+				return qmp_error_set(err, "GenericError", "Parameter '%s' is missing",
+						     a->name);
+			continue;
+		}
+		if (a->type[0] == '[' && !json_object_is_type(v, json_type_array))
+			return qmp_error_set(err, "GenericError",
+					     "Invalid parameter type for '%s', expected: array",
+					     a->name);
+		for (size_t i = 0; i < ARRAY_SIZE(arg_types); i++)
+			if (!strcmp(a->type, arg_types[i].qapi) &&
+			    !json_object_is_type(v, arg_types[i].json))
+				return qmp_error_set(err, "GenericError",
+						     "Invalid parameter type for '%s', expected: %s",
+						     a->name, arg_types[i].expected);
+	}
 	json_object_object_foreach(args, key, value)
 	{
 		bool known = false;
 
 		(void)value;
-		for (const char *const *n = names; *n && !known; n++)
-			known = strcmp(*n, key) == 0;
+		for (const struct qmp_arg *a = list; a && a->name && !known; a++)
+			known = strcmp(a->name, key) == 0;
 		if (!known)
 			return qmp_error_set(err, "GenericError", "Parameter '%s' is unexpected", key);
 	}

@@ -35,15 +35,34 @@ int qmp_error_set(struct qmp_error *err, const char *class_name, const char *fmt
 typedef int (*qmp_command_fn)(void *ctx, struct json_object *args, struct json_object **ret,
 			      struct qmp_error *err);
 
+/*
+ * One argument of a command or member of an event, in QAPI's type names: "str", "int",
+ * "size", "bool", "any", or "[str]" for a list. The engine checks a command's arguments
+ * against its list before the command runs, and query-qmp-schema is made from the lists.
+ */
+struct qmp_arg {
+	const char *name;
+	const char *type;
+	bool optional;
+};
+
 struct qmp_command {
 	const char *name;
 	qmp_command_fn fn;
+	const struct qmp_arg *args; /* ends with a NULL name; NULL: takes no argument */
+};
+
+/* An event the server may send, for the schema (its data members; NULL: none). */
+struct qmp_event_info {
+	const char *name;
+	const struct qmp_arg *data;
 };
 
 /* What a server serves: its command table (besides qmp_capabilities) and their context. */
 struct qmp_engine {
 	const struct qmp_command *commands;
 	size_t nr_commands;
+	const struct qmp_event_info *events; /* ends with a NULL name; NULL: none */
 	void *ctx;
 	/* Optional: false while commands cannot run yet (the server then holds them). */
 	bool (*ready)(void *ctx);
@@ -72,10 +91,21 @@ char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
  */
 bool qmp_text_unsupported(const char *text, size_t len, char *why, size_t why_size);
 
+/*
+ * Checks args against a command's argument list, in QEMU's order and words: each listed
+ * argument in turn (missing, then of the wrong type), then any member not listed.
+ */
+int qmp_args_check(struct json_object *args, const struct qmp_arg *list, struct qmp_error *err);
+
+/* Every command an engine answers: the built-in ones first, then its table. */
+void qmp_foreach_command(const struct qmp_engine *engine,
+			 void (*fn)(const struct qmp_command *cmd, void *opaque), void *opaque);
+
+/* query-qmp-schema's answer for an engine: SchemaInfo entries (vmm/qmp_schema.c). */
+struct json_object *qmp_schema(const struct qmp_engine *engine);
+
 /* Argument helpers for commands: "Parameter 'x' is missing" and friends, as QEMU words them. */
 int qmp_arg_string(struct json_object *args, const char *name, bool required, const char **out,
 		   struct qmp_error *err);
-/* Every member of args must be one of names (NULL-terminated). */
-int qmp_args_only(struct json_object *args, const char *const *names, struct qmp_error *err);
 
 #endif

@@ -11,11 +11,10 @@
 #include <string.h>
 
 #include "vmm/machine.h"
+#include "vmm/qmp_events.h"
 #include "vmm/qmp_server.h"
 #include "devices/memory_device.h"
 #include "util/util.h"
-
-static const char *const no_args[] = { NULL };
 
 /* The current machine, held until machine_release_current(); NULL with err set when none. */
 static struct machine *acquire_machine(struct qmp_error *err)
@@ -27,21 +26,14 @@ static struct machine *acquire_machine(struct qmp_error *err)
 	return m;
 }
 
-/* The same once args has only the allowed members (NULL with err when not). */
-static struct machine *acquire_machine_for(struct json_object *args, const char *const *allowed,
-					   struct qmp_error *err)
-{
-	return qmp_args_only(args, allowed, err) ? NULL : acquire_machine(err);
-}
-
 static int cmd_query_status(void *ctx, struct json_object *args, struct json_object **ret,
 			    struct qmp_error *err)
 {
 	const char *state = machine_run_state();
 
 	(void)ctx;
-	if (qmp_args_only(args, no_args, err))
-		return -1;
+	(void)args;
+	(void)err;
 	*ret = json_object_new_object();
 	json_object_object_add(*ret, "status", json_object_new_string(state));
 	json_object_object_add(*ret, "singlestep", json_object_new_boolean(false));
@@ -55,8 +47,8 @@ static int cmd_query_name(void *ctx, struct json_object *args, struct json_objec
 {
 	const struct vm_config *cfg = ctx;
 
-	if (qmp_args_only(args, no_args, err))
-		return -1;
+	(void)args;
+	(void)err;
 	*ret = json_object_new_object();
 	if (cfg->name)
 		json_object_object_add(*ret, "name", json_object_new_string(cfg->name));
@@ -92,13 +84,12 @@ static struct json_object *device_info(const struct memory_device *md)
 }
 
 /* A command that lists every memory device of the running machine, an entry each. */
-static int list_memory_devices(struct json_object *args, struct json_object **ret,
-			       struct qmp_error *err,
+static int list_memory_devices(struct json_object **ret, struct qmp_error *err,
 			       struct json_object *(*entry)(struct memory_device *md))
 {
 	struct machine *m;
 
-	m = acquire_machine_for(args, no_args, err);
+	m = acquire_machine(err);
 	if (!m)
 		return -1;
 	*ret = json_object_new_array();
@@ -122,7 +113,8 @@ static int cmd_query_memory_devices(void *ctx, struct json_object *args, struct 
 				    struct qmp_error *err)
 {
 	(void)ctx;
-	return list_memory_devices(args, ret, err, memory_device_entry);
+	(void)args;
+	return list_memory_devices(ret, err, memory_device_entry);
 }
 
 static int cmd_query_memory_size_summary(void *ctx, struct json_object *args,
@@ -132,7 +124,8 @@ static int cmd_query_memory_size_summary(void *ctx, struct json_object *args,
 	uint64_t plugged = 0;
 	struct machine *m;
 
-	m = acquire_machine_for(args, no_args, err);
+	(void)args;
+	m = acquire_machine(err);
 	if (!m)
 		return -1;
 	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
@@ -193,16 +186,13 @@ static const struct qom_prop *find_prop(const char *name)
  * Looks up path and property for qom-get/qom-set. On success the current machine
  * is held (the caller releases it); on failure it is released and err is set.
  */
-static int lookup_prop(struct json_object *args, const char *const *allowed,
-		       struct memory_device **md, const struct qom_prop **prop,
-		       struct qmp_error *err)
+static int lookup_prop(struct json_object *args, struct memory_device **md,
+		       const struct qom_prop **prop, struct qmp_error *err)
 {
-	const char *path, *property;
+	const char *path = json_object_get_string(json_object_object_get(args, "path"));
+	const char *property = json_object_get_string(json_object_object_get(args, "property"));
 	struct machine *m;
 
-	if (qmp_args_only(args, allowed, err) || qmp_arg_string(args, "path", true, &path, err) ||
-	    qmp_arg_string(args, "property", true, &property, err))
-		return -1;
 	m = acquire_machine(err);
 	if (!m)
 		return -1;
@@ -235,12 +225,11 @@ static struct json_object *prop_value(const struct memory_device *md, const stru
 static int cmd_qom_get(void *ctx, struct json_object *args, struct json_object **ret,
 		       struct qmp_error *err)
 {
-	static const char *const allowed[] = { "path", "property", NULL };
 	const struct qom_prop *prop;
 	struct memory_device *md;
 
 	(void)ctx;
-	if (lookup_prop(args, allowed, &md, &prop, err))
+	if (lookup_prop(args, &md, &prop, err))
 		return -1;
 	*ret = prop_value(md, prop);
 	machine_release_current();
@@ -250,20 +239,14 @@ static int cmd_qom_get(void *ctx, struct json_object *args, struct json_object *
 static int cmd_qom_set(void *ctx, struct json_object *args, struct json_object **ret,
 		       struct qmp_error *err)
 {
-	static const char *const allowed[] = { "path", "property", "value", NULL };
+	struct json_object *value = json_object_object_get(args, "value");
 	const struct qom_prop *prop;
 	struct memory_device *md;
-	struct json_object *value;
 	struct error derr;
 
 	(void)ctx;
 	(void)ret;
-	if (!json_object_object_get_ex(args, "value", &value)) {
-		if (qmp_args_only(args, allowed, err))
-			return -1;
-		return qmp_error_set(err, "GenericError", "Parameter 'value' is missing");
-	}
-	if (lookup_prop(args, allowed, &md, &prop, err))
+	if (lookup_prop(args, &md, &prop, err))
 		return -1;
 	if (!prop->writable) {
 		qmp_error_set(err, "GenericError", "Property '%s.%s' is not writable",
@@ -295,13 +278,10 @@ fail:
 static int cmd_qom_list(void *ctx, struct json_object *args, struct json_object **ret,
 			struct qmp_error *err)
 {
-	static const char *const allowed[] = { "path", NULL };
-	const char *path;
+	const char *path = json_object_get_string(json_object_object_get(args, "path"));
 	struct machine *m;
 
 	(void)ctx;
-	if (qmp_args_only(args, allowed, err) || qmp_arg_string(args, "path", true, &path, err))
-		return -1;
 	m = acquire_machine(err);
 	if (!m)
 		return -1;
@@ -324,21 +304,16 @@ static int cmd_qom_list(void *ctx, struct json_object *args, struct json_object 
 /* ---- run state ---- */
 
 /* stop, cont, system_reset, quit: no arguments, one machine action, {} back. */
-static int run_action(struct json_object *args, void (*action)(void), struct qmp_error *err)
-{
-	if (qmp_args_only(args, no_args, err))
-		return -1;
-	action();
-	return 0;
-}
-
 #define ACTION_COMMAND(name, action)                                                               \
 	static int name(void *ctx, struct json_object *args, struct json_object **ret,             \
 			struct qmp_error *err)                                                     \
 	{                                                                                          \
 		(void)ctx;                                                                         \
+		(void)args;                                                                        \
 		(void)ret;                                                                         \
-		return run_action(args, action, err);                                              \
+		(void)err;                                                                         \
+		action();                                                                          \
+		return 0;                                                                          \
 	}
 
 /* STOP (sent once the vCPUs have parked) and RESUME come before the reply, as in QEMU. */
@@ -353,9 +328,8 @@ static int cmd_cont(void *ctx, struct json_object *args, struct json_object **re
 		    struct qmp_error *err)
 {
 	(void)ctx;
+	(void)args;
 	(void)ret;
-	if (qmp_args_only(args, no_args, err))
-		return -1;
 	if (machine_cont_from_qmp())
 		return qmp_error_set(err, "GenericError", "Resetting the Virtual Machine is required");
 	qmp_server_events_before_reply();
@@ -380,22 +354,31 @@ static int cmd_x_query_virtio_mem(void *ctx, struct json_object *args, struct js
 				  struct qmp_error *err)
 {
 	(void)ctx;
-	return list_memory_devices(args, ret, err, virtio_mem_debug_entry);
+	(void)args;
+	return list_memory_devices(ret, err, virtio_mem_debug_entry);
 }
 
+static const struct qmp_arg path_arg[] = { { "path", "str", false }, { NULL } };
+static const struct qmp_arg qom_get_args[] = {
+	{ "path", "str", false }, { "property", "str", false }, { NULL }
+};
+static const struct qmp_arg qom_set_args[] = {
+	{ "path", "str", false }, { "property", "str", false }, { "value", "any", false }, { NULL }
+};
+
 static const struct qmp_command commands[] = {
-	{ "query-status", cmd_query_status },
-	{ "query-name", cmd_query_name },
-	{ "query-memory-devices", cmd_query_memory_devices },
-	{ "query-memory-size-summary", cmd_query_memory_size_summary },
-	{ "qom-get", cmd_qom_get },
-	{ "qom-set", cmd_qom_set },
-	{ "qom-list", cmd_qom_list },
-	{ "stop", cmd_stop },
-	{ "cont", cmd_cont },
-	{ "system_reset", cmd_system_reset },
-	{ "quit", cmd_quit },
-	{ "x-query-virtio-mem", cmd_x_query_virtio_mem },
+	{ "query-status", cmd_query_status, NULL },
+	{ "query-name", cmd_query_name, NULL },
+	{ "query-memory-devices", cmd_query_memory_devices, NULL },
+	{ "query-memory-size-summary", cmd_query_memory_size_summary, NULL },
+	{ "qom-get", cmd_qom_get, qom_get_args },
+	{ "qom-set", cmd_qom_set, qom_set_args },
+	{ "qom-list", cmd_qom_list, path_arg },
+	{ "stop", cmd_stop, NULL },
+	{ "cont", cmd_cont, NULL },
+	{ "system_reset", cmd_system_reset, NULL },
+	{ "quit", cmd_quit, NULL },
+	{ "x-query-virtio-mem", cmd_x_query_virtio_mem, NULL },
 };
 
 static bool commands_ready(void *ctx)
@@ -409,6 +392,7 @@ void qmp_commands_engine(struct qmp_engine *engine, const struct vm_config *cfg)
 	*engine = (struct qmp_engine){
 		.commands = commands,
 		.nr_commands = ARRAY_SIZE(commands),
+		.events = qmp_event_infos,
 		.ctx = (void *)cfg,
 		.ready = commands_ready,
 	};

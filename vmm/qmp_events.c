@@ -18,6 +18,22 @@
 #include "vmm/qmp_server.h"
 #include "util/util.h"
 
+static const struct qmp_arg shutdown_data[] = {
+	{ "guest", "bool", false }, { "reason", "str", false }, { NULL }
+};
+static const struct qmp_arg size_change_data[] = {
+	{ "id", "str", true }, { "size", "size", false }, { "qom-path", "str", false }, { NULL }
+};
+
+const struct qmp_event_info qmp_event_infos[] = {
+	{ "SHUTDOWN", shutdown_data },
+	{ "RESET", shutdown_data },
+	{ "STOP", NULL },
+	{ "RESUME", NULL },
+	{ "MEMORY_DEVICE_SIZE_CHANGE", size_change_data },
+	{ NULL, NULL },
+};
+
 static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct qmp_server *events_server;
 static struct event_loop *events_loop;

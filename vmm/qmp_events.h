@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "vmm/qmp.h"
 
 struct qmp_server;
 struct event_loop;
@@ -23,6 +24,9 @@ int qmp_events_start(struct qmp_server *server, struct event_loop *loop, struct 
 void qmp_events_stop(void);
 
 /* Sends NAME with data (taken over; NULL: no "data" member, as QEMU's STOP). */
+/* Every event tide sends, with its data members (for query-qmp-schema). */
+extern const struct qmp_event_info qmp_event_infos[];
+
 void qmp_event_send(const char *name, struct json_object *data);
 
 /*

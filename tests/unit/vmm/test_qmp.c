@@ -10,13 +10,8 @@
 static int cmd_echo(void *ctx, struct json_object *args, struct json_object **ret,
 		    struct qmp_error *err)
 {
-	static const char *const names[] = { "text", NULL };
-	const char *text;
-
-	(void)ctx;
-	if (qmp_args_only(args, names, err) || qmp_arg_string(args, "text", true, &text, err))
-		return -1;
-	*ret = json_object_new_string(text);
+	(void)ctx, (void)err;
+	*ret = json_object_new_string(json_object_get_string(json_object_object_get(args, "text")));
 	return 0;
 }
 
@@ -27,7 +22,9 @@ static int cmd_fail(void *ctx, struct json_object *args, struct json_object **re
 	return qmp_error_set(err, "GenericError", "it failed");
 }
 
-static const struct qmp_command commands[] = { { "echo", cmd_echo }, { "fail", cmd_fail } };
+static const struct qmp_arg echo_args[] = { { "text", "str", false }, { NULL } };
+static const struct qmp_command commands[] = { { "echo", cmd_echo, echo_args },
+					       { "fail", cmd_fail, NULL } };
 static const struct qmp_engine engine = { .commands = commands, .nr_commands = 2 };
 static struct qmp_session session;
 static char line[1024];
@@ -108,8 +105,8 @@ START_TEST(commands_and_ids)
 			 "nope has not been found\" }, \"id\": 7 }");
 	ck_assert_str_eq(send_text("{\"execute\": \"query-commands\"}"),
 			 "{ \"return\": [ { \"name\": \"qmp_capabilities\" }, { \"name\": "
-			 "\"query-version\" }, { \"name\": \"query-commands\" }, { \"name\": \"echo\" "
-			 "}, { \"name\": \"fail\" } ] }");
+			 "\"query-version\" }, { \"name\": \"query-commands\" }, { \"name\": "
+			 "\"query-qmp-schema\" }, { \"name\": \"echo\" }, { \"name\": \"fail\" } ] }");
 	ck_assert_ptr_nonnull(strstr(send_text("{\"execute\": \"query-version\"}"),
 				     "\"package\": \"tide "));
 	ck_assert_str_eq(send_text("{\"execute\": \"query-version\", \"arguments\": {\"x\": 1}}"),
@@ -161,6 +158,106 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* The argument list decides, in QEMU's order: listed ones (missing, type), then extras. */
+START_TEST(arguments_are_checked_against_the_list)
+{
+	static const struct qmp_arg list[] = {
+		{ "path", "str", false }, { "on", "bool", true },   { "n", "int", true },
+		{ "size", "size", true }, { "names", "[str]", true }, { "value", "any", true },
+		{ NULL },
+	};
+	static const struct {
+		const char *args, *desc; /* desc NULL: accepted */
+	} cases[] = {
+		{ "{\"path\": \"p\"}", NULL },
+		{ "{\"path\": \"p\", \"on\": true, \"n\": -1, \"size\": 5, \"names\": [], "
+		  "\"value\": {}}",
+		  NULL },
+		{ "{\"x\": 1}", "Parameter 'path' is missing" },
+		{ "{\"path\": 1, \"x\": 1}", "Invalid parameter type for 'path', expected: string" },
+		{ "{\"path\": \"p\", \"on\": 1}", "Invalid parameter type for 'on', expected: boolean" },
+		{ "{\"path\": \"p\", \"n\": \"1\"}", "Invalid parameter type for 'n', expected: integer" },
+		{ "{\"path\": \"p\", \"size\": 1.5}", "Invalid parameter type for 'size', expected: size" },
+		{ "{\"path\": \"p\", \"names\": \"a\"}",
+		  "Invalid parameter type for 'names', expected: array" },
+		{ "{\"path\": \"p\", \"x\": 1}", "Parameter 'x' is unexpected" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct json_object *args = json_tokener_parse(cases[i].args);
+		struct qmp_error err = { NULL, "" };
+		int r = qmp_args_check(args, list, &err);
+
+		ck_assert_msg(r == (cases[i].desc ? -1 : 0), "%s", cases[i].args);
+		if (cases[i].desc)
+			ck_assert_str_eq(err.desc, cases[i].desc);
+		json_object_put(args);
+	}
+}
+END_TEST
+
+static struct json_object *schema_entity(struct json_object *schema, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(schema); i++) {
+		struct json_object *e = json_object_array_get_idx(schema, i);
+
+		if (!strcmp(json_object_get_string(json_object_object_get(e, "name")), name))
+			return e;
+	}
+	return NULL;
+}
+
+static const char *member_string(struct json_object *o, const char *key)
+{
+	return json_object_get_string(json_object_object_get(o, key));
+}
+
+/* query-qmp-schema describes every command with the arguments its table lists, and events. */
+START_TEST(schema_is_made_from_the_tables)
+{
+	static const struct qmp_arg stop_data[] = { { "why", "str", true }, { NULL } };
+	static const struct qmp_event_info events[] = { { "HALT", stop_data }, { NULL, NULL } };
+	static const struct qmp_engine with_events = {
+		.commands = commands, .nr_commands = 2, .events = events
+	};
+	struct json_object *schema = qmp_schema(&with_events), *echo, *args, *members, *member;
+	struct json_object *halt, *caps;
+
+	echo = schema_entity(schema, "echo");
+	ck_assert_ptr_nonnull(echo);
+	ck_assert_str_eq(member_string(echo, "meta-type"), "command");
+	ck_assert_str_eq(member_string(echo, "ret-type"), "any");
+	args = schema_entity(schema, member_string(echo, "arg-type"));
+	ck_assert_str_eq(member_string(args, "meta-type"), "object");
+	members = json_object_object_get(args, "members");
+	ck_assert_int_eq(json_object_array_length(members), 1);
+	member = json_object_array_get_idx(members, 0);
+	ck_assert_str_eq(member_string(member, "name"), "text");
+	ck_assert_str_eq(member_string(member, "type"), "str");
+	ck_assert(!json_object_object_get_ex(member, "default", NULL)); /* required */
+	/* A command without arguments takes the empty object type. */
+	args = schema_entity(schema, member_string(schema_entity(schema, "fail"), "arg-type"));
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(args, "members")), 0);
+	/* The built-in commands are there, qmp_capabilities with its optional list. */
+	caps = schema_entity(schema, "qmp_capabilities");
+	ck_assert_ptr_nonnull(caps);
+	member = json_object_array_get_idx(
+		json_object_object_get(schema_entity(schema, member_string(caps, "arg-type")),
+				       "members"),
+		0);
+	ck_assert_str_eq(member_string(member, "type"), "[str]");
+	ck_assert(json_object_object_get_ex(member, "default", NULL)); /* optional */
+	ck_assert_str_eq(member_string(schema_entity(schema, "[str]"), "element-type"), "str");
+	ck_assert_ptr_nonnull(schema_entity(schema, "query-qmp-schema"));
+	halt = schema_entity(schema, "HALT");
+	ck_assert_str_eq(member_string(halt, "meta-type"), "event");
+	ck_assert_ptr_nonnull(schema_entity(schema, member_string(halt, "arg-type")));
+	ck_assert_str_eq(member_string(schema_entity(schema, "str"), "json-type"), "string");
+	ck_assert_ptr_null(schema_entity(schema, "device_add")); /* tide has none */
+	json_object_put(schema);
+}
+END_TEST
+
 /* What json-c would read silently wrong is found in the message's text. */
 START_TEST(text_json_c_reads_wrongly)
 {
@@ -207,6 +304,8 @@ Suite *suite_main(void)
 	tcase_add_test(tc, commands_and_ids);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, text_json_c_reads_wrongly);
+	tcase_add_test(tc, arguments_are_checked_against_the_list);
+	tcase_add_test(tc, schema_is_made_from_the_tables);
 	suite_add_tcase(s, tc);
 	return s;
 }
