@@ -36,6 +36,17 @@ struct boot_files {
 };
 
 /* The guest-physical map the architecture gives a machine. */
+/*
+ * A machine type in QEMU's names: the versioned name management tools are given (libvirt
+ * writes it on the command line), the alias that resolves to it, and the family prefix
+ * whose other versions are taken as the same machine (tide has one per architecture).
+ */
+struct arch_machine_type {
+	const char *name;   /* "pc-i440fx-7.2" */
+	const char *alias;  /* "pc" */
+	const char *family; /* "pc-i440fx-" */
+};
+
 struct arch_layout {
 	struct guest_ram_layout ram; /* where boot RAM goes */
 	uint64_t mmio32_start;	     /* the 32-bit PCI BAR window, [start, end) */
@@ -43,8 +54,10 @@ struct arch_layout {
 	uint64_t device_memory_align; /* the device memory (virtio-mem) area starts aligned so */
 	unsigned max_vcpus;	      /* -smp's limit (x86: one MP table entry each) */
 	const char *max_vcpus_why;    /* what sets it, for -smp's error */
-	const char *const *machine_types; /* -machine type= names it answers to, NULL-ended */
+	const struct arch_machine_type *machine_types; /* what -machine type= takes; NULL name ends */
 	const char *machine_description;  /* what they name, for -machine's error */
+	const char *qemu_target;	  /* QMP's query-target: QEMU's name of the architecture */
+	const char *cpu_type;		  /* QEMU's type name of tide's vCPU (-cpu host) */
 	bool has_device_tree;		  /* -machine dumpdtb= has something to write */
 };
 extern const struct arch_layout arch_layout;

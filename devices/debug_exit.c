@@ -101,11 +101,18 @@ static int debug_exit_realize(struct board *b, void *config, struct error *err)
 	return 0;
 }
 
+static const struct type_property debug_exit_props[] = {
+	{ "iobase", "uint32", "the I/O port" },
+	{ "iosize", "uint32", "the port's width in bytes" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct device_type debug_exit_type = {
 	.name = TYPE_NAME,
 	.kind = TYPE_DEVICE,
 	.help = "iobase=PORT (default 0x501), iosize=1|2|4 (default 2): "
 		"a guest write of V exits with status (V << 1) | 1",
+	.props = debug_exit_props,
 	.parse = debug_exit_parse,
 	.realize = debug_exit_realize,
 	.free_config = free,

@@ -45,10 +45,21 @@ struct device_check_env {
 	uint64_t device_area_end;
 };
 
+/*
+ * A property a type takes on the command line, as QMP's device-list-properties and
+ * qom-list-properties show it (QEMU's type names: "size", "bool", "str", "uint64", ...).
+ */
+struct type_property {
+	const char *name;
+	const char *type;
+	const char *description;
+};
+
 struct device_type {
 	const char *name;
 	enum type_kind kind;
 	const char *help; /* one line: properties and meaning, for -device help */
+	const struct type_property *props; /* what parse() takes; NULL name ends; NULL: none */
 	/* Validates the options and returns a config to realize later, or NULL with err set. */
 	void *(*parse)(struct opts *opts, struct error *err);
 	/*

@@ -556,6 +556,21 @@ fail:
 	return -1;
 }
 
+/* What vmem_parse() (devices/virtio_mem_config.c) takes. */
+static const struct type_property vmem_props[] = {
+	{ "memdev", "link<memory-backend>", "the memory backend behind the device" },
+	{ "requested-size", "size", "how much the guest is asked to plug" },
+	{ "block-size", "size", "the unit of plugging" },
+	{ "memaddr", "uint64", "guest-physical address of the device's region" },
+	{ "node", "uint32", "the guest NUMA node (tide has node 0)" },
+	{ "addr", "int32", "PCI slot and function (slot.function)" },
+	{ "unplugged-inaccessible", "OnOffAuto", "unplugged memory cannot be read" },
+	{ "dynamic-memslots", "bool", "map only the memslots that hold plugged blocks" },
+	{ "memslots", "uint32", "how many memslot parts (0: tide's choice)" },
+	{ "prealloc", "bool", "preallocate memory as the guest plugs it" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct device_type vmem_type = {
 	.name = TYPE_NAME,
 	.kind = TYPE_DEVICE,
@@ -563,6 +578,7 @@ static const struct device_type vmem_type = {
 		"[unplugged-inaccessible=on|off|auto] [dynamic-memslots=on|off] [memslots=N] "
 		"[prealloc=on|off] "
 		"[node=0]: memory the guest plugs and unplugs in blocks",
+	.props = vmem_props,
 	.parse = vmem_parse,
 	.check = vmem_check,
 	.realize = vmem_realize,

@@ -2,15 +2,22 @@
 #ifndef TIDE_LOG_H
 #define TIDE_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 extern enum log_level log_threshold;
+/* -msg timestamp=on: every line starts with the time (UTC), as QEMU's do. */
+extern bool log_timestamps;
 
 /* Milliseconds since tide started (log_start_clock() in main). */
 void log_start_clock(void);
 double log_elapsed_ms(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The line tide ends with: "tide: MSG", no level. */
+void log_fatal(const char *msg);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

@@ -7,26 +7,13 @@
 
 #include "util/log.h"
 #include "util/opts.h"
+#include "vmm/cmdline_internal.h"
 #include "vmm/cmdline_machine.h"
 #include "vmm/qmp_option.h"
 #include "util/size.h"
 #include "util/util.h"
 
 #define DEFAULT_RAM_SIZE (128 * MiB) /* QEMU's default */
-
-struct cmdline_state {
-	struct vm_config *cfg;
-	FILE *out;
-	bool done;	/* a help or version text was printed */
-	bool serial_given;
-};
-
-struct cmdline_option {
-	const char *name; /* without the leading dash(es) */
-	const char *arg;  /* NULL: takes no argument */
-	const char *help;
-	int (*handle)(struct cmdline_state *st, const char *arg, struct error *err);
-};
 
 static int set_string(const char **field, const char *option, const char *arg, struct error *err)
 {
@@ -331,7 +318,9 @@ static const struct cmdline_option options[] = {
 	{ "h", NULL, "same as -help", opt_help },
 };
 
-#define NR_OPTIONS ARRAY_SIZE(options)
+/* This file's options, then the ones a management stack passes (vmm/cmdline_management.c). */
+static const struct cmdline_table own_table = { options, ARRAY_SIZE(options) };
+static const struct cmdline_table *const tables[] = { &own_table, &cmdline_management_table };
 
 static int opt_version(struct cmdline_state *st, const char *arg, struct error *err)
 {
@@ -348,12 +337,15 @@ static int opt_help(struct cmdline_state *st, const char *arg, struct error *err
 	(void)err;
 	fprintf(st->out, "Usage: tide -kernel PATH [options]\n\n"
 			 "Options (QEMU spelling; one or two leading dashes):\n");
-	for (size_t i = 0; i < NR_OPTIONS; i++) {
-		char left[64];
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
+		for (size_t i = 0; i < tables[t]->count; i++) {
+			const struct cmdline_option *o = &tables[t]->options[i];
+			char left[64];
 
-		snprintf(left, sizeof(left), "-%s%s%s", options[i].name, options[i].arg ? " " : "",
-			 options[i].arg ? options[i].arg : "");
-		fprintf(st->out, "  %-40s %s\n", left, options[i].help);
+			snprintf(left, sizeof(left), "-%s%s%s", o->name, o->arg ? " " : "",
+				 o->arg ? o->arg : "");
+			fprintf(st->out, "  %-40s %s\n", left, o->help);
+		}
 	}
 	fprintf(st->out, "\nSizes take K, M, G or T suffixes (binary units).\n"
 			 "With -nographic or -serial stdio, Ctrl-A x quits.\n");
@@ -361,14 +353,22 @@ static int opt_help(struct cmdline_state *st, const char *arg, struct error *err
 	return 0;
 }
 
+void cmdline_foreach_option(void (*fn)(const char *name, void *opaque), void *opaque)
+{
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
+		for (size_t i = 0; i < tables[t]->count; i++)
+			fn(tables[t]->options[i].name, opaque);
+}
+
 static const struct cmdline_option *find_option(const char *word)
 {
 	if (word[0] != '-')
 		return NULL;
 	word += word[1] == '-' ? 2 : 1;
-	for (size_t i = 0; i < NR_OPTIONS; i++)
-		if (strcmp(options[i].name, word) == 0)
-			return &options[i];
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
+		for (size_t i = 0; i < tables[t]->count; i++)
+			if (strcmp(tables[t]->options[i].name, word) == 0)
+				return &tables[t]->options[i];
 	return NULL;
 }
 
@@ -434,8 +434,23 @@ enum cmdline_result cmdline_parse(int argc, char **argv, struct vm_config *cfg, 
 		if (st.done)
 			return CMDLINE_DONE;
 	}
-	if (!cfg->kernel) {
+	if (cfg->accel_tcg && !cfg->machine_none) {
+		error_set(err, "tide runs on KVM only: accel=tcg is for -machine none");
+		return CMDLINE_ERROR;
+	}
+	if (cfg->machine_none && cfg->nr_devices) {
+		error_set(err, "-machine none has no guest: it takes no -device or -object");
+		return CMDLINE_ERROR;
+	}
+	if (!cfg->kernel && !cfg->machine_none) {
 		error_set(err, "no kernel given: use -kernel PATH (see --help)");
+		return CMDLINE_ERROR;
+	}
+	if ((cfg->nodefaults && !st.serial_given) || cfg->machine_none)
+		cfg->serial = CHARDEV_NONE;
+	if (cfg->daemonize && cfg->serial == CHARDEV_STDIO) {
+		error_set(err, "-daemonize: the serial port cannot be on stdio once tide detaches "
+			       "(use -serial file:PATH, -serial none or -nodefaults)");
 		return CMDLINE_ERROR;
 	}
 	/* Boot RAM's size first: the device memory area (virtio-mem) lies above it. */

@@ -19,6 +19,8 @@ enum cmdline_result {
 /* Parses argv into cfg (defaults first). Help and version text go to out. */
 enum cmdline_result cmdline_parse(int argc, char **argv, struct vm_config *cfg, FILE *out,
 				  struct error *err);
+/* Every option tide takes, by name (QMP's query-command-line-options). */
+void cmdline_foreach_option(void (*fn)(const char *name, void *opaque), void *opaque);
 /* Frees what cmdline_parse allocated in cfg. */
 void cmdline_free(struct vm_config *cfg);
 

@@ -150,12 +150,50 @@ int cmdline_parse_cpu(struct vm_config *cfg, const char *arg, struct error *err)
 	return 0;
 }
 
+/* A version number after a family's prefix: digits, a dot, digits ("7.2", "10.0"). */
+static bool is_version(const char *v)
+{
+	size_t major = strspn(v, "0123456789"), minor;
+
+	if (!major || v[major] != '.')
+		return false;
+	minor = strspn(v + major + 1, "0123456789");
+	return minor && !v[major + 1 + minor];
+}
+
+/* A machine tide is: its name, its alias, or another version of its family. */
 static bool is_machine_type(const char *type)
 {
-	for (const char *const *t = arch_layout.machine_types; *t; t++)
-		if (!strcmp(type, *t))
+	for (const struct arch_machine_type *t = arch_layout.machine_types; t->name; t++)
+		if (!strcmp(type, t->name) || !strcmp(type, t->alias) ||
+		    (!strncmp(type, t->family, strlen(t->family)) &&
+		     is_version(type + strlen(t->family))))
 			return true;
 	return false;
+}
+
+/*
+ * accel=kvm, or QEMU's list of choices in order (kvm:tcg): tide runs on KVM. A machine
+ * without a guest (none, a management tool's probe) takes tcg too, as nothing runs.
+ */
+int cmdline_parse_accel(struct vm_config *cfg, const char *accel, struct error *err)
+{
+	char list[64], *save = NULL;
+
+	if (strlen(accel) >= sizeof(list))
+		return error_set(err, "accel=%s is too long", accel);
+	strcpy(list, accel);
+	for (char *a = strtok_r(list, ":", &save); a; a = strtok_r(NULL, ":", &save)) {
+		if (!strcmp(a, "kvm")) {
+			cfg->accel_tcg = false;
+			return 0;
+		}
+		if (!strcmp(a, "tcg") && cfg->machine_none) {
+			cfg->accel_tcg = true;
+			return 0;
+		}
+	}
+	return error_set(err, "tide runs on KVM only (accel=kvm), not '%s'", accel);
 }
 
 /* A copy of the value into *dst (replacing an earlier one). */
@@ -177,7 +215,7 @@ static int keep_string(char **dst, const char *value, struct error *err)
 int cmdline_parse_machine(struct vm_config *cfg, const char *arg, struct error *err)
 {
 	struct opts opts;
-	const char *type, *accel, *backend, *dumpdtb;
+	const char *type, *accel, *backend, *dumpdtb, *usb;
 	int ret = -1;
 
 	if (opts_parse(&opts, "-machine", arg, "type", err))
@@ -186,15 +224,22 @@ int cmdline_parse_machine(struct vm_config *cfg, const char *arg, struct error *
 	accel = opts_take(&opts, "accel");
 	backend = opts_take(&opts, "memory-backend");
 	dumpdtb = opts_take(&opts, "dumpdtb");
+	usb = opts_take(&opts, "usb");
 	if (opts_finish(&opts, "the machine", err))
 		goto out;
-	if (type && !is_machine_type(type)) {
+	if (type && strcmp(type, "none") && !is_machine_type(type)) {
 		error_set(err, "-machine: tide has one machine type, %s, not '%s'",
 			  arch_layout.machine_description, type);
 		goto out;
 	}
-	if (accel && strcmp(accel, "kvm")) {
-		error_set(err, "-machine: tide runs on KVM only (accel=kvm), not '%s'", accel);
+	if (type)
+		cfg->machine_none = !strcmp(type, "none");
+	if (accel && cmdline_parse_accel(cfg, accel, err)) {
+		error_prefix(err, "-machine");
+		goto out;
+	}
+	if (usb && strcmp(usb, "off")) {
+		error_set(err, "-machine: tide has no USB controller (usb=off), not usb=%s", usb);
 		goto out;
 	}
 	if (dumpdtb && !arch_layout.has_device_tree) {

@@ -34,6 +34,14 @@ struct vm_config {
 	bool has_qmp;
 	struct qmp_server_config qmp;
 	bool no_reboot;
+	bool no_shutdown;  /* -no-shutdown: a guest's poweroff stops the VM instead of exiting */
+	bool machine_none; /* -machine none: no guest, QMP only (a management tool's probe) */
+	bool accel_tcg;	   /* -machine none,accel=tcg: what query-kvm answers (nothing runs) */
+	bool start_paused; /* -S: the vCPUs wait for QMP's cont */
+	bool daemonize;	   /* -daemonize: detach once the QMP socket listens */
+	const char *pidfile; /* -pidfile: tide's pid goes there */
+	bool nodefaults;   /* -nodefaults: no serial port unless one is asked for */
+	char uuid[37];	   /* -uuid, as given (query-uuid); "" when none */
 	char *dumpdtb;	 /* -machine dumpdtb=FILE (arm64): write the device tree, then exit (owned) */
 	int dumpdtb_fd; /* opened before tide confines itself; -1: none */
 	bool nographic;

@@ -336,6 +336,7 @@ static void machine_teardown(struct machine *m)
 static struct machine *current_machine;
 static bool no_more_machines;
 static bool vm_paused; /* QMP stop/cont; outlives resets */
+static bool vm_prelaunch; /* -S: paused before the first cont */
 static bool vm_internal_error; /* stopped by an internal error: cont needs a reset first */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static void (*current_listener)(void *);
@@ -451,6 +452,7 @@ int machine_cont_from_qmp(void)
 	}
 	if (vm_paused) {
 		vm_paused = false;
+		vm_prelaunch = false;
 		run_state_send_stop_if_due(); /* a stop the vCPUs had not reached yet still happened */
 		if (current_machine)
 			run_state_resume(&current_machine->rs);
@@ -458,6 +460,13 @@ int machine_cont_from_qmp(void)
 	}
 	pthread_mutex_unlock(&current_lock);
 	return 0;
+}
+
+void machine_start_paused(void)
+{
+	pthread_mutex_lock(&current_lock);
+	vm_paused = vm_prelaunch = true; /* no STOP: nothing ran yet (QEMU's -S) */
+	pthread_mutex_unlock(&current_lock);
 }
 
 void machine_guest_internal_error(struct machine *m)
@@ -481,45 +490,12 @@ const char *machine_run_state(void)
 	const char *state;
 
 	pthread_mutex_lock(&current_lock);
-	state = vm_internal_error ? "internal-error" : vm_paused ? "paused" : "running";
+	state = vm_internal_error ? "internal-error"
+		: vm_prelaunch	  ? "prelaunch"
+		: vm_paused	  ? "paused"
+				  : "running";
 	pthread_mutex_unlock(&current_lock);
 	return state;
-}
-
-void machine_add_memory_device(struct machine *m, struct memory_device *md)
-{
-	struct memory_device **tail = &m->memory_devices;
-
-	if (md->id)
-		snprintf(md->qom_path, sizeof(md->qom_path), "/machine/peripheral/%s", md->id);
-	else
-		snprintf(md->qom_path, sizeof(md->qom_path), "/machine/peripheral-anon/device[%u]",
-			 m->nr_anonymous_devices++);
-	while (*tail)
-		tail = &(*tail)->next;
-	md->next = NULL;
-	*tail = md;
-	if (md->events)
-		qmp_event_memory_device_added(md->events, md->id, md->qom_path);
-}
-
-
-/* The size-change state of each memory device: it outlives the devices (their configs own it). */
-static struct memory_device_events **memory_device_events_of(struct machine *m, size_t *count)
-{
-	struct memory_device_events **list;
-	size_t n = 0;
-
-	for (struct memory_device *md = m->memory_devices; md; md = md->next)
-		n++;
-	list = calloc(n ? n : 1, sizeof(*list));
-	*count = 0;
-	if (!list)
-		return NULL; /* the size-0 events are lost, nothing else */
-	for (struct memory_device *md = m->memory_devices; md; md = md->next)
-		if (md->events)
-			list[(*count)++] = md->events;
-	return list;
 }
 
 enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *console,
@@ -552,7 +528,8 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	if (run_state_init(&m->rs, err))
 		goto out;
 	signal_fd = run_state_signals_fd(err);
-	if (signal_fd < 0 || machine_build(m, err))
+	/* -machine none: no VM, only the run state QMP's quit and signals end. */
+	if (signal_fd < 0 || (!cfg->machine_none && machine_build(m, err)))
 		goto out;
 	if (cfg->dumpdtb) { /* as QEMU: the device tree is written, and nothing runs */
 		*exit_status = 0;
@@ -583,7 +560,7 @@ out:
 	if (signal_fd >= 0)
 		close(signal_fd);
 	if (result == MACHINE_RESET)
-		resized_by_reset = memory_device_events_of(m, &nr_resized);
+		resized_by_reset = machine_memory_device_events(m, &nr_resized);
 	machine_teardown(m);
 	/* After teardown no late request can plug anything: everything is unplugged now. */
 	for (size_t i = 0; i < nr_resized; i++)

@@ -70,6 +70,8 @@ void machine_reset_current_from_qmp(void);
  * their next exit and the last one to park sends STOP. cont sends RESUME.
  */
 void machine_stop_from_qmp(void);
+/* -S: the first machine waits, stopped, for cont; query-status says "prelaunch" until then. */
+void machine_start_paused(void);
 /* -1 when the VM stopped on an internal error: only a system_reset brings it back. */
 int machine_cont_from_qmp(void);
 
@@ -80,11 +82,13 @@ int machine_cont_from_qmp(void);
  * until a system_reset, after which the rebuilt VM waits, stopped, for cont.
  */
 void machine_guest_internal_error(struct machine *m);
-/* QMP's query-status: "running", "paused" or "internal-error". */
+/* QMP's query-status: "running", "paused", "prelaunch" or "internal-error". */
 const char *machine_run_state(void);
 
 /* A memory device registers with its machine at realize (it names its QOM path). */
 void machine_add_memory_device(struct machine *m, struct memory_device *md);
+/* The size-change state of each (a new array; it outlives the devices: their configs own it). */
+struct memory_device_events **machine_memory_device_events(struct machine *m, size_t *count);
 
 /*
  * The running machine for a QMP command, NULL (and nothing held) while none is. A machine

@@ -12,6 +12,7 @@
 #include "mm/backend.h"
 #include "vmm/chardev.h"
 #include "vmm/cmdline.h"
+#include "vmm/daemon.h"
 #include "util/event_loop.h"
 #include "util/log.h"
 #include "vmm/host_kvm.h"
@@ -64,8 +65,11 @@ static int open_host_resources(struct vm_config *cfg, struct error *err)
 {
 	arch_probe_host();
 	(void)host_thp_size(); /* read once, kept */
-	if (host_kvm_open(err))
-		return -1;
+	if (host_kvm_open(err)) {
+		if (!cfg->machine_none)
+			return -1;
+		err->msg[0] = '\0'; /* a probe without KVM: query-kvm says it is absent */
+	}
 	if (cfg->dumpdtb) {
 		cfg->dumpdtb_fd = open(cfg->dumpdtb, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (cfg->dumpdtb_fd < 0)
@@ -156,13 +160,15 @@ int main(int argc, char **argv)
 		cmdline_free(&cfg);
 		return 0;
 	case CMDLINE_ERROR:
-		fprintf(stderr, "tide: %s\n", err.msg);
+		log_fatal(err.msg);
 		cmdline_free(&cfg);
 		return 1;
 	case CMDLINE_RUN:
 		break;
 	}
-	if (close_inherited_fds(&err) || arch_read_boot_files(cfg.kernel, cfg.initrd, &cfg.boot, &err) ||
+	if (close_inherited_fds(&err) || (cfg.daemonize && daemon_begin(&err)) ||
+	    (cfg.pidfile && daemon_write_pidfile(cfg.pidfile, &err)) ||
+	    (cfg.kernel && arch_read_boot_files(cfg.kernel, cfg.initrd, &cfg.boot, &err)) ||
 	    block_stop_signals(&err) || sandbox_seccomp_init(cfg.sandbox.seccomp, &err))
 		goto fail;
 	memory_backend_set_worker_start(start_prealloc_worker);
@@ -178,13 +184,16 @@ int main(int argc, char **argv)
 	event_loop_set_thread_start(loop, start_io_thread);
 	event_loop_set_thread_start(device_loop, start_device_thread);
 	qmp = start_qmp(&cfg, loop, &engine, &err);
-	if (cfg.has_qmp && !qmp)
+	if ((cfg.has_qmp && !qmp) || daemon_ready(&err))
 		goto fail;
 	/* Set up: what follows needs no privilege, and no other thread exists yet. */
 	if (sandbox_confine_process(&cfg.sandbox, &err))
 		goto fail;
-	if (cfg.sandbox.chroot_dir && qmp)
-		qmp_server_forget_path(qmp); /* its path names another file in here */
+	if (cfg.sandbox.chroot_dir) { /* their paths name other files in here */
+		if (qmp)
+			qmp_server_forget_path(qmp);
+		daemon_forget_pidfile_path();
+	}
 	if (event_loop_start(loop, &err) || event_loop_start(device_loop, &err) ||
 	    chardev_start_input(console, machine_quit_current, NULL, &err) ||
 	    sandbox_enter_thread(SANDBOX_MAIN, &err))
@@ -192,6 +201,8 @@ int main(int argc, char **argv)
 	/* wait=on: SIGINT/SIGTERM while waiting ends tide as QEMU does, status 0. */
 	go_on = !qmp || !cfg.qmp.wait || qmp_server_wait_for_client(qmp);
 	status = 0;
+	if (cfg.start_paused)
+		machine_start_paused();
 	while (go_on) {
 		err.msg[0] = '\0';
 		stop = machine_run(&cfg, console, loop, device_loop, &status, &err);
@@ -206,9 +217,10 @@ int main(int argc, char **argv)
 	host_kvm_close();
 	arch_free_boot_files(&cfg.boot);
 	cmdline_free(&cfg);
+	daemon_end();
 	return status;
 fail:
-	fprintf(stderr, "tide: %s\n", err.msg);
+	log_fatal(err.msg);
 	if (loop)
 		stop_qmp(qmp);
 	event_loop_free(device_loop);
@@ -218,5 +230,6 @@ fail:
 	host_kvm_close();
 	arch_free_boot_files(&cfg.boot);
 	cmdline_free(&cfg);
+	daemon_end();
 	return 1;
 }

@@ -170,10 +170,42 @@ static int backend_open(void *config, struct error *err)
 	return memory_backend_open(config, err);
 }
 
+/* What take_common() and host_nodes() read, for every backend type. */
+#define COMMON_PROPS                                                                               \
+	{ "size", "size", "size of the memory region in bytes" },                                 \
+	{ "share", "bool", "mark the memory as private to QEMU or shared" },                      \
+	{ "reserve", "bool", "reserve swap space (or huge pages) if applicable" },               \
+	{ "merge", "bool", "mark memory as mergeable (KSM)" },                                    \
+	{ "dump", "bool", "include memory in a core dump" },                                      \
+	{ "prealloc", "bool", "preallocate memory" },                                             \
+	{ "prealloc-threads", "uint32", "number of CPU threads to use for prealloc" },           \
+	{ "host-nodes", "uint16List", "binds memory to the list of NUMA host nodes" },           \
+	{ "policy", "HostMemPolicy", "set the NUMA policy" }
+
+static const struct type_property ram_props[] = { COMMON_PROPS, { NULL, NULL, NULL } };
+static const struct type_property memfd_props[] = {
+	COMMON_PROPS,
+	{ "hugetlb", "bool", "use huge pages" },
+	{ "hugetlbsize", "size", "huge pages size (ex: 2M, 1G)" },
+	{ "seal", "bool", "seal growing & shrinking operations" },
+	{ NULL, NULL, NULL },
+};
+static const struct type_property file_props[] = {
+	COMMON_PROPS,
+	{ "mem-path", "str", "file to use as the memory" },
+	{ "readonly", "bool", "whether to open the backing file read-only" },
+	{ "rom", "OnOffAuto", "whether to create read-only memory" },
+	{ "discard-data", "bool", "discard the file's data when tide ends" },
+	{ "align", "size", "alignment of the mapping" },
+	{ NULL, NULL, NULL },
+};
+static const struct type_property guest_memfd_props[] = { COMMON_PROPS, { NULL, NULL, NULL } };
+
 static const struct device_type memory_backend_ram_type = {
 	.name = "memory-backend-ram",
 	.kind = TYPE_OBJECT,
 	.help = "id=ID,size=SIZE[,share=on|off][,reserve=on|off]: anonymous memory",
+	.props = ram_props,
 	.parse = ram_parse,
 	.free_config = memory_backend_free,
 };
@@ -184,6 +216,7 @@ static const struct device_type memory_backend_memfd_type = {
 	.kind = TYPE_OBJECT,
 	.help = "id=ID,size=SIZE[,share=on|off][,hugetlb=on|off][,hugetlbsize=SIZE][,seal=on|off]"
 		"[,reserve=on|off]: memfd memory (share=on, seal=on by default)",
+	.props = memfd_props,
 	.parse = memfd_parse,
 	.free_config = memory_backend_free,
 };
@@ -195,6 +228,7 @@ static const struct device_type memory_backend_file_type = {
 	.help = "id=ID,size=SIZE,mem-path=PATH[,share=on|off][,readonly=on|off][,rom=on|off|auto]"
 		"[,discard-data=on|off][,align=SIZE][,reserve=on|off]: a file as memory "
 		"(share=off,readonly=on: a template every VM reads and none writes)",
+	.props = file_props,
 	.parse = file_parse,
 	.open = backend_open,
 	.free_config = memory_backend_free,
@@ -205,6 +239,7 @@ static const struct device_type memory_backend_guest_memfd_type = {
 	.name = "memory-backend-guest-memfd",
 	.kind = TYPE_OBJECT,
 	.help = "id=ID,size=SIZE[,reserve=on|off]: KVM guest_memfd memory (Linux 6.18+)",
+	.props = guest_memfd_props,
 	.parse = guest_memfd_parse,
 	.free_config = memory_backend_free,
 };

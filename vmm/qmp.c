@@ -7,16 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Tide's version in QEMU's {"qemu": {major, minor, micro}, "package"} shape. */
+/*
+ * The version QMP reports: the QEMU release whose interface tide follows (its machine
+ * names are pc-i440fx-7.2 and friends; libvirt wants at least 4.2), with tide's own
+ * version in "package", where QEMU puts its distribution's.
+ */
 static struct json_object *version_object(void)
 {
 	struct json_object *v = json_object_new_object(), *q = json_object_new_object();
-	int major = 0, minor = 0, micro = 0;
 
-	sscanf(TIDE_VERSION, "%d.%d.%d", &major, &minor, &micro);
-	json_object_object_add(q, "major", json_object_new_int(major));
-	json_object_object_add(q, "minor", json_object_new_int(minor));
-	json_object_object_add(q, "micro", json_object_new_int(micro));
+	json_object_object_add(q, "major", json_object_new_int(QMP_QEMU_MAJOR));
+	json_object_object_add(q, "minor", json_object_new_int(QMP_QEMU_MINOR));
+	json_object_object_add(q, "micro", json_object_new_int(QMP_QEMU_MICRO));
 	json_object_object_add(v, "qemu", q);
 	json_object_object_add(v, "package", json_object_new_string("tide " TIDE_VERSION));
 	return v;

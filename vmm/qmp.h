@@ -15,6 +15,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The QEMU release whose interface tide follows, as query-version reports it. */
+#define QMP_QEMU_MAJOR 7
+#define QMP_QEMU_MINOR 2
+#define QMP_QEMU_MICRO 0
+
+/* What ends every line tide sends: QEMU's monitor writes "\r\n", and libvirt reads up to it. */
+#define QMP_LINE_END "\r\n"
+#define QMP_LINE_END_LEN 2
+
 /* How every QMP line is written: one line, and "/" as it is (QEMU does not escape it). */
 #define QMP_JSON_FLAGS (JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
 

@@ -12,6 +12,7 @@
 
 #include "vmm/machine.h"
 #include "vmm/qmp_events.h"
+#include "vmm/qmp_probe.h"
 #include "vmm/qmp_server.h"
 #include "devices/memory_device.h"
 #include "util/util.h"
@@ -366,6 +367,13 @@ static const struct qmp_arg qom_set_args[] = {
 	{ "path", "str", false }, { "property", "str", false }, { "value", "any", false }, { NULL }
 };
 
+static const struct qmp_arg list_types_args[] = {
+	{ "implements", "str", true }, { "abstract", "bool", true }, { NULL }
+};
+static const struct qmp_arg typename_arg[] = { { "typename", "str", false }, { NULL } };
+static const struct qmp_arg machines_args[] = { { "compat-props", "bool", true }, { NULL } };
+static const struct qmp_arg option_arg[] = { { "option", "str", true }, { NULL } };
+
 static const struct qmp_command commands[] = {
 	{ "query-status", cmd_query_status, NULL },
 	{ "query-name", cmd_query_name, NULL },
@@ -379,6 +387,16 @@ static const struct qmp_command commands[] = {
 	{ "system_reset", cmd_system_reset, NULL },
 	{ "quit", cmd_quit, NULL },
 	{ "x-query-virtio-mem", cmd_x_query_virtio_mem, NULL },
+	/* What a management stack probes (vmm/qmp_probe.c). */
+	{ "query-target", qmp_query_target, NULL },
+	{ "query-kvm", qmp_query_kvm, NULL },
+	{ "query-uuid", qmp_query_uuid, NULL },
+	{ "query-migrate-capabilities", qmp_query_migrate_capabilities, NULL },
+	{ "qom-list-types", qmp_qom_list_types, list_types_args },
+	{ "device-list-properties", qmp_device_list_properties, typename_arg },
+	{ "qom-list-properties", qmp_qom_list_properties, typename_arg },
+	{ "query-machines", qmp_query_machines, machines_args },
+	{ "query-command-line-options", qmp_query_command_line_options, option_arg },
 };
 
 static bool commands_ready(void *ctx)

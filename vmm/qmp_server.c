@@ -296,7 +296,8 @@ void qmp_server_free(struct qmp_server *s)
 		if (c->out_len && send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 			log_debug("QMP client %u: final output: %s", c->number, strerror(errno));
 		for (struct pending_line *l = s->pending; l && c->session.command_mode; l = l->next) {
-			struct iovec iov[2] = { { l->line, strlen(l->line) }, { "\n", 1 } };
+			struct iovec iov[2] = { { l->line, strlen(l->line) },
+						{ (void *)QMP_LINE_END, QMP_LINE_END_LEN } };
 			struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 
 			if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)

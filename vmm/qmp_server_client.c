@@ -58,15 +58,15 @@ int qmp_client_send(struct qmp_client *c, const char *line)
 {
 	size_t len = strlen(line);
 
-	if (c->out_len + len + 1 > QMP_MAX_OUTPUT) {
+	if (c->out_len + len + QMP_LINE_END_LEN > QMP_MAX_OUTPUT) {
 		qmp_client_close(c, "it reads nothing (too much output waiting)");
 		return -1;
 	}
-	if (c->out_len + len + 1 > c->out_cap) {
+	if (c->out_len + len + QMP_LINE_END_LEN > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
 		char *grown;
 
-		while (cap < c->out_len + len + 1)
+		while (cap < c->out_len + len + QMP_LINE_END_LEN)
 			cap *= 2;
 		grown = realloc(c->out, cap);
 		if (!grown) {
@@ -77,8 +77,8 @@ int qmp_client_send(struct qmp_client *c, const char *line)
 		c->out_cap = cap;
 	}
 	memcpy(c->out + c->out_len, line, len);
-	c->out[c->out_len + len] = '\n';
-	c->out_len += len + 1;
+	memcpy(c->out + c->out_len + len, QMP_LINE_END, QMP_LINE_END_LEN);
+	c->out_len += len + QMP_LINE_END_LEN;
 	return 0;
 }
 

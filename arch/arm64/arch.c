@@ -39,8 +39,13 @@ const struct arch_layout arch_layout = {
 	.device_memory_align = ARM64_DEVICE_MEMORY_ALIGN,
 	.max_vcpus = ARM64_GIC_REDIST_MAX / ARM64_GIC_REDIST_PER_CPU,
 	.max_vcpus_why = "the GIC's redistributor space holds",
-	.machine_types = (const char *const[]){ "virt", NULL },
+	.machine_types = (const struct arch_machine_type[]){
+		{ "virt-7.2", "virt", "virt-" },
+		{ NULL, NULL, NULL },
+	},
 	.machine_description = "virt, an arm64 board without firmware",
+	.qemu_target = "aarch64",
+	.cpu_type = "host-arm-cpu",
 	.has_device_tree = true,
 };
 

@@ -33,8 +33,14 @@ const struct arch_layout arch_layout = {
 	.device_memory_align = LAYOUT_DEVICE_MEMORY_ALIGN,
 	.max_vcpus = MPTABLE_MAX_CPUS, /* every vCPU needs an entry in the MP table */
 	.max_vcpus_why = "the MP table holds",
-	.machine_types = (const char *const[]){ "pc", "q35", NULL },
-	.machine_description = "a PC without firmware (pc or q35 are taken as it)",
+	.machine_types = (const struct arch_machine_type[]){
+		{ "pc-i440fx-7.2", "pc", "pc-i440fx-" },
+		{ "pc-q35-7.2", "q35", "pc-q35-" },
+		{ NULL, NULL, NULL },
+	},
+	.machine_description = "a PC without firmware (pc, q35 and their versions are taken as it)",
+	.qemu_target = "x86_64",
+	.cpu_type = "host-x86_64-cpu",
 	.has_device_tree = false,
 };
 

@@ -199,8 +199,8 @@ START_TEST(each_error_names_the_option)
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-name", ""), "-name: empty name");
 #if defined(__x86_64__)
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-machine", "virt"),
-			 "-machine: tide has one machine type, a PC without firmware (pc or q35 are "
-			 "taken as it), not 'virt'");
+			 "-machine: tide has one machine type, a PC without firmware (pc, q35 and their "
+			 "versions are taken as it), not 'virt'");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-machine", "pc,dumpdtb=x.dtb"),
 			 "-machine dumpdtb: this machine boots without a device tree");
 #else

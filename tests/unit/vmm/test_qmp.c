@@ -53,13 +53,12 @@ START_TEST(greeting_is_qemus_shape)
 {
 	char *g = qmp_greeting();
 	char expected[256];
-	int major = 0, minor = 0, micro = 0;
 
-	sscanf(TIDE_VERSION, "%d.%d.%d", &major, &minor, &micro);
+	/* QEMU's version tide follows (libvirt needs 4.2 or later), tide's in package. */
 	snprintf(expected, sizeof(expected),
-		 "{ \"QMP\": { \"version\": { \"qemu\": { \"major\": %d, \"minor\": %d, \"micro\": "
-		 "%d }, \"package\": \"tide %s\" }, \"capabilities\": [ ] } }",
-		 major, minor, micro, TIDE_VERSION);
+		 "{ \"QMP\": { \"version\": { \"qemu\": { \"major\": 7, \"minor\": 2, \"micro\": "
+		 "0 }, \"package\": \"tide %s\" }, \"capabilities\": [ ] } }",
+		 TIDE_VERSION);
 	ck_assert_str_eq(g, expected);
 	free(g);
 }
