@@ -564,6 +564,7 @@ static const struct type_property vmem_props[] = {
 	{ "memaddr", "uint64", "guest-physical address of the device's region" },
 	{ "node", "uint32", "the guest NUMA node (tide has node 0)" },
 	{ "addr", "int32", "PCI slot and function (slot.function)" },
+	{ "bus", "str", "the PCI bus (tide has one: pci.0)" },
 	{ "unplugged-inaccessible", "OnOffAuto", "unplugged memory cannot be read" },
 	{ "dynamic-memslots", "bool", "map only the memslots that hold plugged blocks" },
 	{ "memslots", "uint32", "how many memslot parts (0: tide's choice)" },

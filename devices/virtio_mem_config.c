@@ -8,14 +8,20 @@
 #include "util/size.h"
 #include "util/util.h"
 
-/* addr=SLOT[.FN] as in QEMU (hex slot); only function 0 exists on tide's bus. */
+/*
+ * [bus=pci.0,]addr=SLOT[.FN] as in QEMU (hex slot); only function 0 exists on tide's one
+ * root bus, which answers to QEMU's names for it (pci.0 on a PC, pcie.0 on q35 and virt).
+ */
 static int take_pci_addr(struct opts *opts, int *slot, struct error *err)
 {
-	const char *v = opts_take(opts, "addr");
+	const char *v = opts_take(opts, "addr"), *bus = opts_take(opts, "bus");
 	unsigned s, fn = 0;
 	char tail;
 
 	*slot = -1;
+	if (bus && strcmp(bus, "pci.0") && strcmp(bus, "pcie.0"))
+		return error_set(err, "%s: bus '%s': tide has one PCI bus, pci.0", opts->option,
+				 bus);
 	if (!v)
 		return 0;
 	if (sscanf(v, "%x%c", &s, &tail) != 1 && sscanf(v, "%x.%x%c", &s, &fn, &tail) != 2)

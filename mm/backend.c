@@ -73,6 +73,7 @@ struct memory_backend *memory_backend_alloc(const struct memory_backend_props *p
 	b->reserve = props->reserve;
 	b->merge = props->merge;
 	b->dump = props->dump;
+	b->dump_set = props->dump_set;
 	b->prealloc = props->prealloc;
 	b->prealloc_threads = props->prealloc_threads;
 	b->policy = props->policy;

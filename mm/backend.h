@@ -45,6 +45,7 @@ struct memory_backend_props {
 	bool reserve;
 	bool merge;
 	bool dump;
+	bool dump_set; /* dump= was given (otherwise the machine decides) */
 	bool prealloc;
 	uint64_t prealloc_threads;
 	int policy;		  /* POLICY_* */
@@ -99,6 +100,7 @@ struct memory_backend {
 	bool starts_with_data; /* a fresh mapping may not read zeros (a file's contents) */
 	bool merge;   /* KSM may merge it (QEMU's default) */
 	bool dump;    /* in core dumps (QEMU's default) */
+	bool dump_set; /* dump= was given; otherwise the machine's dump-guest-core decides */
 	bool prealloc; /* populated at start, by prealloc_threads threads */
 	uint64_t prealloc_threads;
 	int policy;   /* MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND, MPOL_INTERLEAVE */

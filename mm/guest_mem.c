@@ -118,6 +118,8 @@ static int map_ram_region(struct guest_mem *mem, int vm_fd, struct slot_id_pool 
 					 size, strerror(errno));
 		if (madvise(hva, size, MADV_HUGEPAGE) && errno != EINVAL)
 			log_debug("madvise(MADV_HUGEPAGE) on guest RAM: %s", strerror(errno));
+		if (!mem->dump && madvise(hva, size, MADV_DONTDUMP))
+			log_debug("madvise(MADV_DONTDUMP) on guest RAM: %s", strerror(errno));
 	}
 	if (guest_mem_add(mem, gpa, size, hva, err)) {
 		if (own)
@@ -132,12 +134,14 @@ static int map_ram_region(struct guest_mem *mem, int vm_fd, struct slot_id_pool 
 }
 
 int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, struct slot_id_pool *slot_ids,
-			 const struct guest_ram_layout *layout, uint64_t ram_size, struct memory_backend *backend, struct error *err)
+			 const struct guest_ram_layout *layout, uint64_t ram_size, struct memory_backend *backend,
+			 bool dump, struct error *err)
 {
 	uint8_t *base = NULL;
 
 	memset(mem, 0, sizeof(*mem));
 	mem->ram_size = ram_size;
+	mem->dump = dump;
 	guest_mem_split(layout, ram_size, &mem->low_size, &mem->high_size);
 	if (backend) {
 		backend->vm_fd = vm_fd; /* a guest_memfd belongs to this VM */

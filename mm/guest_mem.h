@@ -35,6 +35,7 @@ struct guest_mem {
 	uint64_t low_size;  /* part from the layout's base (x86: below the PCI hole) */
 	uint64_t high_size; /* part from 4 GiB up */
 	struct memory_backend *backend; /* boot RAM's backend (-machine memory-backend), or NULL */
+	bool dump; /* anonymous boot RAM goes in core dumps */
 };
 
 /*
@@ -88,7 +89,8 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 struct memory_backend;
 struct slot_id_pool;
 int guest_mem_create_ram(struct guest_mem *mem, int vm_fd, struct slot_id_pool *slot_ids,
-			 const struct guest_ram_layout *layout, uint64_t ram_size, struct memory_backend *backend, struct error *err);
+			 const struct guest_ram_layout *layout, uint64_t ram_size, struct memory_backend *backend,
+			 bool dump, struct error *err);
 void guest_mem_destroy(struct guest_mem *mem);
 
 #endif

@@ -92,6 +92,14 @@ void opts_free(struct opts *opts)
 	opts->count = 0;
 }
 
+bool opts_has(const struct opts *opts, const char *key)
+{
+	for (size_t i = 0; i < opts->count; i++)
+		if (strcmp(opts->items[i].key, key) == 0)
+			return true;
+	return false;
+}
+
 const char *opts_take(struct opts *opts, const char *key)
 {
 	const char *value = NULL;

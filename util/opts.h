@@ -34,6 +34,8 @@ void opts_free(struct opts *opts);
 
 /* Returns the value of key (the last one if repeated, as QEMU does) and marks it used. */
 const char *opts_take(struct opts *opts, const char *key);
+/* Whether key was given at all (taken or not). */
+bool opts_has(const struct opts *opts, const char *key);
 /* Each returns 0 with *out = def when key is absent, -1 with err naming the key on a bad value. */
 int opts_take_size(struct opts *opts, const char *key, uint64_t *out, uint64_t def,
 		   struct error *err);

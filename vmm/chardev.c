@@ -178,6 +178,18 @@ struct chardev *chardev_open(enum chardev_kind kind, const char *path, struct er
 	return chr;
 }
 
+struct chardev *chardev_open_fd(int fd, struct error *err)
+{
+	struct chardev *chr = chardev_open(CHARDEV_NONE, NULL, err);
+
+	if (!chr)
+		return NULL;
+	chr->kind = CHARDEV_FILE;
+	chr->out_fd = fd;
+	chr->own_out_fd = true;
+	return chr;
+}
+
 /* --- output --- */
 
 /* Writes everything or fails; waits out a non-blocking fd that is full. */

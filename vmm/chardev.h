@@ -27,6 +27,8 @@ typedef size_t (*chardev_receive_fn)(void *opaque, const uint8_t *buf, size_t le
 int chardev_parse(const char *spec, enum chardev_kind *kind, const char **path,
 		  struct error *err);
 struct chardev *chardev_open(enum chardev_kind kind, const char *path, struct error *err);
+/* A file tide was handed open (-add-fd): written from where it stands, closed at the end. */
+struct chardev *chardev_open_fd(int fd, struct error *err);
 void chardev_close(struct chardev *chr);
 /* Writes all bytes (retrying short writes); output errors are reported once and dropped. */
 void chardev_write(struct chardev *chr, const uint8_t *buf, size_t len);

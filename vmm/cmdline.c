@@ -8,7 +8,9 @@
 #include "util/log.h"
 #include "util/opts.h"
 #include "vmm/cmdline_internal.h"
+#include "vmm/cmdline_chardev.h"
 #include "vmm/cmdline_machine.h"
+#include "vmm/object_memory_backend.h"
 #include "vmm/qmp_option.h"
 #include "util/size.h"
 #include "util/util.h"
@@ -56,6 +58,11 @@ static int opt_cpu(struct cmdline_state *st, const char *arg, struct error *err)
 	return cmdline_parse_cpu(st->cfg, arg, err);
 }
 
+static int opt_numa(struct cmdline_state *st, const char *arg, struct error *err)
+{
+	return cmdline_parse_numa(st->cfg, arg, err);
+}
+
 static int opt_machine(struct cmdline_state *st, const char *arg, struct error *err)
 {
 	return cmdline_parse_machine(st->cfg, arg, err);
@@ -64,7 +71,8 @@ static int opt_machine(struct cmdline_state *st, const char *arg, struct error *
 static int opt_serial(struct cmdline_state *st, const char *arg, struct error *err)
 {
 	if (st->serial_given)
-		return error_set(err, "-serial: only one serial port (COM1) is supported");
+		return error_set(err, "-serial: only one serial port (COM1) is supported "
+				      "(-serial or -device isa-serial, once)");
 	st->serial_given = true;
 	return chardev_parse(arg, &st->cfg->serial, &st->cfg->serial_path, err);
 }
@@ -126,6 +134,16 @@ static int add_instance(struct cmdline_state *st, const char *option, enum type_
 	}
 	if (!name) {
 		error_set(err, "%s: missing type (try %s help)", option, option);
+		goto out;
+	}
+	/* The serial port is the board's; QEMU's -device spelling puts it on a -chardev. */
+	if (kind == TYPE_DEVICE && !strcmp(name, "isa-serial")) {
+		if (st->serial_given)
+			error_set(err, "-device isa-serial: tide has one serial port (COM1), and "
+				       "-serial already set it");
+		else
+			ret = cmdline_serial_device(cfg, &opts, err);
+		st->serial_given = true;
 		goto out;
 	}
 	type = device_type_find(name, kind);
@@ -192,8 +210,8 @@ static int opt_verbose(struct cmdline_state *st, const char *arg, struct error *
 /* -qmp unix:PATH,server=on[,wait=off]: one control socket (vmm/qmp_option.c parses it). */
 static int opt_qmp(struct cmdline_state *st, const char *arg, struct error *err)
 {
-	if (st->cfg->has_qmp)
-		return error_set(err, "-qmp: tide serves one QMP socket; give -qmp once");
+	if (st->cfg->has_qmp || st->cfg->chardevs.monitor)
+		return error_set(err, "-qmp: tide serves one QMP socket; give -qmp or -mon once");
 	if (qmp_server_parse(arg, &st->cfg->qmp, err))
 		return -1;
 	st->cfg->has_qmp = true;
@@ -205,6 +223,7 @@ static int opt_name(struct cmdline_state *st, const char *arg, struct error *err
 {
 	struct opts opts;
 	const char *name;
+	bool debug_threads;
 	int ret = -1;
 
 	if (!*arg)
@@ -212,7 +231,9 @@ static int opt_name(struct cmdline_state *st, const char *arg, struct error *err
 	if (opts_parse(&opts, "-name", arg, "guest", err))
 		return -1;
 	name = opts_take(&opts, "guest");
-	if (opts_finish(&opts, "-name", err))
+	/* Tide names its threads always (tide-vcpu, tide-io, ...). */
+	if (opts_take_bool(&opts, "debug-threads", &debug_threads, true, err) ||
+	    opts_finish(&opts, "-name", err))
 		goto out;
 	if (!name || !*name) {
 		error_set(err, "-name: empty name");
@@ -295,6 +316,8 @@ static const struct cmdline_option options[] = {
 	  "the PC (x86) or virt (arm64); memory-backend= takes boot RAM from an -object; "
 	  "dumpdtb= writes virt's device tree and exits", opt_machine },
 	{ "M", "TYPE[,...]", "same as -machine", opt_machine },
+	{ "numa", "node[,nodeid=0][,cpus=0-N][,memdev=ID]",
+	  "the guest's one NUMA node; memdev= takes boot RAM from an -object", opt_numa },
 	{ "cpu", "host|max[,+feat|-feat|feat=on|off]...", "CPU model and feature overrides",
 	  opt_cpu },
 	{ "serial", "stdio|file:PATH|none", "the UART's backend (default stdio)", opt_serial },
@@ -306,7 +329,7 @@ static const struct cmdline_option options[] = {
 	{ "qmp", "unix:PATH,server=on[,wait=off]",
 	  "QMP control socket (QEMU's protocol; wait=on, the default, waits for a client)",
 	  opt_qmp },
-	{ "name", "[guest=]NAME", "the VM's name (QMP query-name)", opt_name },
+	{ "name", "[guest=]NAME[,debug-threads=on]", "the VM's name (QMP query-name)", opt_name },
 	{ "run-with", "user=USER[:GROUP][,chroot=DIR]",
 	  "once set up, run as that user, inside that directory", opt_run_with },
 	{ "runas", "USER[:GROUP]", "same as -run-with user=", opt_runas },
@@ -320,7 +343,8 @@ static const struct cmdline_option options[] = {
 
 /* This file's options, then the ones a management stack passes (vmm/cmdline_management.c). */
 static const struct cmdline_table own_table = { options, ARRAY_SIZE(options) };
-static const struct cmdline_table *const tables[] = { &own_table, &cmdline_management_table };
+static const struct cmdline_table *const tables[] = { &own_table, &cmdline_management_table,
+							 &cmdline_chardev_table };
 
 static int opt_version(struct cmdline_state *st, const char *arg, struct error *err)
 {
@@ -379,7 +403,11 @@ static void set_defaults(struct vm_config *cfg)
 	cfg->smp = 1;
 	cfg->dumpdtb_fd = -1;
 	cfg->serial = CHARDEV_STDIO;
+	cfg->serial_fd = -1;
+	cfg->qmp.listen_fd = -1;
+	cfg->numa_cpus_last = -1;
 	cfg->cpu.model = "host";
+	cfg->dump_guest_core = true; /* QEMU's default */
 	sandbox_config_defaults(&cfg->sandbox);
 }
 
@@ -446,6 +474,14 @@ enum cmdline_result cmdline_parse(int argc, char **argv, struct vm_config *cfg, 
 		error_set(err, "no kernel given: use -kernel PATH (see --help)");
 		return CMDLINE_ERROR;
 	}
+	if (cmdline_resolve_chardevs(cfg, err))
+		return CMDLINE_ERROR;
+	if (cfg->numa_cpus_last >= 0 && (unsigned)cfg->numa_cpus_last != cfg->smp - 1) {
+		error_set(err, "-numa: cpus=0-%d must name every vCPU (0-%u): tide's guest has one "
+			       "node",
+			  cfg->numa_cpus_last, cfg->smp - 1);
+		return CMDLINE_ERROR;
+	}
 	if ((cfg->nodefaults && !st.serial_given) || cfg->machine_none)
 		cfg->serial = CHARDEV_NONE;
 	if (cfg->daemonize && cfg->serial == CHARDEV_STDIO) {
@@ -453,6 +489,7 @@ enum cmdline_result cmdline_parse(int argc, char **argv, struct vm_config *cfg, 
 			       "(use -serial file:PATH, -serial none or -nodefaults)");
 		return CMDLINE_ERROR;
 	}
+	memory_backends_default_dump(cfg);
 	/* Boot RAM's size first: the device memory area (virtio-mem) lies above it. */
 	if (cmdline_resolve_ram_backend(cfg, err))
 		return CMDLINE_ERROR;
@@ -485,6 +522,8 @@ void cmdline_free(struct vm_config *cfg)
 		close(cfg->dumpdtb_fd);
 	free(cfg->dumpdtb);
 	sandbox_config_free(&cfg->sandbox);
+	cmdline_chardevs_free(&cfg->chardevs);
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->dumpdtb_fd = -1;
+	cfg->serial_fd = -1;
 }

@@ -31,5 +31,7 @@ struct cmdline_table {
 
 /* The options a management stack such as libvirt passes (vmm/cmdline_management.c). */
 extern const struct cmdline_table cmdline_management_table;
+/* -add-fd, -chardev and -mon (vmm/cmdline_chardev.c). */
+extern const struct cmdline_table cmdline_chardev_table;
 
 #endif

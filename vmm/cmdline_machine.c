@@ -1,6 +1,7 @@
 #include "vmm/cmdline_machine.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,14 +67,31 @@ out:
 int cmdline_parse_smp(struct vm_config *cfg, const char *arg, struct error *err)
 {
 	struct opts opts;
-	uint64_t cpus;
+	uint64_t cpus, sockets, dies, cores, threads, maxcpus;
 	int ret = -1;
 
 	if (opts_parse(&opts, "-smp", arg, "cpus", err))
 		return -1;
 	if (opts_take_u64(&opts, "cpus", &cpus, 1, err) ||
-	    opts_finish(&opts, "-smp (only cpus=N is supported)", err))
+	    opts_take_u64(&opts, "sockets", &sockets, 0, err) ||
+	    opts_take_u64(&opts, "dies", &dies, 1, err) ||
+	    opts_take_u64(&opts, "cores", &cores, 1, err) ||
+	    opts_take_u64(&opts, "threads", &threads, 1, err) ||
+	    opts_take_u64(&opts, "maxcpus", &maxcpus, cpus, err) ||
+	    opts_finish(&opts, "-smp", err))
 		goto out;
+	/* Each vCPU is a socket of its own in tide's MP table: a topology must say just that
+	 * (libvirt's default, sockets=N,cores=1,threads=1). */
+	if ((sockets && sockets != cpus) || dies != 1 || cores != 1 || threads != 1) {
+		error_set(err, "-smp: tide gives each vCPU a socket of its own "
+			       "(sockets=%" PRIu64 ",dies=1,cores=1,threads=1)",
+			  cpus);
+		goto out;
+	}
+	if (maxcpus != cpus) {
+		error_set(err, "-smp: tide has no vCPU hotplug (maxcpus=%" PRIu64 ")", cpus);
+		goto out;
+	}
 	if (cpus < 1 || cpus > arch_layout.max_vcpus) {
 		error_set(err, "-smp: %" PRIu64 " CPUs requested, must be 1..%d (%s %d)", cpus,
 			  (int)arch_layout.max_vcpus, arch_layout.max_vcpus_why,
@@ -225,7 +243,9 @@ int cmdline_parse_machine(struct vm_config *cfg, const char *arg, struct error *
 	backend = opts_take(&opts, "memory-backend");
 	dumpdtb = opts_take(&opts, "dumpdtb");
 	usb = opts_take(&opts, "usb");
-	if (opts_finish(&opts, "the machine", err))
+	if (opts_take_bool(&opts, "dump-guest-core", &cfg->dump_guest_core, cfg->dump_guest_core,
+			   err) ||
+	    opts_finish(&opts, "the machine", err))
 		goto out;
 	if (type && strcmp(type, "none") && !is_machine_type(type)) {
 		error_set(err, "-machine: tide has one machine type, %s, not '%s'",
@@ -310,4 +330,59 @@ void cmdline_place_device_area(struct vm_config *cfg)
 	*start = ram_end > UINT64_MAX - align ? UINT64_MAX - align + 1
 					      : (ram_end + align - 1) / align * align;
 	cfg->device_area_end = len > UINT64_MAX - *start ? UINT64_MAX : *start + len;
+}
+
+/* cpus=0 or cpus=0-N: the range must start at vCPU 0 (checked against -smp at the end). */
+static int parse_cpu_range(const char *cpus, int *last, struct error *err)
+{
+	unsigned first, end;
+	char tail;
+
+	if (sscanf(cpus, "%u-%u%c", &first, &end, &tail) != 2) {
+		if (sscanf(cpus, "%u%c", &first, &tail) != 1)
+			return error_set(err, "-numa: cpus=%s is not N or N-M", cpus);
+		end = first;
+	}
+	if (first != 0 || end < first || end > 4096)
+		return error_set(err, "-numa: cpus=%s: the one node holds every vCPU, from 0", cpus);
+	*last = (int)end;
+	return 0;
+}
+
+/*
+ * -numa node[,nodeid=0][,cpus=0-N][,memdev=ID]: tide's guest has one NUMA node, which holds
+ * every vCPU and boot RAM; memdev= takes boot RAM from a backend, as -machine
+ * memory-backend= does (libvirt's spelling).
+ */
+int cmdline_parse_numa(struct vm_config *cfg, const char *arg, struct error *err)
+{
+	struct opts opts;
+	const char *type, *cpus, *memdev;
+	uint64_t nodeid;
+	int ret = -1;
+
+	if (opts_parse(&opts, "-numa", arg, "type", err))
+		return -1;
+	type = opts_take(&opts, "type");
+	cpus = opts_take(&opts, "cpus");
+	memdev = opts_take(&opts, "memdev");
+	if (opts_take_u64(&opts, "nodeid", &nodeid, 0, err) || opts_finish(&opts, "-numa", err))
+		goto out;
+	if (!type || strcmp(type, "node")) {
+		error_set(err, "-numa: tide takes -numa node only");
+		goto out;
+	}
+	if (nodeid != 0 || cfg->numa_node_given) {
+		error_set(err, "-numa: tide's guest has one NUMA node (nodeid=0)");
+		goto out;
+	}
+	cfg->numa_node_given = true;
+	if (cpus && parse_cpu_range(cpus, &cfg->numa_cpus_last, err))
+		goto out;
+	if (memdev && keep_string(&cfg->ram_backend_id, memdev, err))
+		goto out;
+	ret = 0;
+out:
+	opts_free(&opts);
+	return ret;
 }

@@ -13,6 +13,8 @@ int cmdline_parse_memory(struct vm_config *cfg, const char *arg, struct error *e
 int cmdline_parse_smp(struct vm_config *cfg, const char *arg, struct error *err);
 int cmdline_parse_cpu(struct vm_config *cfg, const char *arg, struct error *err);
 int cmdline_parse_machine(struct vm_config *cfg, const char *arg, struct error *err);
+/* -numa node,nodeid=0[,cpus=0-N][,memdev=ID]: the guest's one node (memdev: boot RAM). */
+int cmdline_parse_numa(struct vm_config *cfg, const char *arg, struct error *err);
 /* accel=kvm, or a list of choices (kvm:tcg); -machine none takes tcg too (nothing runs). */
 int cmdline_parse_accel(struct vm_config *cfg, const char *accel, struct error *err);
 

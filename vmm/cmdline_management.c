@@ -5,6 +5,7 @@
  * that are true of tide and refuses the rest with a clear error.
  */
 #include <ctype.h>
+#include <json-c/json.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -154,22 +155,62 @@ static int opt_overcommit(struct cmdline_state *st, const char *arg, struct erro
 	return take_only("-overcommit", arg, NULL, values, err);
 }
 
+/* driver=none and an id, as keys or as JSON (libvirt writes {"id": ..., "driver": "none"}). */
+static int check_audiodev(const char *driver, bool has_id, struct error *err)
+{
+	if (!has_id)
+		return error_set(err, "-audiodev: needs id=ID");
+	if (!driver || strcmp(driver, "none"))
+		return error_set(err, "-audiodev: driver=%s is not supported: tide has no sound "
+				      "device (driver=none)",
+				 driver ? driver : "");
+	return 0;
+}
+
+static int audiodev_json(const char *arg, struct error *err)
+{
+	struct json_object *o = json_tokener_parse(arg), *driver = NULL, *id = NULL;
+	int ret = -1;
+
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		error_set(err, "-audiodev: '%s' is not a JSON object", arg);
+		goto out;
+	}
+	json_object_object_foreach(o, key, value)
+	{
+		(void)value;
+		if (strcmp(key, "driver") && strcmp(key, "id")) {
+			error_set(err, "-audiodev: '%s' is not supported with driver=none", key);
+			goto out;
+		}
+	}
+	json_object_object_get_ex(o, "driver", &driver);
+	json_object_object_get_ex(o, "id", &id);
+	if (driver && !json_object_is_type(driver, json_type_string)) {
+		error_set(err, "-audiodev: driver must be a string");
+		goto out;
+	}
+	ret = check_audiodev(driver ? json_object_get_string(driver) : NULL,
+			     id && json_object_is_type(id, json_type_string), err);
+out:
+	json_object_put(o);
+	return ret;
+}
+
 static int opt_audiodev(struct cmdline_state *st, const char *arg, struct error *err)
 {
 	struct opts opts;
-	const char *driver;
+	const char *driver, *id;
 	int ret = -1;
 
 	(void)st;
+	if (arg[0] == '{')
+		return audiodev_json(arg, err);
 	if (opts_parse(&opts, "-audiodev", arg, "driver", err))
 		return -1;
 	driver = opts_take(&opts, "driver");
-	(void)opts_take(&opts, "id"); /* the backend's name: nothing in tide refers to it */
-	if (!driver || strcmp(driver, "none"))
-		error_set(err, "-audiodev: driver=%s is not supported: tide has no sound device "
-			       "(driver=none)",
-			  driver ? driver : "");
-	else
+	id = opts_take(&opts, "id"); /* the backend's name: nothing in tide refers to it */
+	if (!check_audiodev(driver, id != NULL, err))
 		ret = opts_finish(&opts, "-audiodev", err);
 	opts_free(&opts);
 	return ret;

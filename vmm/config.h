@@ -8,6 +8,7 @@
 
 #include "arch/arch.h"
 #include "vmm/chardev.h"
+#include "vmm/config_chardevs.h"
 #include "devices/device.h"
 #include "vmm/qmp_server.h"
 #include "vmm/sandbox.h"
@@ -28,8 +29,12 @@ struct vm_config {
 	uint64_t device_area_end;
 	uint64_t mem_slots;
 	unsigned smp;
+	bool numa_node_given; /* -numa node */
+	int numa_cpus_last;   /* its cpus=0-N: N; -1 when not given */
 	enum chardev_kind serial;
 	const char *serial_path;
+	int serial_fd; /* the serial port's file from -add-fd, or -1 */
+	struct cmdline_chardevs chardevs; /* -add-fd, -chardev, -mon, -device isa-serial */
 	char *name; /* -name: what query-name answers (owned) */
 	bool has_qmp;
 	struct qmp_server_config qmp;
@@ -40,6 +45,7 @@ struct vm_config {
 	bool start_paused; /* -S: the vCPUs wait for QMP's cont */
 	bool daemonize;	   /* -daemonize: detach once the QMP socket listens */
 	const char *pidfile; /* -pidfile: tide's pid goes there */
+	bool dump_guest_core; /* -machine dump-guest-core: guest memory in tide's core dumps */
 	bool nodefaults;   /* -nodefaults: no serial port unless one is asked for */
 	char uuid[37];	   /* -uuid, as given (query-uuid); "" when none */
 	char *dumpdtb;	 /* -machine dumpdtb=FILE (arm64): write the device tree, then exit (owned) */

@@ -292,7 +292,7 @@ static int machine_build(struct machine *m, struct error *err)
 	m->board.phys_addr_limit = facts.phys_addr_limit;
 	if (init_memslot_ids(m, err) ||
 	    guest_mem_create_ram(&m->mem, m->vm_fd, &m->slot_ids, &arch_layout.ram, m->cfg->ram_size,
-				 m->cfg->ram_backend, err) ||
+				 m->cfg->ram_backend, m->cfg->dump_guest_core, err) ||
 	    init_device_slot_budget(m, err))
 		return -1;
 	/* vCPUs before devices: arm64's GIC is initialised once they all exist, and KVM takes

@@ -12,6 +12,7 @@
 #include "mm/backend.h"
 #include "vmm/chardev.h"
 #include "vmm/cmdline.h"
+#include "vmm/cmdline_chardev.h"
 #include "vmm/daemon.h"
 #include "util/event_loop.h"
 #include "util/log.h"
@@ -26,18 +27,29 @@
 /* SIGINT/SIGTERM are read through a signalfd, so no thread may take them asynchronously. */
 /*
  * Descriptors inherited from whoever started tide (a shell's, a manager's) have no
- * business in a VMM that runs a guest: only stdin, stdout and stderr stay. No option
- * hands tide a descriptor yet.
+ * business in a VMM that runs a guest: only stdin, stdout and stderr stay, and those an
+ * option hands over (-add-fd, -chardev socket,fd=N).
  */
-static int close_inherited_fds(struct error *err)
+static int close_inherited_fds(const struct vm_config *cfg, struct error *err)
 {
-	if (close_range(3, ~0U, 0) == 0)
+	unsigned from = 3;
+
+	for (unsigned fd = 3; fd < 65536; fd++) {
+		if (!cmdline_keeps_fd(cfg, (int)fd))
+			continue;
+		if (fd > from && close_range(from, fd - 1, 0) < 0 && errno != ENOSYS)
+			return error_set(err, "cannot close inherited file descriptors: %s",
+					 strerror(errno));
+		from = fd + 1;
+	}
+	if (close_range(from, ~0U, 0) == 0)
 		return 0;
 	if (errno != ENOSYS)
 		return error_set(err, "cannot close inherited file descriptors: %s",
 				 strerror(errno));
 	for (long fd = 3, max = sysconf(_SC_OPEN_MAX); fd < max && fd < 65536; fd++)
-		close((int)fd); /* EBADF for most: nothing was open there */
+		if (!cmdline_keeps_fd(cfg, (int)fd))
+			close((int)fd); /* EBADF for most: nothing was open there */
 	return 0;
 }
 
@@ -166,13 +178,14 @@ int main(int argc, char **argv)
 	case CMDLINE_RUN:
 		break;
 	}
-	if (close_inherited_fds(&err) || (cfg.daemonize && daemon_begin(&err)) ||
+	if (close_inherited_fds(&cfg, &err) || (cfg.daemonize && daemon_begin(&err)) ||
 	    (cfg.pidfile && daemon_write_pidfile(cfg.pidfile, &err)) ||
 	    (cfg.kernel && arch_read_boot_files(cfg.kernel, cfg.initrd, &cfg.boot, &err)) ||
 	    block_stop_signals(&err) || sandbox_seccomp_init(cfg.sandbox.seccomp, &err))
 		goto fail;
 	memory_backend_set_worker_start(start_prealloc_worker);
-	console = chardev_open(cfg.serial, cfg.serial_path, &err);
+	console = cfg.serial_fd >= 0 ? chardev_open_fd(cfg.serial_fd, &err)
+				     : chardev_open(cfg.serial, cfg.serial_path, &err);
 	if (!console)
 		goto fail;
 	loop = event_loop_new(&err);

@@ -74,6 +74,7 @@ static int take_common(struct memory_backend_props *p, struct opts *opts, const 
 		return error_set(err, "%s: %s needs size=SIZE", opts->option, type_name);
 	if (parse_size(size, 1, &p->size, err))
 		return error_prefix(err, "%s: property 'size'", opts->option);
+	p->dump_set = opts_has(opts, "dump");
 	if (opts_take_bool(opts, "share", &p->share, share_default, err) ||
 	    opts_take_bool(opts, "reserve", &p->reserve, true, err) ||
 	    opts_take_bool(opts, "merge", &p->merge, true, err) ||
@@ -263,4 +264,16 @@ struct memory_backend *memory_backend_claim(const struct vm_config *cfg, const c
 	}
 	b->used_by = who;
 	return b;
+}
+
+void memory_backends_default_dump(const struct vm_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nr_devices; i++) {
+		const struct device_instance *d = &cfg->devices[i];
+		struct memory_backend *b = d->config;
+
+		if (d->type->kind == TYPE_OBJECT && !strncmp(d->type->name, "memory-backend-", 15) &&
+		    !b->dump_set)
+			b->dump = cfg->dump_guest_core;
+	}
 }

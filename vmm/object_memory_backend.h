@@ -7,6 +7,8 @@
 struct memory_backend;
 struct vm_config;
 
+/* -machine dump-guest-core= decides for the backends not given dump= (QEMU's rule). */
+void memory_backends_default_dump(const struct vm_config *cfg);
 /* The -object memory backend with that id, taken by who (one user per backend): NULL with err saying why not. */
 struct memory_backend *memory_backend_claim(const struct vm_config *cfg, const char *id,
 					    const char *who, struct error *err);

@@ -12,6 +12,7 @@
 
 #include "vmm/machine.h"
 #include "vmm/qmp_events.h"
+#include "vmm/qmp_domain.h"
 #include "vmm/qmp_probe.h"
 #include "vmm/qmp_server.h"
 #include "devices/memory_device.h"
@@ -283,6 +284,8 @@ static int cmd_qom_list(void *ctx, struct json_object *args, struct json_object 
 	struct machine *m;
 
 	(void)ctx;
+	if (!strcmp(path, "/machine/peripheral"))
+		return qmp_domain_list_peripherals(ret, err);
 	m = acquire_machine(err);
 	if (!m)
 		return -1;
@@ -373,6 +376,8 @@ static const struct qmp_arg list_types_args[] = {
 static const struct qmp_arg typename_arg[] = { { "typename", "str", false }, { NULL } };
 static const struct qmp_arg machines_args[] = { { "compat-props", "bool", true }, { NULL } };
 static const struct qmp_arg option_arg[] = { { "option", "str", true }, { NULL } };
+static const struct qmp_arg capabilities_arg[] = { { "capabilities", "[any]", false }, { NULL } };
+static const struct qmp_arg flat_arg[] = { { "flat", "bool", true }, { NULL } };
 
 static const struct qmp_command commands[] = {
 	{ "query-status", cmd_query_status, NULL },
@@ -397,6 +402,14 @@ static const struct qmp_command commands[] = {
 	{ "qom-list-properties", qmp_qom_list_properties, typename_arg },
 	{ "query-machines", qmp_query_machines, machines_args },
 	{ "query-command-line-options", qmp_query_command_line_options, option_arg },
+	/* What a management stack sends as it starts a domain (vmm/qmp_domain.c). */
+	{ "migrate-set-capabilities", qmp_migrate_set_capabilities, capabilities_arg },
+	{ "query-chardev", qmp_query_chardev, NULL },
+	{ "query-hotpluggable-cpus", qmp_query_hotpluggable_cpus, NULL },
+	{ "query-cpus-fast", qmp_query_cpus_fast, NULL },
+	{ "query-iothreads", qmp_query_iothreads, NULL },
+	{ "query-named-block-nodes", qmp_query_named_block_nodes, flat_arg },
+	{ "query-block", qmp_query_block, NULL },
 };
 
 static bool commands_ready(void *ctx)

@@ -50,7 +50,7 @@ int qmp_server_parse(const char *arg, struct qmp_server_config *cfg, struct erro
 	bool server;
 	int ret = -1;
 
-	*cfg = (struct qmp_server_config){ .wait = true }; /* QEMU waits unless told not to */
+	*cfg = (struct qmp_server_config){ .wait = true, .listen_fd = -1 }; /* QEMU waits */
 	if (strncmp(arg, "unix:", 5) != 0)
 		return error_set(err, "-qmp: '%s': tide offers only unix:PATH,server=on[,wait=off]",
 				 arg);

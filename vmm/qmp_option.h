@@ -10,7 +10,8 @@
 #include "util/error.h"
 
 struct qmp_server_config {
-	char *path; /* owned */
+	char *path; /* owned; NULL when listen_fd is given */
+	int listen_fd; /* a listening socket tide inherited (-chardev socket,fd=N), or -1 */
 	bool wait; /* wait=on: hold the guest until the first client connects */
 };
 

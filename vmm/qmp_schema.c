@@ -23,10 +23,26 @@ static const struct {
 	{ "bool", "boolean" }, { "any", "value" }, { "null", "null" },
 };
 
+#define MAX_ARRAY_TYPES 8
+
 struct schema {
 	struct json_object *list;
 	unsigned next_type; /* the next object type's number ("0" is the empty one) */
+	const char *array_types[MAX_ARRAY_TYPES]; /* "[str]" and the like, each once */
+	size_t nr_array_types;
 };
+
+/* A list type a member uses gets its own entity, once. */
+static void note_array_type(struct schema *s, const char *type)
+{
+	if (type[0] != '[')
+		return;
+	for (size_t i = 0; i < s->nr_array_types; i++)
+		if (!strcmp(s->array_types[i], type))
+			return;
+	if (s->nr_array_types < MAX_ARRAY_TYPES)
+		s->array_types[s->nr_array_types++] = type;
+}
 
 static void add_entity(struct schema *s, const char *name, const char *meta_type,
 		       struct json_object *entity)
@@ -52,6 +68,7 @@ static const char *add_object_type(struct schema *s, const struct qmp_arg *membe
 
 		json_object_object_add(member, "name", json_object_new_string(m->name));
 		json_object_object_add(member, "type", json_object_new_string(m->type));
+		note_array_type(s, m->type);
 		if (m->optional) /* QEMU's mark of an optional member */
 			json_object_object_add(member, "default", NULL);
 		json_object_array_add(list, member);
@@ -91,9 +108,15 @@ struct json_object *qmp_schema(const struct qmp_engine *engine)
 	entity = json_object_new_object();
 	json_object_object_add(entity, "members", json_object_new_array());
 	add_entity(&s, "0", "object", entity);
-	entity = json_object_new_object();
-	json_object_object_add(entity, "element-type", json_object_new_string("str"));
-	add_entity(&s, "[str]", "array", entity);
+	for (size_t i = 0; i < s.nr_array_types; i++) {
+		char element[32];
+
+		snprintf(element, sizeof(element), "%.*s", (int)strlen(s.array_types[i]) - 2,
+			 s.array_types[i] + 1);
+		entity = json_object_new_object();
+		json_object_object_add(entity, "element-type", json_object_new_string(element));
+		add_entity(&s, s.array_types[i], "array", entity);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(builtin_types); i++) {
 		entity = json_object_new_object();
 		json_object_object_add(entity, "json-type",

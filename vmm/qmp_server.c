@@ -210,6 +210,28 @@ static int claim_path(const char *path, struct error *err)
 	return 0;
 }
 
+/*
+ * A socket the starter made and listens on (libvirt's monitor: -chardev socket,fd=N):
+ * tide owns it from here, and has no path to remove at exit.
+ */
+static int take_listening_fd(struct qmp_server *s, int fd, struct error *err)
+{
+	int listening = 0, type = 0, flags;
+	socklen_t len = sizeof(listening), type_len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) < 0)
+		return error_set(err, "QMP monitor fd %d: not a socket (%s)", fd, strerror(errno));
+	if (!listening || type != SOCK_STREAM)
+		return error_set(err, "QMP monitor fd %d: not a listening stream socket", fd);
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return error_set(err, "QMP monitor fd %d: fcntl: %s", fd, strerror(errno));
+	s->listen_fd = fd;
+	return 0;
+}
+
 static int listen_on(struct qmp_server *s, const char *path, struct error *err)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -252,7 +274,8 @@ struct qmp_server *qmp_server_new(const struct qmp_server_config *cfg, struct ev
 	pthread_mutex_init(&s->clients_lock, NULL);
 	pthread_mutex_init(&s->events_lock, NULL);
 	pthread_cond_init(&s->first_client, NULL);
-	if (listen_on(s, cfg->path, err))
+	if (cfg->listen_fd >= 0 ? take_listening_fd(s, cfg->listen_fd, err)
+				: listen_on(s, cfg->path, err))
 		goto fail;
 	s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->event_fd < 0) {
@@ -265,7 +288,7 @@ struct qmp_server *qmp_server_new(const struct qmp_server_config *cfg, struct ev
 	s->listen_watch = event_loop_add_fd(loop, s->listen_fd, accept_client, s, err);
 	if (!s->listen_watch)
 		goto fail;
-	log_info("QMP: listening on %s", s->path);
+	log_info("QMP: listening on %s", s->path ? s->path : "an inherited socket");
 	return s;
 fail:
 	qmp_server_free(s);

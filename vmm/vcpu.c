@@ -180,6 +180,7 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	sigset_t unblock;
 
+	atomic_store(&vcpu->tid, (int)gettid());
 	sandbox_enter_thread_or_die(SANDBOX_VCPU);
 	sigemptyset(&unblock);
 	sigaddset(&unblock, VCPU_KICK_SIGNAL);

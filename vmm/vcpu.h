@@ -3,6 +3,7 @@
 #define TIDE_VCPU_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -21,6 +22,7 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool thread_started;
+	_Atomic int tid; /* the thread's id once it runs (QMP's query-cpus-fast), else 0 */
 };
 
 /* Creates the KVM vCPU (id = index = initial APIC ID) and maps its kvm_run. */

@@ -159,11 +159,17 @@ START_TEST(each_error_names_the_option)
 			 "holds 123)");
 #endif
 	ck_assert_ptr_nonnull(strstr(ERROR_OF("-kernel", "k", "-smp", "two"), "-smp: property 'cpus'"));
-	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "2,sockets=2"),
-			 "-smp: -smp (only cpus=N is supported) has no property 'sockets'");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "2,sockets=1,cores=2"),
+			 "-smp: tide gives each vCPU a socket of its own "
+			 "(sockets=2,dies=1,cores=1,threads=1)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "2,maxcpus=4"),
+			 "-smp: tide has no vCPU hotplug (maxcpus=2)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "2,books=2"),
+			 "-smp: -smp has no property 'books'");
 	ck_assert_ptr_nonnull(strstr(ERROR_OF("-kernel", "k", "-serial", "tcp:1"), "-serial"));
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-serial", "stdio", "-serial", "none"),
-			 "-serial: only one serial port (COM1) is supported");
+			 "-serial: only one serial port (COM1) is supported (-serial or -device "
+			 "isa-serial, once)");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-device", "nosuch"),
 			 "-device: unknown type 'nosuch' (try -device help)");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-device", "test-probe,colour=red"),
@@ -193,7 +199,7 @@ START_TEST(each_error_names_the_option)
 			 "-cpu: feature 'xsave' must be +name, -name, name=on or name=off");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-qmp", "unix:/a,server=on", "-qmp",
 				  "unix:/b,server=on"),
-			 "-qmp: tide serves one QMP socket; give -qmp once");
+			 "-qmp: tide serves one QMP socket; give -qmp or -mon once");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-qmp", "stdio"),
 			 "-qmp: 'stdio': tide offers only unix:PATH,server=on[,wait=off]");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-name", ""), "-name: empty name");
@@ -213,8 +219,8 @@ START_TEST(each_error_names_the_option)
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-machine", "memory-backend=ram0"),
 			 "-machine memory-backend: boot RAM: 'ram0' is not a memory backend object "
 			 "(-object memory-backend-*,id=ram0)");
-	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-name", "vm,debug-threads=on"),
-			 "-name: -name has no property 'debug-threads'");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-name", "vm,threads=on"),
+			 "-name: -name has no property 'threads'");
 }
 END_TEST
 
