@@ -11,17 +11,27 @@ PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libfdt-dev liburing-dev lib
 # Without /dev/kvm the integration tests run in a QEMU TCG VM with nested KVM (tests/kvm-vm).
 [ -e /dev/kvm ] || PACKAGES+=(qemu-system-x86)
 
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
+# install_missing [APT_OPTION...] -- PACKAGE...: installs those not installed yet.
+install_missing() {
+	local options=() missing=() pkg
+	while [ "$1" != "--" ]; do options+=("$1"); shift; done
+	shift
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+	done
+	((${#missing[@]})) || return 0
 	echo "setup: installing ${missing[*]}"
-	SUDO=""
-	[ "$(id -u)" -eq 0 ] || SUDO=sudo
-	$SUDO apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
-fi
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${options[@]}" "${missing[@]}"
+}
+
+install_missing -- "${PACKAGES[@]}"
+# libvirt for tests/integration/test_libvirt.py (libvirt drives tide through its QEMU driver).
+# Without recommends: they would bring QEMU and network tools the test does not use. Its
+# daemons are not started here: the test runs a private libvirtd.
+install_missing --no-install-recommends -- libvirt-daemon-system libvirt-clients
 
 BUILD=${1:-build}
 if [ ! -f "$BUILD/build.ninja" ]; then

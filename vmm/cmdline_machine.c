@@ -158,6 +158,10 @@ int cmdline_parse_cpu(struct vm_config *cfg, const char *arg, struct error *err)
 						 feature);
 			on = strcmp(eq + 1, "on") == 0;
 			*eq = '\0';
+			/* QEMU leaves out what a migration could not keep; tide migrates nothing,
+			 * and its host model is the same either way. */
+			if (!strcmp(feature, "migratable"))
+				continue;
 		}
 		if (!feature[0])
 			return error_set(err, "-cpu: empty feature name");

@@ -337,6 +337,7 @@ static struct machine *current_machine;
 static bool no_more_machines;
 static bool vm_paused; /* QMP stop/cont; outlives resets */
 static bool vm_prelaunch; /* -S: paused before the first cont */
+static bool vm_shut_down; /* -no-shutdown: the guest powered off; no guest until a reset */
 static bool vm_internal_error; /* stopped by an internal error: cont needs a reset first */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static void (*current_listener)(void *);
@@ -408,6 +409,7 @@ void machine_quit_current_from_qmp(void)
 void machine_reset_current_from_qmp(void)
 {
 	pthread_mutex_lock(&current_lock);
+	vm_shut_down = false; /* the next machine has a guest again; it starts paused */
 	if (current_machine)
 		run_state_request_stop(&current_machine->rs,
 				       current_machine->cfg->no_reboot ? MACHINE_EXIT : MACHINE_RESET,
@@ -446,7 +448,7 @@ void machine_stop_from_qmp(void)
 int machine_cont_from_qmp(void)
 {
 	pthread_mutex_lock(&current_lock);
-	if (vm_internal_error) {
+	if (vm_internal_error || vm_shut_down) {
 		pthread_mutex_unlock(&current_lock);
 		return -1;
 	}
@@ -491,6 +493,7 @@ const char *machine_run_state(void)
 
 	pthread_mutex_lock(&current_lock);
 	state = vm_internal_error ? "internal-error"
+		: vm_shut_down	  ? "shutdown"
 		: vm_prelaunch	  ? "prelaunch"
 		: vm_paused	  ? "paused"
 				  : "running";
@@ -507,6 +510,7 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	int signal_fd = -1;
 	struct memory_device_events **resized_by_reset = NULL; /* kept by the devices' configs */
 	size_t nr_resized = 0;
+	bool guestless;
 
 	*exit_status = 1;
 	if (!m) {
@@ -528,8 +532,12 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	if (run_state_init(&m->rs, err))
 		goto out;
 	signal_fd = run_state_signals_fd(err);
-	/* -machine none: no VM, only the run state QMP's quit and signals end. */
-	if (signal_fd < 0 || (!cfg->machine_none && machine_build(m, err)))
+	/* -machine none, or a guest that powered off under -no-shutdown: no VM, only the run
+	 * state that QMP (quit, system_reset) and signals end. */
+	pthread_mutex_lock(&current_lock);
+	guestless = cfg->machine_none || vm_shut_down;
+	pthread_mutex_unlock(&current_lock);
+	if (signal_fd < 0 || (!guestless && machine_build(m, err)))
 		goto out;
 	if (cfg->dumpdtb) { /* as QEMU: the device tree is written, and nothing runs */
 		*exit_status = 0;
@@ -554,6 +562,14 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	} else {
 		result = atomic_load(&m->rs.stop);
 		*exit_status = m->rs.exit_status;
+		if (result == MACHINE_EXIT && m->rs.guest_shutdown && cfg->no_shutdown) {
+			/* QEMU's -no-shutdown: the VM stops instead; tide waits without a guest. */
+			pthread_mutex_lock(&current_lock);
+			vm_shut_down = vm_paused = true;
+			pthread_mutex_unlock(&current_lock);
+			qmp_event_send("STOP", NULL); /* after SHUTDOWN, as QEMU sends them */
+			result = MACHINE_RESET;
+		}
 	}
 	machine_set_current(NULL);
 out:

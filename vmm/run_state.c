@@ -68,6 +68,7 @@ void run_state_request_stop(struct run_state *rs, enum machine_stop kind, int st
 		return;
 	}
 	rs->exit_status = status;
+	rs->guest_shutdown = guest && kind == MACHINE_EXIT && status == 0;
 	atomic_store(&rs->stop, kind);
 	pthread_mutex_unlock(&rs->stop_lock);
 	/* Parked vCPUs and a QMP stop waiting for them must see the stop too. */

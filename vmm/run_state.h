@@ -31,6 +31,7 @@ struct run_state {
 
 	_Atomic int stop; /* enum machine_stop; the first request wins */
 	int exit_status;
+	bool guest_shutdown; /* that request was the guest powering off (status 0) */
 	pthread_mutex_t stop_lock; /* makes exit_status and stop one update */
 	int stop_eventfd;	   /* written on a stop request; the machine waits on it */
 

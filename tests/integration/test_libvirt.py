@@ -8,6 +8,7 @@ MEMORY_DEVICE_SIZE_CHANGE. docs/libvirt.md has the XML and the settings.
 """
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -74,6 +75,7 @@ class Libvirt(unittest.TestCase):
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="tide-libvirt-test-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
         self.serial = os.path.join(self.dir, "serial.log")
 
     def serial_text(self):

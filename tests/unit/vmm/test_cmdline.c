@@ -1,8 +1,12 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "mm/backend.h"
 #include "vmm/cmdline.h"
+#include "vmm/cmdline_chardev.h"
 #include "util/size.h"
 
 /* A device type of the test's own, to exercise registration and property errors. */
@@ -279,6 +283,200 @@ START_TEST(cpu_features)
 }
 END_TEST
 
+/* libvirt's probe: no guest, QMP only, detached, paused. */
+START_TEST(probe_line)
+{
+	struct vm_config cfg;
+	struct error err;
+
+	ck_assert_int_eq(PARSE(&cfg, &err, "-S", "-no-user-config", "-nodefaults", "-nographic",
+			       "-machine", "none,accel=kvm:tcg", "-qmp",
+			       "unix:/run/p.sock,server=on,wait=off", "-pidfile", "/run/p.pid",
+			       "-daemonize"),
+			 CMDLINE_RUN);
+	ck_assert(cfg.machine_none && cfg.start_paused && cfg.daemonize && !cfg.accel_tcg);
+	ck_assert_str_eq(cfg.pidfile, "/run/p.pid");
+	ck_assert_int_eq(cfg.serial, CHARDEV_NONE);
+	cmdline_free(&cfg);
+	ck_assert_int_eq(PARSE(&cfg, &err, "-machine", "none,accel=tcg"), CMDLINE_RUN);
+	ck_assert(cfg.accel_tcg);
+	cmdline_free(&cfg);
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-machine", "pc,accel=tcg"),
+			 "-machine: tide runs on KVM only (accel=kvm), not 'tcg'");
+	ck_assert_str_eq(ERROR_OF("-machine", "none,accel=tcg", "-machine", "pc", "-kernel", "k"),
+			 "tide runs on KVM only: accel=tcg is for -machine none");
+	ck_assert_str_eq(ERROR_OF("-machine", "none", "-device", "test-probe"),
+			 "-machine none has no guest: it takes no -device or -object");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-daemonize"),
+			 "-daemonize: the serial port cannot be on stdio once tide detaches (use "
+			 "-serial file:PATH, -serial none or -nodefaults)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-pidfile", ""), "-pidfile: empty file name");
+	ck_assert_str_eq(ERROR_OF("-machine", "pc"), "no kernel given: use -kernel PATH (see --help)");
+}
+END_TEST
+
+/* What libvirt generates for a domain: each option taken for what tide is, or refused. */
+START_TEST(management_options)
+{
+	static const struct {
+		const char *option, *arg, *error;
+	} refused[] = {
+		{ "-uuid", "3197655d-70bc-4786-95e9", "-uuid: '3197655d-70bc-4786-95e9' is not a UUID "
+						      "(8-4-4-4-12 hexadecimal digits)" },
+		{ "-uuid", "3197655d-70bc-4786-95e9-9035b031607g",
+		  "-uuid: '3197655d-70bc-4786-95e9-9035b031607g' is not a UUID (8-4-4-4-12 "
+		  "hexadecimal digits)" },
+		{ "-display", "sdl", "-display: type=sdl is not supported: tide has no display "
+				     "(type=none)" },
+		{ "-rtc", "base=localtime", "-rtc: base=localtime is not supported: the guest's clock "
+					   "follows the host's (base=utc)" },
+		{ "-boot", "strict=off", "-boot: strict=off is not supported: tide boots only its "
+					 "-kernel (strict=on)" },
+		{ "-overcommit", "mem-lock=on", "-overcommit: mem-lock=on is not supported: tide does "
+						"not lock guest memory (mem-lock=off)" },
+		{ "-audiodev", "pa,id=a", "-audiodev: driver=pa is not supported: tide has no sound "
+					  "device (driver=none)" },
+		{ "-audiodev", "none", "-audiodev: needs id=ID" },
+		{ "-audiodev", "{\"id\": \"a\", \"driver\": \"none\", \"timer-period\": 5}",
+		  "-audiodev: 'timer-period' is not supported with driver=none" },
+		{ "-audiodev", "{\"id\": \"a\", \"driver\": \"alsa\"}",
+		  "-audiodev: driver=alsa is not supported: tide has no sound device (driver=none)" },
+		{ "-audiodev", "{nope", "-audiodev: '{nope' is not a JSON object" },
+		{ "-msg", "timestamp=maybe", "-msg: property 'timestamp' must be on or off, not 'maybe'" },
+		{ "-accel", "tcg", "-accel: tide runs on KVM only (accel=kvm), not 'tcg'" },
+		{ "-machine", "pc,usb=on", "-machine: tide has no USB controller (usb=off), not usb=on" },
+		{ "-machine", "pc-i440fx-seven", "-machine: tide has one machine type, a PC without "
+						 "firmware (pc, q35 and their versions are taken "
+						 "as it), not 'pc-i440fx-seven'" },
+		{ "-numa", "node,nodeid=1", "-numa: tide's guest has one NUMA node (nodeid=0)" },
+		{ "-numa", "dist,src=0,dst=0,val=10", "-numa: -numa has no property 'src'" },
+		{ "-numa", "node,cpus=1-2", "-numa: cpus=1-2: the one node holds every vCPU, from 0" },
+		{ "-object", "secret,id=s", "-object: secret needs one of file=PATH and data=TEXT" },
+		{ "-object", "secret,id=s,data=x,format=hex",
+		  "-object: secret format must be raw or base64, not 'hex'" },
+	};
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char *argv[] = { "tide", "-kernel", "k", (char *)refused[i].option,
+				 (char *)refused[i].arg, NULL };
+		const char *msg = parse_error(5, argv);
+
+		ck_assert_msg(!strcmp(msg, refused[i].error), "%s %s: %s", refused[i].option,
+			      refused[i].arg, msg);
+	}
+#if defined(__x86_64__)
+	struct vm_config cfg;
+	struct error err;
+
+	ck_assert_int_eq(PARSE(&cfg, &err, "-name", "guest=d,debug-threads=on", "-S", "-object",
+			       "secret,id=masterKey0,format=raw,data=abc", "-machine",
+			       "pc-i440fx-7.2,usb=off,dump-guest-core=off", "-accel", "kvm", "-cpu",
+			       "host,migratable=on", "-m", "size=262144k,slots=1,maxmem=4194304k",
+			       "-overcommit", "mem-lock=off", "-smp", "2,sockets=2,cores=1,threads=1",
+			       "-object", "memory-backend-ram,id=ram-node0,size=268435456", "-numa",
+			       "node,nodeid=0,cpus=0-1,memdev=ram-node0", "-uuid",
+			       "3197655d-70bc-4786-95e9-9035b0316078", "-display", "none",
+			       "-no-user-config", "-nodefaults", "-rtc", "base=utc", "-no-shutdown",
+			       "-no-acpi", "-boot", "strict=on", "-kernel", "k", "-object",
+			       "memory-backend-ram,id=vm,reserve=off,size=1G", "-object",
+			       "memory-backend-ram,id=kept,dump=on,size=1G", "-audiodev",
+			       "{\"id\":\"audio1\",\"driver\":\"none\"}", "-msg", "timestamp=off"),
+			 CMDLINE_RUN);
+	ck_assert(cfg.start_paused && cfg.no_shutdown && !cfg.dump_guest_core);
+	ck_assert_uint_eq(cfg.smp, 2);
+	ck_assert_uint_eq(cfg.ram_size, 256 * MiB);
+	ck_assert_str_eq(cfg.ram_backend_id, "ram-node0");
+	ck_assert_str_eq(cfg.uuid, "3197655d-70bc-4786-95e9-9035b0316078");
+	ck_assert_uint_eq(cfg.cpu.nr_adds + cfg.cpu.nr_drops, 0); /* migratable is no feature */
+	/* dump-guest-core=off reaches the backends that did not say dump= themselves. */
+	ck_assert(!((struct memory_backend *)cfg.devices[1].config)->dump);
+	ck_assert(!((struct memory_backend *)cfg.devices[2].config)->dump);
+	ck_assert(((struct memory_backend *)cfg.devices[3].config)->dump);
+	cmdline_free(&cfg);
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "1", "-numa", "node,cpus=0-1"),
+			 "-numa: cpus=0-1 must name every vCPU (0-0): tide's guest has one node");
+#endif
+}
+END_TEST
+
+/* -add-fd, -chardev, -mon and -device isa-serial, as libvirt joins them. */
+START_TEST(chardevs_and_inherited_fds)
+{
+	struct vm_config cfg;
+	struct error err;
+	int sock[2], file;
+	char mon[64], add_fd[64], bad_fd[64];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
+	file = dup(sock[1]);
+	snprintf(mon, sizeof(mon), "socket,id=charmonitor,fd=%d,server=on,wait=off", sock[0]);
+	snprintf(add_fd, sizeof(add_fd), "set=3,fd=%d,opaque=serial0-source", file);
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-chardev", mon, "-mon",
+			       "chardev=charmonitor,id=monitor,mode=control", "-add-fd", add_fd,
+			       "-chardev", "file,id=charserial0,path=/dev/fdset/3,append=on",
+			       "-device", "isa-serial,chardev=charserial0,id=serial0,index=0"),
+			 CMDLINE_RUN);
+	ck_assert(cfg.has_qmp && !cfg.qmp.wait && !cfg.qmp.path);
+	ck_assert_int_eq(cfg.qmp.listen_fd, sock[0]);
+	ck_assert_int_eq(cfg.serial, CHARDEV_FILE);
+	ck_assert_int_eq(cfg.serial_fd, file);
+	ck_assert(cmdline_keeps_fd(&cfg, sock[0]) && cmdline_keeps_fd(&cfg, file));
+	ck_assert(!cmdline_keeps_fd(&cfg, sock[1]));
+	cmdline_free(&cfg);
+	/* A chardev file by path is the serial port's file, as -serial file: is. */
+	ck_assert_int_eq(PARSE(&cfg, &err, "-kernel", "k", "-chardev", "file,id=c,path=/tmp/s.log",
+			       "-device", "isa-serial,chardev=c"),
+			 CMDLINE_RUN);
+	ck_assert_str_eq(cfg.serial_path, "/tmp/s.log");
+	cmdline_free(&cfg);
+	snprintf(bad_fd, sizeof(bad_fd), "set=0,fd=%d", 1000);
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-add-fd", bad_fd),
+			 "-add-fd: fd=1000 is not a descriptor tide was given");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-add-fd", "set=0"), "-add-fd: needs fd=N");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", "tcp,id=t"),
+			 "-chardev: backend 'tcp' is not supported (socket with fd=, or file)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", "file,path=/x"),
+			 "-chardev: needs id=ID");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", "socket,id=s,path=/x,server=on"),
+			 "-chardev socket: needs fd=N");
+	snprintf(mon, sizeof(mon), "socket,id=m,fd=%d,server=on", sock[0]);
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", mon),
+			 "-chardev socket: tide takes a socket it listens on without waiting "
+			 "(fd=N,server=on,wait=off)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-mon", "chardev=m"),
+			 "-mon: tide's monitor speaks QMP only (mode=control), not 'readline'");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-mon", "chardev=m,mode=control"),
+			 "-mon: no -chardev with id 'm'");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", "file,id=f,path=/x", "-mon",
+				  "chardev=f,mode=control"),
+			 "-mon: chardev 'f' is not a socket");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-qmp", "unix:/a,server=on", "-mon",
+				  "chardev=f,mode=control"),
+			 "-mon: tide serves one QMP monitor");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", "file,id=f,path=/dev/fdset/9",
+				  "-device", "isa-serial,chardev=f"),
+			 "-chardev file: /dev/fdset/9 names no -add-fd set");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", "file,id=f,path=/x,append=on",
+				  "-device", "isa-serial,chardev=f"),
+			 "-chardev file: append=on is supported for /dev/fdset/N paths (tide "
+			 "truncates a file it opens)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-device", "isa-serial,chardev=f,index=1"),
+			 "-device isa-serial: tide has one serial port (index=0)");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-device", "isa-serial"),
+			 "-device isa-serial: needs chardev=ID");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-serial", "none", "-device",
+				  "isa-serial,chardev=f"),
+			 "-device isa-serial: tide has one serial port (COM1), and -serial already "
+			 "set it");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", "file,id=f,path=/x", "-chardev",
+				  "file,id=f,path=/y"),
+			 "-chardev: id 'f' is already in use");
+	close(sock[0]);
+	close(sock[1]);
+	close(file);
+}
+END_TEST
+
 Suite *suite_main(void)
 {
 	Suite *s = suite_create("cmdline");
@@ -291,6 +489,9 @@ Suite *suite_main(void)
 	tcase_add_test(tc, each_error_names_the_option);
 	tcase_add_test(tc, cpu_features);
 	tcase_add_test(tc, qmp_and_name);
+	tcase_add_test(tc, probe_line);
+	tcase_add_test(tc, management_options);
+	tcase_add_test(tc, chardevs_and_inherited_fds);
 	suite_add_tcase(s, tc);
 	return s;
 }
