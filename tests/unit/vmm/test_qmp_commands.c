@@ -302,6 +302,134 @@ START_TEST(no_machine_is_an_error)
 }
 END_TEST
 
+/* What libvirt's probe asks (vmm/qmp_probe.c): true of tide, errors QEMU gives otherwise. */
+START_TEST(probe_commands)
+{
+	const char *types, *props;
+
+#if defined(__x86_64__)
+	ck_assert_str_eq(run("{\"execute\": \"query-target\"}"),
+			 "{ \"return\": { \"arch\": \"x86_64\" } }");
+	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"query-machines\"}"),
+				     "{ \"name\": \"pc-i440fx-7.2\", \"alias\": \"pc\", "
+				     "\"is-default\": true, \"cpu-max\": 40, "));
+	ck_assert_ptr_nonnull(strstr(line, "{ \"name\": \"none\", \"is-default\": false"));
+#endif
+	/* No /dev/kvm was opened in this test program. */
+	ck_assert_str_eq(run("{\"execute\": \"query-kvm\"}"),
+			 "{ \"return\": { \"enabled\": false, \"present\": false } }");
+	ck_assert_str_eq(run("{\"execute\": \"query-uuid\"}"),
+			 "{ \"return\": { \"UUID\": \"00000000-0000-0000-0000-000000000000\" } }");
+	strcpy(cfg.uuid, "3197655d-70bc-4786-95e9-9035b0316078");
+	ck_assert_str_eq(run("{\"execute\": \"query-uuid\"}"),
+			 "{ \"return\": { \"UUID\": \"3197655d-70bc-4786-95e9-9035b0316078\" } }");
+	ck_assert_str_eq(run("{\"execute\": \"query-migrate-capabilities\"}"), "{ \"return\": [ ] }");
+	types = run("{\"execute\": \"qom-list-types\"}");
+	ck_assert_ptr_nonnull(strstr(types, "{ \"name\": \"virtio-mem-pci\", \"parent\": \"device\" }"));
+	ck_assert_ptr_nonnull(strstr(types, "{ \"name\": \"memory-backend-memfd\", \"parent\": "
+					    "\"memory-backend\" }"));
+	ck_assert_ptr_nonnull(strstr(types, "{ \"name\": \"secret\", \"parent\": \"object\" }"));
+	ck_assert_ptr_null(strstr(types, "virtio-blk"));
+	types = run("{\"execute\": \"qom-list-types\", \"arguments\": {\"implements\": "
+		    "\"memory-backend\"}}");
+	ck_assert_ptr_null(strstr(types, "virtio-mem-pci"));
+	ck_assert_ptr_nonnull(strstr(types, "memory-backend-ram"));
+	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"qom-list-types\", \"arguments\": "
+					 "{\"abstract\": true}}"),
+				     "{ \"name\": \"memory-backend\", \"parent\": \"object\" }"));
+	props = run("{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": "
+		    "\"virtio-mem-pci\"}}");
+	ck_assert_ptr_nonnull(strstr(props, "{ \"name\": \"prealloc\", \"type\": \"bool\", "));
+	ck_assert_ptr_nonnull(strstr(props, "{ \"name\": \"memdev\", \"type\": "
+					    "\"link<memory-backend>\", "));
+	assert_error("{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": "
+		     "\"virtio-blk-pci\"}}",
+		     "DeviceNotFound", "Device 'virtio-blk-pci' not found");
+	/* A backend is an object, not a device. */
+	assert_error("{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": "
+		     "\"memory-backend-file\"}}",
+		     "DeviceNotFound", "Device 'memory-backend-file' not found");
+	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"qom-list-properties\", \"arguments\": "
+					 "{\"typename\": \"memory-backend-file\"}}"),
+				     "{ \"name\": \"mem-path\", \"type\": \"str\", "));
+	ck_assert_str_eq(run("{\"execute\": \"qom-list-properties\", \"arguments\": {\"typename\": "
+			     "\"none-machine\"}}"),
+			 "{ \"return\": [ ] }");
+	assert_error("{\"execute\": \"qom-list-properties\", \"arguments\": {\"typename\": "
+		     "\"max-x86_64-cpu\"}}",
+		     "DeviceNotFound", "Device 'max-x86_64-cpu' not found");
+	assert_error("{\"execute\": \"qom-list-properties\"}", "GenericError",
+		     "Parameter 'typename' is missing");
+	ck_assert_str_eq(run("{\"execute\": \"query-command-line-options\", \"arguments\": "
+			     "{\"option\": \"sandbox\"}}"),
+			 "{ \"return\": [ { \"option\": \"sandbox\", \"parameters\": [ ] } ] }");
+	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"query-command-line-options\"}"),
+				     "{ \"option\": \"daemonize\", \"parameters\": [ ] }"));
+	assert_error("{\"execute\": \"query-command-line-options\", \"arguments\": {\"option\": "
+		     "\"spice\"}}",
+		     "GenericError", "Invalid option name: spice");
+}
+END_TEST
+
+/* What libvirt sends while it starts a domain (vmm/qmp_domain.c). */
+START_TEST(domain_start_commands)
+{
+	struct cmdline_chardev chardevs[] = {
+		{ .id = "charmonitor", .socket = true, .fd = 28 },
+		{ .id = "charserial0", .fd = -1, .path = "/dev/fdset/0", .append = true },
+	};
+
+	ck_assert_str_eq(run("{\"execute\": \"migrate-set-capabilities\", \"arguments\": "
+			     "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, "
+			     "{\"capability\": \"xbzrle\", \"state\": false}]}}"),
+			 "{ \"return\": { } }");
+	assert_error("{\"execute\": \"migrate-set-capabilities\", \"arguments\": {\"capabilities\": "
+		     "[{\"capability\": \"postcopy-ram\", \"state\": true}]}}",
+		     "GenericError", "Capability 'postcopy-ram' is not available: tide has no migration");
+	assert_error("{\"execute\": \"migrate-set-capabilities\", \"arguments\": {\"capabilities\": "
+		     "[{\"capability\": \"events\"}]}}",
+		     "GenericError",
+		     "Invalid parameter type for 'capabilities', expected: MigrationCapabilityStatus");
+	assert_error("{\"execute\": \"migrate-set-capabilities\", \"arguments\": {\"capabilities\": "
+		     "5}}",
+		     "GenericError", "Invalid parameter type for 'capabilities', expected: array");
+	cfg.chardevs.list = chardevs;
+	cfg.chardevs.count = 2;
+	ck_assert_str_eq(run("{\"execute\": \"query-chardev\"}"),
+			 "{ \"return\": [ { \"label\": \"charmonitor\", \"filename\": "
+			 "\"unix:fd=28,server=on\", \"frontend-open\": true }, { \"label\": "
+			 "\"charserial0\", \"filename\": \"file:/dev/fdset/0\", \"frontend-open\": "
+			 "true } ] }");
+	cfg.chardevs.list = NULL;
+	cfg.chardevs.count = 0;
+	cfg.smp = 2;
+	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"query-hotpluggable-cpus\"}"),
+				     "\"props\": { \"socket-id\": 1, \"core-id\": 0, \"thread-id\": 0 "
+				     "}, \"qom-path\": \"/machine/unattached/device[1]\" }"));
+	ck_assert_str_eq(run("{\"execute\": \"query-cpus-fast\"}"), "{ \"return\": [ ] }");
+	ck_assert_str_eq(run("{\"execute\": \"query-iothreads\"}"), "{ \"return\": [ ] }");
+	ck_assert_str_eq(run("{\"execute\": \"query-block\"}"), "{ \"return\": [ ] }");
+	ck_assert_str_eq(run("{\"execute\": \"query-named-block-nodes\", \"arguments\": "
+			     "{\"flat\": true}}"),
+			 "{ \"return\": [ ] }");
+	/* Only devices with an id are under /machine/peripheral. */
+	ck_assert_str_eq(run("{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
+			     "\"/machine/peripheral\"}}"),
+			 "{ \"return\": [ { \"name\": \"vm0\", \"type\": \"child<virtio-mem-pci>\" "
+			 "} ] }");
+}
+END_TEST
+
+/* -S: query-status says "prelaunch" until cont. */
+START_TEST(prelaunch_until_cont)
+{
+	machine_start_paused();
+	ck_assert_str_eq(machine_run_state(), "prelaunch");
+	run("{\"execute\": \"cont\"}");
+	ck_assert_str_eq(machine_run_state(), "running");
+}
+END_TEST
+
 Suite *suite_main(void)
 {
 	Suite *s = suite_create("qmp_commands");
@@ -318,6 +446,9 @@ Suite *suite_main(void)
 	tcase_add_test(tc, reset_with_no_reboot_exits);
 	tcase_add_test(tc, x_query_virtio_mem_adds_the_devices_own);
 	tcase_add_test(tc, no_machine_is_an_error);
+	tcase_add_test(tc, probe_commands);
+	tcase_add_test(tc, domain_start_commands);
+	tcase_add_test(tc, prelaunch_until_cont);
 	suite_add_tcase(s, tc);
 	return s;
 }
