@@ -93,7 +93,7 @@ static const struct qmp_command *find_command(const struct qmp_engine *e, const 
 	return NULL;
 }
 
-static const struct qmp_arg capabilities_args[] = { { "enable", "[str]", true }, { NULL } };
+static const struct qmp_arg capabilities_args[] = { { "enable", "[str]", true }, QMP_ARGS_END };
 
 /* The commands every engine has, ahead of the server's own (qmp_handle runs them itself). */
 static const struct qmp_command builtins[] = {

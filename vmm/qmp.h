@@ -54,6 +54,7 @@ struct qmp_arg {
 	const char *type;
 	bool optional;
 };
+#define QMP_ARGS_END { NULL, NULL, false }
 
 struct qmp_command {
 	const char *name;

@@ -362,22 +362,23 @@ static int cmd_x_query_virtio_mem(void *ctx, struct json_object *args, struct js
 	return list_memory_devices(ret, err, virtio_mem_debug_entry);
 }
 
-static const struct qmp_arg path_arg[] = { { "path", "str", false }, { NULL } };
+static const struct qmp_arg path_arg[] = { { "path", "str", false }, QMP_ARGS_END };
 static const struct qmp_arg qom_get_args[] = {
-	{ "path", "str", false }, { "property", "str", false }, { NULL }
+	{ "path", "str", false }, { "property", "str", false }, QMP_ARGS_END
 };
 static const struct qmp_arg qom_set_args[] = {
-	{ "path", "str", false }, { "property", "str", false }, { "value", "any", false }, { NULL }
+	{ "path", "str", false }, { "property", "str", false }, { "value", "any", false }, QMP_ARGS_END
 };
 
 static const struct qmp_arg list_types_args[] = {
-	{ "implements", "str", true }, { "abstract", "bool", true }, { NULL }
+	{ "implements", "str", true }, { "abstract", "bool", true }, QMP_ARGS_END
 };
-static const struct qmp_arg typename_arg[] = { { "typename", "str", false }, { NULL } };
-static const struct qmp_arg machines_args[] = { { "compat-props", "bool", true }, { NULL } };
-static const struct qmp_arg option_arg[] = { { "option", "str", true }, { NULL } };
-static const struct qmp_arg capabilities_arg[] = { { "capabilities", "[any]", false }, { NULL } };
-static const struct qmp_arg flat_arg[] = { { "flat", "bool", true }, { NULL } };
+static const struct qmp_arg typename_arg[] = { { "typename", "str", false }, QMP_ARGS_END };
+static const struct qmp_arg machines_args[] = { { "compat-props", "bool", true }, QMP_ARGS_END };
+static const struct qmp_arg option_arg[] = { { "option", "str", true }, QMP_ARGS_END };
+static const struct qmp_arg capabilities_arg[] = { { "capabilities", "[any]", false },
+						   QMP_ARGS_END };
+static const struct qmp_arg flat_arg[] = { { "flat", "bool", true }, QMP_ARGS_END };
 
 static const struct qmp_command commands[] = {
 	{ "query-status", cmd_query_status, NULL },

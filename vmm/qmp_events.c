@@ -19,10 +19,10 @@
 #include "util/util.h"
 
 static const struct qmp_arg shutdown_data[] = {
-	{ "guest", "bool", false }, { "reason", "str", false }, { NULL }
+	{ "guest", "bool", false }, { "reason", "str", false }, QMP_ARGS_END
 };
 static const struct qmp_arg size_change_data[] = {
-	{ "id", "str", true }, { "size", "size", false }, { "qom-path", "str", false }, { NULL }
+	{ "id", "str", true }, { "size", "size", false }, { "qom-path", "str", false }, QMP_ARGS_END
 };
 
 const struct qmp_event_info qmp_event_infos[] = {

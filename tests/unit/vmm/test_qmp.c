@@ -22,7 +22,7 @@ static int cmd_fail(void *ctx, struct json_object *args, struct json_object **re
 	return qmp_error_set(err, "GenericError", "it failed");
 }
 
-static const struct qmp_arg echo_args[] = { { "text", "str", false }, { NULL } };
+static const struct qmp_arg echo_args[] = { { "text", "str", false }, QMP_ARGS_END };
 static const struct qmp_command commands[] = { { "echo", cmd_echo, echo_args },
 					       { "fail", cmd_fail, NULL } };
 static const struct qmp_engine engine = { .commands = commands, .nr_commands = 2 };
@@ -163,7 +163,7 @@ START_TEST(arguments_are_checked_against_the_list)
 	static const struct qmp_arg list[] = {
 		{ "path", "str", false }, { "on", "bool", true },   { "n", "int", true },
 		{ "size", "size", true }, { "names", "[str]", true }, { "value", "any", true },
-		{ NULL },
+		QMP_ARGS_END,
 	};
 	static const struct {
 		const char *args, *desc; /* desc NULL: accepted */
@@ -214,7 +214,7 @@ static const char *member_string(struct json_object *o, const char *key)
 /* query-qmp-schema describes every command with the arguments its table lists, and events. */
 START_TEST(schema_is_made_from_the_tables)
 {
-	static const struct qmp_arg stop_data[] = { { "why", "str", true }, { NULL } };
+	static const struct qmp_arg stop_data[] = { { "why", "str", true }, QMP_ARGS_END };
 	static const struct qmp_event_info events[] = { { "HALT", stop_data }, { NULL, NULL } };
 	static const struct qmp_engine with_events = {
 		.commands = commands, .nr_commands = 2, .events = events
