@@ -36,6 +36,15 @@ STATE_DIRS = {"run": "/run/libvirt", "lib": "/var/lib/libvirt", "cache": "/var/c
               "log": "/var/log/libvirt", "etc": "/etc/libvirt"}
 
 
+def read_text(path):
+    """A file's text so far; "" before it exists."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def missing():
     """Why a private libvirtd cannot run here, or None."""
     if os.geteuid() != 0:
@@ -85,19 +94,14 @@ class Libvirtd:
         return run
 
     def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log)
 
     def domain_logs(self):
         """What libvirt wrote of each domain's start and tide's stderr."""
         text = ""
         qemu_logs = os.path.join(self.dir, "log", "qemu")
         for name in sorted(os.listdir(qemu_logs)) if os.path.isdir(qemu_logs) else []:
-            with open(os.path.join(qemu_logs, name), errors="replace") as f:
-                text += f"--- {name}\n{f.read()}"
+            text += f"--- {name}\n{read_text(os.path.join(qemu_logs, name))}"
         return text
 
     def domain_pid(self, name):

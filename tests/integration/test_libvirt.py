@@ -79,11 +79,7 @@ class Libvirt(unittest.TestCase):
         self.serial = os.path.join(self.dir, "serial.log")
 
     def serial_text(self):
-        try:
-            with open(self.serial, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return libvirt_host.read_text(self.serial)
 
     def wait_serial(self, pattern, timeout, start=0):
         deadline = time.monotonic() + timeout
