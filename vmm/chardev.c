@@ -180,8 +180,15 @@ struct chardev *chardev_open(enum chardev_kind kind, const char *path, struct er
 
 struct chardev *chardev_open_fd(int fd, struct error *err)
 {
-	struct chardev *chr = chardev_open(CHARDEV_NONE, NULL, err);
+	struct chardev *chr;
+	int flags = fcntl(fd, F_GETFL);
 
+	/* vCPU threads write the console: a full non-blocking pipe would make them poll. */
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		error_set(err, "serial port fd %d: %s", fd, strerror(errno));
+		return NULL;
+	}
+	chr = chardev_open(CHARDEV_NONE, NULL, err);
 	if (!chr)
 		return NULL;
 	chr->kind = CHARDEV_FILE;

@@ -138,7 +138,7 @@ static int add_instance(struct cmdline_state *st, const char *option, enum type_
 	}
 	/* The serial port is the board's; QEMU's -device spelling puts it on a -chardev. */
 	if (kind == TYPE_DEVICE && !strcmp(name, "isa-serial")) {
-		if (st->serial_given)
+		if (st->serial_given && !cfg->chardevs.serial)
 			error_set(err, "-device isa-serial: tide has one serial port (COM1), and "
 				       "-serial already set it");
 		else
@@ -466,8 +466,10 @@ enum cmdline_result cmdline_parse(int argc, char **argv, struct vm_config *cfg, 
 		error_set(err, "tide runs on KVM only: accel=tcg is for -machine none");
 		return CMDLINE_ERROR;
 	}
-	if (cfg->machine_none && cfg->nr_devices) {
-		error_set(err, "-machine none has no guest: it takes no -device or -object");
+	if (cfg->machine_none && (cfg->nr_devices || cfg->dumpdtb || cfg->numa_node_given ||
+				  cfg->chardevs.serial)) {
+		error_set(err, "-machine none has no guest: it takes no -device, -object, -numa "
+			       "or dumpdtb=");
 		return CMDLINE_ERROR;
 	}
 	if (!cfg->kernel && !cfg->machine_none) {
@@ -523,7 +525,5 @@ void cmdline_free(struct vm_config *cfg)
 	free(cfg->dumpdtb);
 	sandbox_config_free(&cfg->sandbox);
 	cmdline_chardevs_free(&cfg->chardevs);
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->dumpdtb_fd = -1;
-	cfg->serial_fd = -1;
+	set_defaults(cfg);
 }

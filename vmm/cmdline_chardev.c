@@ -15,6 +15,7 @@
 #include "vmm/cmdline_internal.h"
 
 #define FDSET_PREFIX "/dev/fdset/"
+#define CMDLINE_MAX_FD 65536 /* main keeps the descriptors below it that options name */
 
 static int keep_copy(char **dst, const char *value, const char *option, struct error *err)
 {
@@ -32,7 +33,7 @@ static int take_fd(struct opts *opts, const char *option, int *fd, struct error 
 		return -1;
 	if (n == UINT64_MAX)
 		return error_set(err, "%s: needs fd=N", option);
-	if (n < 3 || n > INT32_MAX || fcntl((int)n, F_GETFD) < 0)
+	if (n < 3 || n >= CMDLINE_MAX_FD || fcntl((int)n, F_GETFD) < 0)
 		return error_set(err, "%s: fd=%" PRIu64 " is not a descriptor tide was given", option,
 				 n);
 	*fd = (int)n;
@@ -54,8 +55,12 @@ static int opt_add_fd(struct cmdline_state *st, const char *arg, struct error *e
 	if (opts_take_u64(&opts, "set", &set, UINT64_MAX, err) ||
 	    take_fd(&opts, "-add-fd", &fd, err) || opts_finish(&opts, "-add-fd", err))
 		goto out;
-	if (set > UINT32_MAX) {
+	if (set == UINT64_MAX) {
 		error_set(err, "-add-fd: needs set=N");
+		goto out;
+	}
+	if (set > UINT32_MAX) {
+		error_set(err, "-add-fd: set=%" PRIu64 " is out of range", set);
 		goto out;
 	}
 	grown = realloc(c->fds, (c->nr_fds + 1) * sizeof(*grown));
@@ -213,6 +218,7 @@ static struct cmdline_chardev *find_chardev(struct cmdline_chardevs *c, const ch
 /* /dev/fdset/N names the set's descriptor; tide writes the serial log to it. */
 static int resolve_serial(struct vm_config *cfg, struct cmdline_chardev *chr, struct error *err)
 {
+	const char *digits;
 	char *end;
 	unsigned long set;
 
@@ -228,13 +234,25 @@ static int resolve_serial(struct vm_config *cfg, struct cmdline_chardev *chr, st
 		cfg->serial_path = chr->path;
 		return 0;
 	}
-	set = strtoul(chr->path + strlen(FDSET_PREFIX), &end, 10);
-	for (size_t i = 0; !*end && i < cfg->chardevs.nr_fds; i++)
-		if (cfg->chardevs.fds[i].set == set) {
-			cfg->serial = CHARDEV_FILE;
-			cfg->serial_fd = cfg->chardevs.fds[i].fd;
-			return 0;
-		}
+	digits = chr->path + strlen(FDSET_PREFIX);
+	if (!*digits || strspn(digits, "0123456789") != strlen(digits))
+		return error_set(err, "-chardev file: %s is not /dev/fdset/N", chr->path);
+	set = strtoul(digits, &end, 10);
+	for (size_t i = 0; i < cfg->chardevs.nr_fds; i++) {
+		int fd = cfg->chardevs.fds[i].fd, mode;
+
+		if (cfg->chardevs.fds[i].set != set)
+			continue;
+		mode = fcntl(fd, F_GETFL);
+		if (mode < 0 || (mode & O_ACCMODE) == O_RDONLY)
+			return error_set(err, "-chardev file: %s (fd %d) is not open for writing",
+					 chr->path, fd);
+		if (fd == cfg->qmp.listen_fd)
+			return error_set(err, "-chardev file: fd %d is the QMP monitor's socket", fd);
+		cfg->serial = CHARDEV_FILE;
+		cfg->serial_fd = fd;
+		return 0;
+	}
 	return error_set(err, "-chardev file: %s names no -add-fd set", chr->path);
 }
 

@@ -210,7 +210,7 @@ int cmdline_parse_accel(struct vm_config *cfg, const char *accel, struct error *
 			cfg->accel_tcg = false;
 			return 0;
 		}
-		if (!strcmp(a, "tcg") && cfg->machine_none) {
+		if (!strcmp(a, "tcg")) { /* for -machine none only: checked once all is read */
 			cfg->accel_tcg = true;
 			return 0;
 		}
@@ -272,6 +272,11 @@ int cmdline_parse_machine(struct vm_config *cfg, const char *arg, struct error *
 	}
 	if (dumpdtb && !*dumpdtb) {
 		error_set(err, "-machine dumpdtb: needs a file name");
+		goto out;
+	}
+	if (backend && cfg->numa_node_given && cfg->ram_backend_id) {
+		error_set(err, "-machine: memory-backend= and -numa memdev= both name boot RAM; "
+			       "give one");
 		goto out;
 	}
 	if ((backend && keep_string(&cfg->ram_backend_id, backend, err)) ||
@@ -383,6 +388,11 @@ int cmdline_parse_numa(struct vm_config *cfg, const char *arg, struct error *err
 	cfg->numa_node_given = true;
 	if (cpus && parse_cpu_range(cpus, &cfg->numa_cpus_last, err))
 		goto out;
+	if (memdev && cfg->ram_backend_id) {
+		error_set(err, "-numa: memdev= and -machine memory-backend= both name boot RAM; "
+			       "give one");
+		goto out;
+	}
 	if (memdev && keep_string(&cfg->ram_backend_id, memdev, err))
 		goto out;
 	ret = 0;

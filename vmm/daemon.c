@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static int ready_fd = -1; /* the child's end of the pipe to the waiting parent */
+static int null_fd = -1;  /* /dev/null, opened before a chroot can hide it */
 static int pid_fd = -1;	  /* the pid file, locked while tide runs */
 static const char *pid_path;
 
@@ -56,6 +57,9 @@ int daemon_begin(struct error *err)
 	}
 	close(fds[0]);
 	ready_fd = fds[1];
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0)
+		return error_set(err, "-daemonize: /dev/null: %s", strerror(errno));
 	/* Away from the starter's session and terminal. */
 	if (setsid() < 0)
 		return error_set(err, "-daemonize: setsid: %s", strerror(errno));
@@ -64,26 +68,18 @@ int daemon_begin(struct error *err)
 
 int daemon_ready(struct error *err)
 {
-	int null_fd;
-
 	if (ready_fd < 0)
 		return 0;
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0)
-		return error_set(err, "-daemonize: /dev/null: %s", strerror(errno));
-	if (write(ready_fd, "", 1) != 1) {
-		close(null_fd);
+	if (write(ready_fd, "", 1) != 1)
 		return error_set(err, "-daemonize: cannot tell the parent: %s", strerror(errno));
-	}
 	close(ready_fd);
 	ready_fd = -1;
 	/* Nobody reads what the parent's terminal would have shown: QEMU's choice. */
 	if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
-	    dup2(null_fd, STDERR_FILENO) < 0) {
-		close(null_fd);
+	    dup2(null_fd, STDERR_FILENO) < 0)
 		return error_set(err, "-daemonize: dup2: %s", strerror(errno));
-	}
 	close(null_fd);
+	null_fd = -1;
 	return 0;
 }
 
@@ -131,4 +127,7 @@ void daemon_end(void)
 	if (ready_fd >= 0)
 		close(ready_fd); /* never ready: the parent reports the exit status */
 	ready_fd = -1;
+	if (null_fd >= 0)
+		close(null_fd);
+	null_fd = -1;
 }

@@ -9,8 +9,8 @@
  * daemon_ready() (exit 0) or ends (its status). Returns in the child only.
  */
 int daemon_begin(struct error *err);
-/* The child is ready: the parent exits 0, and stdin/out/err become /dev/null. No-op
- * without -daemonize. */
+/* The child is ready (set up and confined): the parent exits 0, and stdin/out/err become
+ * /dev/null. No-op without -daemonize. */
 int daemon_ready(struct error *err);
 /* Writes getpid() to path and keeps it locked until daemon_end(). */
 int daemon_write_pidfile(const char *path, struct error *err);

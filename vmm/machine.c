@@ -338,6 +338,7 @@ static bool no_more_machines;
 static bool vm_paused; /* QMP stop/cont; outlives resets */
 static bool vm_prelaunch; /* -S: paused before the first cont */
 static bool vm_shut_down; /* -no-shutdown: the guest powered off; no guest until a reset */
+static bool vm_reset_requested; /* system_reset on this machine: it wins over -no-shutdown */
 static bool vm_internal_error; /* stopped by an internal error: cont needs a reset first */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static void (*current_listener)(void *);
@@ -410,6 +411,7 @@ void machine_reset_current_from_qmp(void)
 {
 	pthread_mutex_lock(&current_lock);
 	vm_shut_down = false; /* the next machine has a guest again; it starts paused */
+	vm_reset_requested = true;
 	if (current_machine)
 		run_state_request_stop(&current_machine->rs,
 				       current_machine->cfg->no_reboot ? MACHINE_EXIT : MACHINE_RESET,
@@ -510,7 +512,7 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	int signal_fd = -1;
 	struct memory_device_events **resized_by_reset = NULL; /* kept by the devices' configs */
 	size_t nr_resized = 0;
-	bool guestless;
+	bool guestless, stopped;
 
 	*exit_status = 1;
 	if (!m) {
@@ -547,6 +549,7 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 	pthread_mutex_lock(&current_lock);
 	atomic_store(&m->rs.pause_requested, vm_paused);
 	vm_internal_error = false; /* a new VM: it waits, stopped, for cont */
+	vm_reset_requested = false;
 	current_machine = m;
 	notify_current_change_locked();
 	pthread_mutex_unlock(&current_lock);
@@ -563,11 +566,15 @@ enum machine_stop machine_run(const struct vm_config *cfg, struct chardev *conso
 		result = atomic_load(&m->rs.stop);
 		*exit_status = m->rs.exit_status;
 		if (result == MACHINE_EXIT && m->rs.guest_shutdown && cfg->no_shutdown) {
-			/* QEMU's -no-shutdown: the VM stops instead; tide waits without a guest. */
+			/* QEMU's -no-shutdown: the VM stops instead; tide waits without a guest,
+			 * unless a system_reset came meanwhile (it lost to the guest's request). */
 			pthread_mutex_lock(&current_lock);
-			vm_shut_down = vm_paused = true;
+			stopped = !vm_reset_requested;
+			if (stopped)
+				vm_shut_down = vm_paused = true;
 			pthread_mutex_unlock(&current_lock);
-			qmp_event_send("STOP", NULL); /* after SHUTDOWN, as QEMU sends them */
+			if (stopped)
+				qmp_event_send("STOP", NULL); /* after SHUTDOWN, as QEMU sends them */
 			result = MACHINE_RESET;
 		}
 	}

@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 	event_loop_set_thread_start(loop, start_io_thread);
 	event_loop_set_thread_start(device_loop, start_device_thread);
 	qmp = start_qmp(&cfg, loop, &engine, &err);
-	if ((cfg.has_qmp && !qmp) || daemon_ready(&err))
+	if (cfg.has_qmp && !qmp)
 		goto fail;
 	/* Set up: what follows needs no privilege, and no other thread exists yet. */
 	if (sandbox_confine_process(&cfg.sandbox, &err))
@@ -207,6 +207,9 @@ int main(int argc, char **argv)
 			qmp_server_forget_path(qmp);
 		daemon_forget_pidfile_path();
 	}
+	/* Detached once confinement worked: what fails later goes to /dev/null, as in QEMU. */
+	if (daemon_ready(&err))
+		goto fail;
 	if (event_loop_start(loop, &err) || event_loop_start(device_loop, &err) ||
 	    chardev_start_input(console, machine_quit_current, NULL, &err) ||
 	    sandbox_enter_thread(SANDBOX_MAIN, &err))

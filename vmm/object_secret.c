@@ -86,10 +86,10 @@ static int secret_open(void *config, struct error *err)
 	close(fd);
 	if (n < 0)
 		return error_set(err, "-object secret: %s: %s", s->file, strerror(errno));
+	s->len = (size_t)n; /* what secret_free() wipes */
 	if (n == SECRET_MAX)
 		return error_set(err, "-object secret: %s is larger than a secret (%d bytes)",
 				 s->file, SECRET_MAX);
-	s->len = (size_t)n;
 	return 0;
 }
 

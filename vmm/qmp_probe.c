@@ -78,7 +78,8 @@ static void add_type(struct type_list *l, const char *name, const char *parent)
 {
 	struct json_object *t;
 
-	if (l->implements && strcmp(l->implements, parent))
+	/* Every type is an object; the others are their direct parents here. */
+	if (l->implements && strcmp(l->implements, "object") && strcmp(l->implements, parent))
 		return;
 	t = json_object_new_object();
 	json_object_object_add(t, "name", json_object_new_string(name));
@@ -179,7 +180,9 @@ static int list_properties(struct json_object *args, bool objects_too, struct js
 			return 0;
 		}
 	}
-	return qmp_error_set(err, "DeviceNotFound", "Device '%s' not found", name);
+	return qmp_error_set(err, "DeviceNotFound", objects_too ? "Class '%s' not found"
+							     : "Device '%s' not found",
+			     name);
 }
 
 int qmp_device_list_properties(void *ctx, struct json_object *args, struct json_object **ret,
@@ -199,7 +202,7 @@ int qmp_qom_list_properties(void *ctx, struct json_object *args, struct json_obj
 /* ---- machines and options ---- */
 
 static struct json_object *machine_info(const char *name, const char *alias, bool is_default,
-					unsigned cpu_max)
+					unsigned cpu_max, bool has_cpu_type)
 {
 	struct json_object *m = json_object_new_object();
 
@@ -213,8 +216,7 @@ static struct json_object *machine_info(const char *name, const char *alias, boo
 	 * never from -numa's legacy mem=. */
 	json_object_object_add(m, "numa-mem-supported", json_object_new_boolean(false));
 	json_object_object_add(m, "deprecated", json_object_new_boolean(false));
-	json_object_object_add(m, "acpi", json_object_new_string("off"));
-	if (cpu_max)
+	if (has_cpu_type)
 		json_object_object_add(m, "default-cpu-type",
 				       json_object_new_string(arch_layout.cpu_type));
 	return m;
@@ -229,8 +231,8 @@ int qmp_query_machines(void *ctx, struct json_object *args, struct json_object *
 	for (const struct arch_machine_type *t = arch_layout.machine_types; t->name; t++)
 		json_object_array_add(*ret, machine_info(t->name, t->alias,
 							 t == arch_layout.machine_types,
-							 arch_layout.max_vcpus));
-	json_object_array_add(*ret, machine_info("none", NULL, false, 1));
+							 arch_layout.max_vcpus, true));
+	json_object_array_add(*ret, machine_info("none", NULL, false, 1, false));
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -247,6 +248,10 @@ int vcpu_start(struct vcpu *vcpu, struct error *err)
 	if (ret)
 		return error_set(err, "cannot start vCPU %u thread: %s", vcpu->index, strerror(ret));
 	vcpu->thread_started = true;
+	/* Its thread id is the first thing it stores: QMP's query-cpus-fast reports it (libvirt
+	 * pins and places vCPU threads by it), so it is known once the vCPU is started. */
+	while (!atomic_load(&vcpu->tid))
+		sched_yield();
 	return 0;
 }
 

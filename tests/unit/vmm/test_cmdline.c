@@ -302,11 +302,18 @@ START_TEST(probe_line)
 	ck_assert(cfg.accel_tcg);
 	cmdline_free(&cfg);
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-machine", "pc,accel=tcg"),
-			 "-machine: tide runs on KVM only (accel=kvm), not 'tcg'");
+			 "tide runs on KVM only: accel=tcg is for -machine none");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-machine", "pc,accel=xen"),
+			 "-machine: tide runs on KVM only (accel=kvm), not 'xen'");
+	/* In any order, as QEMU reads them. */
+	ck_assert_int_eq(PARSE(&cfg, &err, "-accel", "tcg", "-machine", "none"), CMDLINE_RUN);
+	ck_assert(cfg.accel_tcg && cfg.machine_none);
+	cmdline_free(&cfg);
 	ck_assert_str_eq(ERROR_OF("-machine", "none,accel=tcg", "-machine", "pc", "-kernel", "k"),
 			 "tide runs on KVM only: accel=tcg is for -machine none");
 	ck_assert_str_eq(ERROR_OF("-machine", "none", "-device", "test-probe"),
-			 "-machine none has no guest: it takes no -device or -object");
+			 "-machine none has no guest: it takes no -device, -object, -numa or "
+			 "dumpdtb=");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-daemonize"),
 			 "-daemonize: the serial port cannot be on stdio once tide detaches (use "
 			 "-serial file:PATH, -serial none or -nodefaults)");
@@ -343,7 +350,8 @@ START_TEST(management_options)
 		  "-audiodev: driver=alsa is not supported: tide has no sound device (driver=none)" },
 		{ "-audiodev", "{nope", "-audiodev: '{nope' is not a JSON object" },
 		{ "-msg", "timestamp=maybe", "-msg: property 'timestamp' must be on or off, not 'maybe'" },
-		{ "-accel", "tcg", "-accel: tide runs on KVM only (accel=kvm), not 'tcg'" },
+		{ "-accel", "hvf", "-accel: tide runs on KVM only (accel=kvm), not 'hvf'" },
+		{ "-accel", "tcg", "tide runs on KVM only: accel=tcg is for -machine none" },
 		{ "-machine", "pc,usb=on", "-machine: tide has no USB controller (usb=off), not usb=on" },
 		{ "-machine", "pc-i440fx-seven", "-machine: tide has one machine type, a PC without "
 						 "firmware (pc, q35 and their versions are taken "
@@ -393,6 +401,9 @@ START_TEST(management_options)
 	ck_assert(!((struct memory_backend *)cfg.devices[2].config)->dump);
 	ck_assert(((struct memory_backend *)cfg.devices[3].config)->dump);
 	cmdline_free(&cfg);
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-object", "memory-backend-ram,id=r,size=1G",
+				  "-machine", "memory-backend=r", "-numa", "node,memdev=r"),
+			 "-numa: memdev= and -machine memory-backend= both name boot RAM; give one");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-smp", "1", "-numa", "node,cpus=0-1"),
 			 "-numa: cpus=0-1 must name every vCPU (0-0): tide's guest has one node");
 #endif
@@ -433,6 +444,18 @@ START_TEST(chardevs_and_inherited_fds)
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-add-fd", bad_fd),
 			 "-add-fd: fd=1000 is not a descriptor tide was given");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-add-fd", "set=0"), "-add-fd: needs fd=N");
+	snprintf(bad_fd, sizeof(bad_fd), "set=5000000000,fd=%d", file);
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-add-fd", bad_fd),
+			 "-add-fd: set=5000000000 is out of range");
+	snprintf(bad_fd, sizeof(bad_fd), "set=0,fd=%d", 70000);
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-add-fd", bad_fd),
+			 "-add-fd: fd=70000 is not a descriptor tide was given");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", "file,id=f,path=/dev/fdset/",
+				  "-device", "isa-serial,chardev=f"),
+			 "-chardev file: /dev/fdset/ is not /dev/fdset/N");
+	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-device", "isa-serial,chardev=f", "-device",
+				  "isa-serial,chardev=g"),
+			 "-device isa-serial: tide has one serial port");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", "tcp,id=t"),
 			 "-chardev: backend 'tcp' is not supported (socket with fd=, or file)");
 	ck_assert_str_eq(ERROR_OF("-kernel", "k", "-chardev", "file,path=/x"),

@@ -334,6 +334,10 @@ START_TEST(probe_commands)
 		    "\"memory-backend\"}}");
 	ck_assert_ptr_null(strstr(types, "virtio-mem-pci"));
 	ck_assert_ptr_nonnull(strstr(types, "memory-backend-ram"));
+	/* Every type is an object. */
+	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"qom-list-types\", \"arguments\": "
+					 "{\"implements\": \"object\"}}"),
+				     "\"virtio-mem-pci\""));
 	ck_assert_ptr_nonnull(strstr(run("{\"execute\": \"qom-list-types\", \"arguments\": "
 					 "{\"abstract\": true}}"),
 				     "{ \"name\": \"memory-backend\", \"parent\": \"object\" }"));
@@ -357,7 +361,7 @@ START_TEST(probe_commands)
 			 "{ \"return\": [ ] }");
 	assert_error("{\"execute\": \"qom-list-properties\", \"arguments\": {\"typename\": "
 		     "\"max-x86_64-cpu\"}}",
-		     "DeviceNotFound", "Device 'max-x86_64-cpu' not found");
+		     "DeviceNotFound", "Class 'max-x86_64-cpu' not found");
 	assert_error("{\"execute\": \"qom-list-properties\"}", "GenericError",
 		     "Parameter 'typename' is missing");
 	ck_assert_str_eq(run("{\"execute\": \"query-command-line-options\", \"arguments\": "
