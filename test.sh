@@ -9,7 +9,7 @@
 # AMD SVM gives them a real /dev/kvm (tests/kvm-vm/README.md).
 set -euo pipefail
 cd "$(dirname "$0")"
-scripts/setup.sh build
+scripts/setup.sh --libvirt build
 # arm64: a cross build, run by the arm64 suite in a nested arm64 machine (tests/arm64/).
 scripts/setup-arm64.sh build-arm64
 # The Linux guests are built (or taken from the cache) before the tests so that their

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks for Tide, then configures and builds it.
-# Usage: scripts/setup.sh [BUILD_DIR]   (default: build)
+# Usage: scripts/setup.sh [--libvirt] [BUILD_DIR]   (default: build)
+#   --libvirt: also libvirt, for tests/integration/test_libvirt.py (test.sh asks for it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+WITH_LIBVIRT=0
+if [ "${1:-}" = "--libvirt" ]; then
+	WITH_LIBVIRT=1
+	shift
+fi
 
 PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libfdt-dev liburing-dev libcap-ng-dev libseccomp-dev check
           libjson-c-dev busybox-static cpio python3
@@ -31,7 +37,9 @@ install_missing -- "${PACKAGES[@]}"
 # libvirt for tests/integration/test_libvirt.py (libvirt drives tide through its QEMU driver).
 # Without recommends: they would bring QEMU and network tools the test does not use. Its
 # daemons are not started here: the test runs a private libvirtd.
-install_missing --no-install-recommends -- libvirt-daemon-system libvirt-clients
+if ((WITH_LIBVIRT)); then
+	install_missing --no-install-recommends -- libvirt-daemon-system libvirt-clients
+fi
 
 BUILD=${1:-build}
 if [ ! -f "$BUILD/build.ninja" ]; then
