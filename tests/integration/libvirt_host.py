@@ -51,7 +51,7 @@ def missing():
         return "libvirtd's QEMU driver needs root here (/dev/kvm is root's)"
     for tool in ("libvirtd", "virtlogd", "virsh", "unshare"):
         if not shutil.which(tool):
-            return f"{tool} is not installed (scripts/setup.sh installs libvirt)"
+            return f"{tool} is not installed (scripts/setup.sh --libvirt installs it; test.sh does)"
     if not os.path.isdir("/etc/libvirt"):
         return "/etc/libvirt is missing (libvirt-daemon-system is not installed)"
     return None
