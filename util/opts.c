@@ -92,6 +92,17 @@ void opts_free(struct opts *opts)
 	opts->count = 0;
 }
 
+int opts_keep_string(char **dst, const char *value, const char *option, struct error *err)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return error_set(err, "%s: out of memory", option);
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
 bool opts_has(const struct opts *opts, const char *key)
 {
 	for (size_t i = 0; i < opts->count; i++)

@@ -34,6 +34,9 @@ void opts_free(struct opts *opts);
 
 /* Returns the value of key (the last one if repeated, as QEMU does) and marks it used. */
 const char *opts_take(struct opts *opts, const char *key);
+/* Replaces *dst with a copy of value (an option's, kept past its opts); the old one stays on
+ * failure, with "OPTION: out of memory" in err. */
+int opts_keep_string(char **dst, const char *value, const char *option, struct error *err);
 /* Whether key was given at all (taken or not). */
 bool opts_has(const struct opts *opts, const char *key);
 /* Each returns 0 with *out = def when key is absent, -1 with err naming the key on a bad value. */

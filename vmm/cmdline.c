@@ -239,13 +239,7 @@ static int opt_name(struct cmdline_state *st, const char *arg, struct error *err
 		error_set(err, "-name: empty name");
 		goto out;
 	}
-	free(st->cfg->name);
-	st->cfg->name = strdup(name);
-	if (!st->cfg->name) {
-		error_set(err, "-name: out of memory");
-		goto out;
-	}
-	ret = 0;
+	ret = opts_keep_string(&st->cfg->name, name, "-name", err);
 out:
 	opts_free(&opts);
 	return ret;

@@ -17,13 +17,6 @@
 #define FDSET_PREFIX "/dev/fdset/"
 #define CMDLINE_MAX_FD 65536 /* main keeps the descriptors below it that options name */
 
-static int keep_copy(char **dst, const char *value, const char *option, struct error *err)
-{
-	free(*dst);
-	*dst = strdup(value);
-	return *dst ? 0 : error_set(err, "%s: out of memory", option);
-}
-
 /* An inherited descriptor: it must be open (a number alone says nothing). */
 static int take_fd(struct opts *opts, const char *option, int *fd, struct error *err)
 {
@@ -103,6 +96,14 @@ static int parse_file(struct opts *opts, struct cmdline_chardev *chr, struct err
 	return chr->path ? 0 : error_set(err, "-chardev: out of memory");
 }
 
+static struct cmdline_chardev *lookup_chardev(struct cmdline_chardevs *c, const char *id)
+{
+	for (size_t i = 0; i < c->count; i++)
+		if (!strcmp(c->list[i].id, id))
+			return &c->list[i];
+	return NULL;
+}
+
 /* -chardev socket,id=ID,fd=N,server=on,wait=off | file,id=ID,path=PATH[,append=on] */
 static int opt_chardev(struct cmdline_state *st, const char *arg, struct error *err)
 {
@@ -120,11 +121,10 @@ static int opt_chardev(struct cmdline_state *st, const char *arg, struct error *
 		error_set(err, "-chardev: needs id=ID");
 		goto out;
 	}
-	for (size_t i = 0; i < c->count; i++)
-		if (!strcmp(c->list[i].id, id)) {
-			error_set(err, "-chardev: id '%s' is already in use", id);
-			goto out;
-		}
+	if (lookup_chardev(c, id)) {
+		error_set(err, "-chardev: id '%s' is already in use", id);
+		goto out;
+	}
 	if (backend && !strcmp(backend, "socket")) {
 		if (parse_socket(&opts, &chr, err))
 			goto out;
@@ -182,7 +182,7 @@ static int opt_mon(struct cmdline_state *st, const char *arg, struct error *err)
 		error_set(err, "-mon: tide serves one QMP monitor");
 		goto out;
 	}
-	ret = keep_copy(&st->cfg->chardevs.monitor, chardev, "-mon", err);
+	ret = opts_keep_string(&st->cfg->chardevs.monitor, chardev, "-mon", err);
 out:
 	opts_free(&opts);
 	return ret;
@@ -202,24 +202,23 @@ int cmdline_serial_device(struct vm_config *cfg, struct opts *opts, struct error
 		return error_set(err, "-device isa-serial: needs chardev=ID");
 	if (cfg->chardevs.serial)
 		return error_set(err, "-device isa-serial: tide has one serial port");
-	return keep_copy(&cfg->chardevs.serial, chardev, "-device isa-serial", err);
+	return opts_keep_string(&cfg->chardevs.serial, chardev, "-device isa-serial", err);
 }
 
 static struct cmdline_chardev *find_chardev(struct cmdline_chardevs *c, const char *id,
 					    const char *who, struct error *err)
 {
-	for (size_t i = 0; i < c->count; i++)
-		if (!strcmp(c->list[i].id, id))
-			return &c->list[i];
-	error_set(err, "%s: no -chardev with id '%s'", who, id);
-	return NULL;
+	struct cmdline_chardev *chr = lookup_chardev(c, id);
+
+	if (!chr)
+		error_set(err, "%s: no -chardev with id '%s'", who, id);
+	return chr;
 }
 
 /* /dev/fdset/N names the set's descriptor; tide writes the serial log to it. */
 static int resolve_serial(struct vm_config *cfg, struct cmdline_chardev *chr, struct error *err)
 {
 	const char *digits;
-	char *end;
 	unsigned long set;
 
 	if (chr->socket)
@@ -237,7 +236,7 @@ static int resolve_serial(struct vm_config *cfg, struct cmdline_chardev *chr, st
 	digits = chr->path + strlen(FDSET_PREFIX);
 	if (!*digits || strspn(digits, "0123456789") != strlen(digits))
 		return error_set(err, "-chardev file: %s is not /dev/fdset/N", chr->path);
-	set = strtoul(digits, &end, 10);
+	set = strtoul(digits, NULL, 10);
 	for (size_t i = 0; i < cfg->chardevs.nr_fds; i++) {
 		int fd = cfg->chardevs.fds[i].fd, mode;
 

@@ -218,18 +218,6 @@ int cmdline_parse_accel(struct vm_config *cfg, const char *accel, struct error *
 	return error_set(err, "tide runs on KVM only (accel=kvm), not '%s'", accel);
 }
 
-/* A copy of the value into *dst (replacing an earlier one). */
-static int keep_string(char **dst, const char *value, struct error *err)
-{
-	char *copy = strdup(value);
-
-	if (!copy)
-		return error_set(err, "-machine: out of memory");
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
 /*
  * -machine [type=]NAME[,accel=kvm][,memory-backend=ID][,dumpdtb=FILE]: tide has one machine
  * per architecture (x86: a PC, which answers to pc and q35; arm64: virt).
@@ -279,8 +267,8 @@ int cmdline_parse_machine(struct vm_config *cfg, const char *arg, struct error *
 			       "give one");
 		goto out;
 	}
-	if ((backend && keep_string(&cfg->ram_backend_id, backend, err)) ||
-	    (dumpdtb && keep_string(&cfg->dumpdtb, dumpdtb, err)))
+	if ((backend && opts_keep_string(&cfg->ram_backend_id, backend, "-machine", err)) ||
+	    (dumpdtb && opts_keep_string(&cfg->dumpdtb, dumpdtb, "-machine", err)))
 		goto out;
 	ret = 0;
 out:
@@ -393,7 +381,7 @@ int cmdline_parse_numa(struct vm_config *cfg, const char *arg, struct error *err
 			       "give one");
 		goto out;
 	}
-	if (memdev && keep_string(&cfg->ram_backend_id, memdev, err))
+	if (memdev && opts_keep_string(&cfg->ram_backend_id, memdev, "-numa", err))
 		goto out;
 	ret = 0;
 out:

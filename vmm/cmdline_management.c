@@ -80,15 +80,8 @@ static int opt_nodefaults(struct cmdline_state *st, const char *arg, struct erro
 	return set_flag(&st->cfg->nodefaults);
 }
 
-/* Tide reads no configuration file, with or without this. */
-static int opt_no_user_config(struct cmdline_state *st, const char *arg, struct error *err)
-{
-	(void)st, (void)arg, (void)err;
-	return 0;
-}
-
-/* Tide's PC has no ACPI tables (it describes itself with an MP table). */
-static int opt_no_acpi(struct cmdline_state *st, const char *arg, struct error *err)
+/* An option that asks for what tide already is (its help says what). */
+static int opt_accepted(struct cmdline_state *st, const char *arg, struct error *err)
 {
 	(void)st, (void)arg, (void)err;
 	return 0;
@@ -98,15 +91,13 @@ static int opt_no_acpi(struct cmdline_state *st, const char *arg, struct error *
 static int opt_uuid(struct cmdline_state *st, const char *arg, struct error *err)
 {
 	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+	bool ok = strlen(arg) == sizeof(shape) - 1;
 
-	if (strlen(arg) != sizeof(shape) - 1)
+	for (size_t i = 0; ok && arg[i]; i++)
+		ok = shape[i] == '-' ? arg[i] == '-' : isxdigit((unsigned char)arg[i]);
+	if (!ok)
 		return error_set(err, "-uuid: '%s' is not a UUID (8-4-4-4-12 hexadecimal digits)",
 				 arg);
-	for (size_t i = 0; arg[i]; i++)
-		if (shape[i] == '-' ? arg[i] != '-' : !isxdigit((unsigned char)arg[i]))
-			return error_set(err,
-					 "-uuid: '%s' is not a UUID (8-4-4-4-12 hexadecimal digits)",
-					 arg);
 	memcpy(st->cfg->uuid, arg, sizeof(shape));
 	return 0;
 }
@@ -263,9 +254,8 @@ static const struct cmdline_option options[] = {
 	  opt_no_shutdown },
 	{ "nodefaults", NULL, "no serial port unless -serial or -device isa-serial asks",
 	  opt_nodefaults },
-	{ "no-user-config", NULL, "accepted (tide reads no configuration file)",
-	  opt_no_user_config },
-	{ "no-acpi", NULL, "accepted (tide's PC has no ACPI tables)", opt_no_acpi },
+	{ "no-user-config", NULL, "accepted (tide reads no configuration file)", opt_accepted },
+	{ "no-acpi", NULL, "accepted (tide's PC has no ACPI tables)", opt_accepted },
 	{ "uuid", "UUID", "the VM's UUID (QMP query-uuid)", opt_uuid },
 	{ "display", "none", "accepted (tide has no display)", opt_display },
 	{ "rtc", "base=utc", "accepted (the guest's clock follows the host's)", opt_rtc },

@@ -324,22 +324,11 @@ char *qmp_handle(const struct qmp_engine *engine, struct qmp_session *session,
 	return reply(ret, message);
 }
 
-int qmp_arg_string(struct json_object *args, const char *name, bool required, const char **out,
-		   struct qmp_error *err)
+const char *qmp_arg_str(struct json_object *args, const char *name)
 {
 	struct json_object *v;
 
-	*out = NULL;
-	if (!json_object_object_get_ex(args, name, &v)) {
-		if (required)
-			return qmp_error_set(err, "GenericError", "Parameter '%s' is missing", name);
-		return 0;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return qmp_error_set(err, "GenericError",
-				     "Invalid parameter type for '%s', expected: string", name);
-	*out = json_object_get_string(v);
-	return 0;
+	return json_object_object_get_ex(args, name, &v) ? json_object_get_string(v) : NULL;
 }
 
 /* The JSON type a QAPI type name stands for, as QEMU's errors name it; NULL: any. */

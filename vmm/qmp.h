@@ -114,8 +114,7 @@ void qmp_foreach_command(const struct qmp_engine *engine,
 /* query-qmp-schema's answer for an engine: SchemaInfo entries (vmm/qmp_schema.c). */
 struct json_object *qmp_schema(const struct qmp_engine *engine);
 
-/* Argument helpers for commands: "Parameter 'x' is missing" and friends, as QEMU words them. */
-int qmp_arg_string(struct json_object *args, const char *name, bool required, const char **out,
-		   struct qmp_error *err);
+/* A string argument the engine has checked (qmp_args_check); NULL when it is absent. */
+const char *qmp_arg_str(struct json_object *args, const char *name);
 
 #endif

@@ -18,16 +18,6 @@
 #include "devices/memory_device.h"
 #include "util/util.h"
 
-/* The current machine, held until machine_release_current(); NULL with err set when none. */
-static struct machine *acquire_machine(struct qmp_error *err)
-{
-	struct machine *m = machine_acquire_current();
-
-	if (!m)
-		qmp_error_set(err, "GenericError", "No machine is running (tide is exiting)");
-	return m;
-}
-
 static int cmd_query_status(void *ctx, struct json_object *args, struct json_object **ret,
 			    struct qmp_error *err)
 {
@@ -91,7 +81,7 @@ static int list_memory_devices(struct json_object **ret, struct qmp_error *err,
 {
 	struct machine *m;
 
-	m = acquire_machine(err);
+	m = qmp_acquire_machine(err);
 	if (!m)
 		return -1;
 	*ret = json_object_new_array();
@@ -127,7 +117,7 @@ static int cmd_query_memory_size_summary(void *ctx, struct json_object *args,
 	struct machine *m;
 
 	(void)args;
-	m = acquire_machine(err);
+	m = qmp_acquire_machine(err);
 	if (!m)
 		return -1;
 	for (struct memory_device *md = m->memory_devices; md; md = md->next) {
@@ -191,11 +181,11 @@ static const struct qom_prop *find_prop(const char *name)
 static int lookup_prop(struct json_object *args, struct memory_device **md,
 		       const struct qom_prop **prop, struct qmp_error *err)
 {
-	const char *path = json_object_get_string(json_object_object_get(args, "path"));
-	const char *property = json_object_get_string(json_object_object_get(args, "property"));
+	const char *path = qmp_arg_str(args, "path");
+	const char *property = qmp_arg_str(args, "property");
 	struct machine *m;
 
-	m = acquire_machine(err);
+	m = qmp_acquire_machine(err);
 	if (!m)
 		return -1;
 	*md = find_device(m, path);
@@ -280,13 +270,13 @@ fail:
 static int cmd_qom_list(void *ctx, struct json_object *args, struct json_object **ret,
 			struct qmp_error *err)
 {
-	const char *path = json_object_get_string(json_object_object_get(args, "path"));
+	const char *path = qmp_arg_str(args, "path");
 	struct machine *m;
 
 	(void)ctx;
 	if (!strcmp(path, "/machine/peripheral"))
 		return qmp_domain_list_peripherals(ret, err);
-	m = acquire_machine(err);
+	m = qmp_acquire_machine(err);
 	if (!m)
 		return -1;
 	if (!find_device(m, path)) {

@@ -84,7 +84,7 @@ static struct json_object *cpu_props(unsigned index)
 	return props;
 }
 
-static struct machine *current_or_error(struct qmp_error *err)
+struct machine *qmp_acquire_machine(struct qmp_error *err)
 {
 	struct machine *m = machine_acquire_current();
 
@@ -95,7 +95,7 @@ static struct machine *current_or_error(struct qmp_error *err)
 
 QMP_DOMAIN_COMMAND(qmp_query_cpus_fast)
 {
-	struct machine *m = current_or_error(err);
+	struct machine *m = qmp_acquire_machine(err);
 	char path[64];
 
 	(void)ctx, (void)args;
@@ -172,7 +172,7 @@ QMP_DOMAIN_COMMAND(qmp_query_chardev)
 /* qom-list /machine/peripheral: the devices given an id (tide's memory devices). */
 int qmp_domain_list_peripherals(struct json_object **ret, struct qmp_error *err)
 {
-	struct machine *m = current_or_error(err);
+	struct machine *m = qmp_acquire_machine(err);
 	char type[96];
 
 	if (!m)

@@ -16,6 +16,12 @@ QMP_DOMAIN_COMMAND(qmp_query_cpus_fast);
 QMP_DOMAIN_COMMAND(qmp_query_hotpluggable_cpus);
 QMP_DOMAIN_COMMAND(qmp_query_chardev);
 
+struct machine;
+
+/* The running machine for a command, held until machine_release_current(); NULL with err
+ * set when none is (tide is exiting). */
+struct machine *qmp_acquire_machine(struct qmp_error *err);
+
 /* qom-list /machine/peripheral's answer. */
 int qmp_domain_list_peripherals(struct json_object **ret, struct qmp_error *err);
 

@@ -15,13 +15,6 @@
 #include "vmm/config.h"
 #include "vmm/host_kvm.h"
 
-static const char *arg_string(struct json_object *args, const char *name)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(args, name, &v) ? json_object_get_string(v) : NULL;
-}
-
 int qmp_query_target(void *ctx, struct json_object *args, struct json_object **ret,
 		     struct qmp_error *err)
 {
@@ -74,8 +67,9 @@ struct type_list {
 	const char *implements; /* NULL: every type */
 };
 
-static void add_type(struct type_list *l, const char *name, const char *parent)
+static void add_type(const char *name, const char *parent, void *opaque)
 {
+	struct type_list *l = opaque;
 	struct json_object *t;
 
 	/* Every type is an object; the others are their direct parents here. */
@@ -97,31 +91,41 @@ static const char *type_parent(const struct device_type *type)
 
 static void add_device_type(const struct device_type *type, void *opaque)
 {
-	add_type(opaque, type->name, type_parent(type));
+	add_type(type->name, type_parent(type), opaque);
+}
+
+/* The types that are not -device or -object types: the machines and the vCPU. Their
+ * options are not properties (qom-list-properties lists none). */
+static void foreach_machine_or_cpu_type(void (*fn)(const char *name, const char *parent,
+						   void *opaque),
+					void *opaque)
+{
+	char name[64];
+
+	for (const struct arch_machine_type *t = arch_layout.machine_types; t->name; t++) {
+		snprintf(name, sizeof(name), "%s-machine", t->name);
+		fn(name, "machine", opaque);
+	}
+	fn("none-machine", "machine", opaque);
+	fn(arch_layout.cpu_type, "cpu", opaque);
 }
 
 int qmp_qom_list_types(void *ctx, struct json_object *args, struct json_object **ret,
 		       struct qmp_error *err)
 {
-	struct type_list l = { json_object_new_array(), arg_string(args, "implements") };
-	char name[64];
+	struct type_list l = { json_object_new_array(), qmp_arg_str(args, "implements") };
 
 	(void)ctx, (void)err;
 	if (json_object_get_boolean(json_object_object_get(args, "abstract"))) {
 		/* The abstract parents the concrete types name. */
-		add_type(&l, "device", "object");
-		add_type(&l, "memory-backend", "object");
-		add_type(&l, "machine", "object");
+		add_type("device", "object", &l);
+		add_type("memory-backend", "object", &l);
+		add_type("machine", "object", &l);
 	}
 	device_type_foreach(TYPE_DEVICE, add_device_type, &l);
 	device_type_foreach(TYPE_BOARD, add_device_type, &l);
 	device_type_foreach(TYPE_OBJECT, add_device_type, &l);
-	for (const struct arch_machine_type *t = arch_layout.machine_types; t->name; t++) {
-		snprintf(name, sizeof(name), "%s-machine", t->name);
-		add_type(&l, name, "machine");
-	}
-	add_type(&l, "none-machine", "machine");
-	add_type(&l, arch_layout.cpu_type, "cpu");
+	foreach_machine_or_cpu_type(add_type, &l);
 	*ret = l.list;
 	return 0;
 }
@@ -154,28 +158,35 @@ static struct json_object *property_list(const struct type_property *props)
 	return list;
 }
 
+struct type_search {
+	const char *name;
+	bool found;
+};
+
+static void match_type(const char *name, const char *parent, void *opaque)
+{
+	struct type_search *s = opaque;
+
+	(void)parent;
+	s->found |= !strcmp(name, s->name);
+}
+
 /* Shared by both: a type tide has lists the properties its parser takes. */
 static int list_properties(struct json_object *args, bool objects_too, struct json_object **ret,
 			   struct qmp_error *err)
 {
-	const char *name = arg_string(args, "typename");
+	const char *name = qmp_arg_str(args, "typename");
 	const struct device_type *type = find_type(name);
 
 	if (type && (objects_too || type->kind != TYPE_OBJECT)) {
 		*ret = property_list(type->props);
 		return 0;
 	}
-	/* The machines and the vCPU are types too; their options are not properties. */
-	if (objects_too && (!strcmp(name, arch_layout.cpu_type) || !strcmp(name, "none-machine"))) {
-		*ret = json_object_new_array();
-		return 0;
-	}
-	for (const struct arch_machine_type *t = arch_layout.machine_types;
-	     objects_too && t->name; t++) {
-		char machine[64];
+	if (objects_too) {
+		struct type_search search = { name, false };
 
-		snprintf(machine, sizeof(machine), "%s-machine", t->name);
-		if (!strcmp(name, machine)) {
+		foreach_machine_or_cpu_type(match_type, &search);
+		if (search.found) {
 			*ret = json_object_new_array();
 			return 0;
 		}
@@ -258,7 +269,7 @@ static void add_option(const char *name, void *opaque)
 int qmp_query_command_line_options(void *ctx, struct json_object *args, struct json_object **ret,
 				   struct qmp_error *err)
 {
-	struct option_list l = { json_object_new_array(), arg_string(args, "option") };
+	struct option_list l = { json_object_new_array(), qmp_arg_str(args, "option") };
 
 	(void)ctx;
 	cmdline_foreach_option(add_option, &l);

@@ -11,7 +11,7 @@ static int cmd_echo(void *ctx, struct json_object *args, struct json_object **re
 		    struct qmp_error *err)
 {
 	(void)ctx, (void)err;
-	*ret = json_object_new_string(json_object_get_string(json_object_object_get(args, "text")));
+	*ret = json_object_new_string(qmp_arg_str(args, "text"));
 	return 0;
 }
 
